@@ -1,0 +1,1103 @@
+//! `podcast.yaml`: its schema, every default and every check, in one place.
+//!
+//! The file is parsed once (serde_norway) into a YAML value, then read field by field into
+//! typed structs, collecting every problem instead of stopping at the first; each problem
+//! names `file:LINE:COL`, the field path and what is expected. Later stages take [`Config`]
+//! and never look at YAML again. This module does not touch media files, except to check
+//! that the ones it names exist.
+
+mod categories;
+mod position;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde_norway::{Mapping, Value};
+use url::Url;
+use uuid::Uuid;
+
+pub use categories::APPLE_CATEGORIES;
+pub use position::{Position, PositionIndex};
+
+/// The commented starter file that `podseed init` writes.
+pub const STARTER_YAML: &str = include_str!("starter.yaml");
+
+/// A problem found in the config, located as precisely as the YAML allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The config file as the user named it.
+    pub file: String,
+    /// Line and column, when known.
+    pub position: Option<Position>,
+    /// Field path such as `episodes[2].date`; empty for the whole document.
+    pub field: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(p) = self.position {
+            write!(f, ":{}:{}", p.line, p.column)?;
+        }
+        if self.field.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read {path}: {source} (run `podseed init` to create one, or pass -c FILE)")]
+    Read {
+        /// The path tried.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file was read but has problems; all of them are listed.
+    #[error("{}", format_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn format_problems(problems: &[Problem]) -> String {
+    let mut s = format!(
+        "{} problem{} in the config:",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        s.push_str("\n  ");
+        s.push_str(&p.to_string());
+    }
+    s
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file.
+    pub path: PathBuf,
+    /// Show-level metadata.
+    pub show: Show,
+    /// Where episode MP3s are read from.
+    pub episodes_dir: PathBuf,
+    /// Where the site is written.
+    pub output_dir: PathBuf,
+    /// User templates overriding the built-in ones.
+    pub templates_dir: Option<PathBuf>,
+    /// Torrent settings.
+    pub torrent: TorrentSettings,
+    /// Per-episode metadata from the `episodes:` list, in file order.
+    pub episodes: Vec<EpisodeConfig>,
+}
+
+/// Show (channel) metadata.
+#[derive(Debug, Clone)]
+pub struct Show {
+    /// Show title.
+    pub title: String,
+    /// Show description (HTML allowed).
+    pub description: String,
+    /// Where the output folder is served; always ends with `/`.
+    pub base_url: Url,
+    /// Where episode MP3s are served; always ends with `/`.
+    pub media_base_url: Url,
+    /// Language code such as `en` or `en-us`.
+    pub language: String,
+    /// `itunes:author`.
+    pub author: String,
+    /// `itunes:owner`.
+    pub owner: Option<Owner>,
+    /// Show artwork, a local file copied to the output root.
+    pub image: Option<PathBuf>,
+    /// Apple categories.
+    pub categories: Vec<Category>,
+    /// `itunes:explicit`.
+    pub explicit: bool,
+    /// `itunes:type`.
+    pub kind: ShowType,
+    /// Copyright line.
+    pub copyright: Option<String>,
+    /// The show's website; defaults to base_url.
+    pub link: Url,
+    /// `podcast:locked`.
+    pub locked: bool,
+    /// `podcast:funding` links.
+    pub funding: Vec<Funding>,
+    /// `podcast:guid`, pinned in the config or derived from the feed URL.
+    pub guid: Uuid,
+}
+
+/// `itunes:owner`.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    /// Owner name.
+    pub name: String,
+    /// Owner email (Apple uses it to verify ownership).
+    pub email: String,
+}
+
+/// One Apple category with its subcategories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    /// Top-level name.
+    pub name: String,
+    /// Subcategory names.
+    pub subcategories: Vec<String>,
+}
+
+/// A `podcast:funding` link.
+#[derive(Debug, Clone)]
+pub struct Funding {
+    /// Where listeners can support the show.
+    pub url: Url,
+    /// Link text.
+    pub text: String,
+}
+
+/// `itunes:type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowType {
+    /// Newest first; the default.
+    Episodic,
+    /// Oldest first, numbered.
+    Serial,
+}
+
+impl ShowType {
+    /// The value written into the feed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShowType::Episodic => "episodic",
+            ShowType::Serial => "serial",
+        }
+    }
+}
+
+/// `itunes:episodeType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpisodeType {
+    /// A normal episode.
+    Full,
+    /// A trailer.
+    Trailer,
+    /// Bonus content.
+    Bonus,
+}
+
+impl EpisodeType {
+    /// The value written into the feed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EpisodeType::Full => "full",
+            EpisodeType::Trailer => "trailer",
+            EpisodeType::Bonus => "bonus",
+        }
+    }
+}
+
+/// Torrent settings.
+#[derive(Debug, Clone)]
+pub struct TorrentSettings {
+    /// Extra announce URLs, one tier each, after the built-in tracker's.
+    pub trackers: Vec<String>,
+    /// A fixed piece length, or None for the automatic rule.
+    pub piece_length: Option<u64>,
+    /// Whether torrents carry the episode's HTTP URL as a BEP 19 web seed.
+    pub web_seed: bool,
+}
+
+/// Metadata for one episode from the `episodes:` list; unset fields come from the tags.
+#[derive(Debug, Clone, Default)]
+pub struct EpisodeConfig {
+    /// Path relative to episodes_dir, with `/` separators.
+    pub file: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Description (HTML allowed).
+    pub description: Option<String>,
+    /// Publication date.
+    pub date: Option<DateTime<Utc>>,
+    /// Item guid.
+    pub guid: Option<String>,
+    /// Season number.
+    pub season: Option<u32>,
+    /// Episode number.
+    pub episode: Option<u32>,
+    /// Episode type.
+    pub episode_type: Option<EpisodeType>,
+    /// Explicit flag.
+    pub explicit: Option<bool>,
+    /// Episode artwork, a local file.
+    pub image: Option<PathBuf>,
+    /// Podcasting 2.0 JSON chapters file.
+    pub chapters: Option<PathBuf>,
+    /// Transcript file (.vtt or .srt).
+    pub transcript: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and validates the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates `text` as the config at `path` (relative paths resolve against its folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let value: Value = match serde_norway::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let position = e.location().map(|l| Position {
+                    line: l.line(),
+                    column: l.column(),
+                });
+                return Err(ConfigError::Invalid(vec![Problem {
+                    file,
+                    position,
+                    field: String::new(),
+                    message: format!("not valid YAML: {}", strip_location(&e.to_string())),
+                }]));
+            }
+        };
+        let mut checker = Checker {
+            file,
+            index: PositionIndex::new(text),
+            problems: Vec::new(),
+        };
+        let root = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let config = read_config(&mut checker, &value, path, &root);
+        match config {
+            Some(c) if checker.problems.is_empty() => Ok(c),
+            _ => Err(ConfigError::Invalid(checker.problems)),
+        }
+    }
+
+    /// The URL of `feed.xml`.
+    pub fn feed_url(&self) -> Url {
+        join_url(&self.show.base_url, "feed.xml")
+    }
+}
+
+/// Joins a relative path (with `/` separators) to a base URL, percent-encoding each segment.
+pub fn join_url(base: &Url, relative: &str) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut segs) = url.path_segments_mut() {
+        segs.pop_if_empty();
+        for part in relative.split('/') {
+            segs.push(part);
+        }
+    }
+    url
+}
+
+/// The `podcast:guid` rule: UUIDv5 of the feed URL without scheme and trailing slashes.
+pub fn podcast_guid_for(feed_url: &Url) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0xead4c236_bf58_58c6_a2c6_a6b28d128cb6);
+    let s = feed_url.as_str();
+    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
+    Uuid::new_v5(&NAMESPACE, s.trim_end_matches('/').as_bytes())
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+struct Checker {
+    file: String,
+    index: PositionIndex,
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn problem(&mut self, field: &str, message: impl Into<String>) {
+        let position = self.index.value(field);
+        self.push(field, position, message.into());
+    }
+
+    fn push(&mut self, field: &str, position: Option<Position>, message: String) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            position,
+            field: field.to_string(),
+            message,
+        });
+    }
+}
+
+/// Reads the fields of one mapping, remembering which were used so the rest are "unknown".
+struct Fields<'a> {
+    map: Option<&'a Mapping>,
+    path: String,
+    used: BTreeSet<&'static str>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(c: &mut Checker, value: &'a Value, path: &str) -> Fields<'a> {
+        let map = match value {
+            Value::Mapping(m) => Some(m),
+            Value::Null => None,
+            other => {
+                c.problem(path, format!("expected a mapping, found {}", kind(other)));
+                None
+            }
+        };
+        Fields {
+            map,
+            path: path.to_string(),
+            used: BTreeSet::new(),
+        }
+    }
+
+    fn field_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn get(&mut self, key: &'static str) -> Option<(&'a Value, String)> {
+        self.used.insert(key);
+        let v = self.map?.get(key)?;
+        if v.is_null() {
+            return None;
+        }
+        Some((v, self.field_path(key)))
+    }
+
+    fn text(&mut self, c: &mut Checker, key: &'static str) -> Option<String> {
+        let (v, path) = self.get(key)?;
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            other => {
+                c.problem(&path, format!("expected text, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn required_text(&mut self, c: &mut Checker, key: &'static str) -> Option<String> {
+        let t = self.text(c, key);
+        match t {
+            Some(s) if !s.trim().is_empty() => Some(s),
+            Some(_) => {
+                let path = self.field_path(key);
+                c.problem(&path, "must not be empty");
+                None
+            }
+            None => {
+                if self
+                    .map
+                    .is_some_and(|m| m.get(key).is_none_or(Value::is_null))
+                {
+                    let path = self.field_path(key);
+                    let pos = c.index.value(&self.path);
+                    c.push(&path, pos, "missing: this field is required".into());
+                }
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, c: &mut Checker, key: &'static str) -> Option<bool> {
+        let (v, path) = self.get(key)?;
+        match v {
+            Value::Bool(b) => Some(*b),
+            other => {
+                c.problem(
+                    &path,
+                    format!("expected true or false, found {}", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, c: &mut Checker, key: &'static str) -> Option<u64> {
+        let (v, path) = self.get(key)?;
+        match v.as_u64() {
+            Some(n) => Some(n),
+            None => {
+                c.problem(
+                    &path,
+                    format!("expected a whole number ≥ 0, found {}", kind(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn small_number(&mut self, c: &mut Checker, key: &'static str) -> Option<u32> {
+        let n = self.number(c, key)?;
+        match u32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let path = self.field_path(key);
+                c.problem(&path, format!("{n} is too large"));
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, c: &mut Checker, key: &'static str) -> Option<Url> {
+        let text = self.text(c, key)?;
+        let path = self.field_path(key);
+        parse_http_url(c, &path, &text)
+    }
+
+    fn list(&mut self, c: &mut Checker, key: &'static str) -> Vec<(&'a Value, String)> {
+        let Some((v, path)) = self.get(key) else {
+            return Vec::new();
+        };
+        match v {
+            Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item, format!("{path}[{i}]")))
+                .collect(),
+            other => {
+                c.problem(&path, format!("expected a list, found {}", kind(other)));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reports keys that no reader asked for.
+    fn finish(self, c: &mut Checker) {
+        let Some(map) = self.map else { return };
+        for key in map.keys() {
+            let name = match key {
+                Value::String(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            if !self.used.contains(name.as_str()) {
+                let path = if self.path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{}.{name}", self.path)
+                };
+                let known: Vec<&str> = self.used.iter().copied().collect();
+                let pos = c.index.key(&path);
+                c.push(
+                    &path,
+                    pos,
+                    format!("unknown field; expected one of: {}", known.join(", ")),
+                );
+            }
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+fn parse_http_url(c: &mut Checker, path: &str, text: &str) -> Option<Url> {
+    match Url::parse(text.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        Ok(u) => {
+            c.problem(
+                path,
+                format!(
+                    "expected an http:// or https:// URL, found scheme {:?}",
+                    u.scheme()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            c.problem(
+                path,
+                format!(
+                    "{text:?} is not a valid URL ({e}); expected e.g. https://example.com/podcast/"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Makes sure a base URL ends in `/` so relative joins stay below it.
+fn as_directory(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    url
+}
+
+/// Parses `2024-05-01`, `2024-05-01 10:00`, `2024-05-01T10:00:00` (UTC) or RFC 3339.
+pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Some(d.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Some(d.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}
+
+fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Option<Config> {
+    if !matches!(value, Value::Mapping(_)) {
+        c.problem(
+            "",
+            format!(
+                "expected a mapping of fields (title:, base_url:, …), found {}",
+                kind(value)
+            ),
+        );
+        return None;
+    }
+    let mut f = Fields::new(c, value, "");
+    let title = f.required_text(c, "title");
+    let description = f.required_text(c, "description");
+    let base_url = match f.url(c, "base_url") {
+        Some(u) => Some(as_directory(u)),
+        None => {
+            if f.map
+                .is_some_and(|m| m.get("base_url").is_none_or(Value::is_null))
+            {
+                c.push(
+                    "base_url",
+                    None,
+                    "missing: this field is required (where the output folder is served, e.g. https://example.com/podcast/)".into(),
+                );
+            }
+            None
+        }
+    };
+    let media_base_url = f.url(c, "media_base_url").map(as_directory);
+    let language = f.text(c, "language").unwrap_or_else(|| "en".to_string());
+    if !is_language_code(&language) {
+        c.problem(
+            "language",
+            format!("{language:?} is not a language code; expected e.g. en or en-us"),
+        );
+    }
+    let author = f.text(c, "author");
+    let owner = f.get("owner").and_then(|(v, p)| {
+        let mut o = Fields::new(c, v, &p);
+        let name = o.required_text(c, "name");
+        let email = o.required_text(c, "email");
+        if let Some(e) = &email {
+            if !is_email(e) {
+                c.problem(
+                    &format!("{p}.email"),
+                    format!("{e:?} is not an email address"),
+                );
+            }
+        }
+        o.finish(c);
+        Some(Owner {
+            name: name?,
+            email: email?,
+        })
+    });
+    let image = f
+        .text(c, "image")
+        .and_then(|t| existing_file(c, "image", root, &t));
+    let mut categories: Vec<Category> = Vec::new();
+    for (v, p) in f.list(c, "categories") {
+        let Some(spec) = v.as_str() else {
+            c.problem(
+                &p,
+                format!(
+                    "expected text like \"Technology\" or \"Arts > Books\", found {}",
+                    kind(v)
+                ),
+            );
+            continue;
+        };
+        match categories::lookup(spec) {
+            Ok((name, sub)) => {
+                let cat = match categories.iter_mut().find(|c| c.name == name) {
+                    Some(cat) => cat,
+                    None => {
+                        categories.push(Category {
+                            name: name.to_string(),
+                            subcategories: Vec::new(),
+                        });
+                        categories.last_mut()?
+                    }
+                };
+                if let Some(s) = sub {
+                    if !cat.subcategories.iter().any(|x| x == s) {
+                        cat.subcategories.push(s.to_string());
+                    }
+                }
+            }
+            Err(msg) => c.problem(&p, msg),
+        }
+    }
+    let explicit = f.boolean(c, "explicit").unwrap_or(false);
+    let kind_text = f.text(c, "type");
+    let show_kind = match kind_text.as_deref() {
+        None | Some("episodic") => ShowType::Episodic,
+        Some("serial") => ShowType::Serial,
+        Some(other) => {
+            c.problem(
+                "type",
+                format!("{other:?} is not a show type; expected episodic or serial"),
+            );
+            ShowType::Episodic
+        }
+    };
+    let copyright = f.text(c, "copyright");
+    let link = f.url(c, "link");
+    let locked = f.boolean(c, "locked").unwrap_or(false);
+    let mut funding = Vec::new();
+    for (v, p) in f.list(c, "funding") {
+        let mut ff = Fields::new(c, v, &p);
+        let url = ff.url(c, "url");
+        let text = ff.text(c, "text");
+        if ff.map.is_some_and(|m| m.get("url").is_none()) {
+            c.problem(&p, "missing url");
+        }
+        ff.finish(c);
+        if let Some(url) = url {
+            funding.push(Funding {
+                text: text.unwrap_or_else(|| "Support the show".to_string()),
+                url,
+            });
+        }
+    }
+    let guid = f.text(c, "guid").and_then(|g| match Uuid::parse_str(&g) {
+        Ok(u) => Some(u),
+        Err(_) => {
+            c.problem(
+                "guid",
+                format!("{g:?} is not a UUID; expected e.g. 917393e3-1b1e-5cef-ace4-edaa54e1f810, or remove it to derive one from the feed URL"),
+            );
+            None
+        }
+    });
+    let episodes_dir = root.join(
+        f.text(c, "episodes_dir")
+            .unwrap_or_else(|| "episodes".into()),
+    );
+    let output_dir = root.join(f.text(c, "output_dir").unwrap_or_else(|| "public".into()));
+    let templates_dir = f.text(c, "templates_dir").map(|t| root.join(t));
+    if let Some(t) = &templates_dir {
+        if !t.is_dir() {
+            c.problem("templates_dir", format!("{} is not a folder", t.display()));
+        }
+    }
+    let torrent = read_torrent(c, &mut f);
+    let episodes_value = f.get("episodes");
+    f.finish(c);
+    if locked && owner.is_none() {
+        c.problem(
+            "locked",
+            "locked: true needs owner.email (podcast:locked names the owner)",
+        );
+    }
+
+    let episodes = match episodes_value {
+        Some((v, p)) => read_episodes(c, v, &p, &episodes_dir),
+        None => Vec::new(),
+    };
+    if !episodes_dir.is_dir() {
+        c.problem(
+            "episodes_dir",
+            format!(
+                "{} is not a folder; create it and put the episode MP3s there",
+                episodes_dir.display()
+            ),
+        );
+    }
+
+    let base_url = base_url?;
+    let media_base_url = media_base_url.unwrap_or_else(|| join_dir(&base_url, "episodes"));
+    let feed = join_url(&base_url, "feed.xml");
+    Some(Config {
+        path: path.to_path_buf(),
+        show: Show {
+            title: title?,
+            description: description?,
+            link: link.unwrap_or_else(|| base_url.clone()),
+            guid: guid.unwrap_or_else(|| podcast_guid_for(&feed)),
+            base_url,
+            media_base_url,
+            language,
+            author: author.unwrap_or_default(),
+            owner,
+            image,
+            categories,
+            explicit,
+            kind: show_kind,
+            copyright,
+            locked,
+            funding,
+        },
+        episodes_dir,
+        output_dir,
+        templates_dir,
+        torrent,
+        episodes,
+    })
+}
+
+fn join_dir(base: &Url, dir: &str) -> Url {
+    as_directory(join_url(base, dir))
+}
+
+fn read_torrent(c: &mut Checker, f: &mut Fields<'_>) -> TorrentSettings {
+    let mut settings = TorrentSettings {
+        trackers: Vec::new(),
+        piece_length: None,
+        web_seed: true,
+    };
+    let Some((v, p)) = f.get("torrent") else {
+        return settings;
+    };
+    let mut t = Fields::new(c, v, &p);
+    for (v, p) in t.list(c, "trackers") {
+        let Some(s) = v.as_str() else {
+            c.problem(&p, format!("expected a tracker URL, found {}", kind(v)));
+            continue;
+        };
+        match Url::parse(s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https" | "udp") && u.host().is_some() => {
+                if !settings.trackers.iter().any(|x| x == s) {
+                    settings.trackers.push(s.to_string());
+                }
+            }
+            _ => c.problem(
+                &p,
+                format!("{s:?} is not a tracker URL; expected http(s)://host/announce or udp://host:port"),
+            ),
+        }
+    }
+    if let Some((v, pl)) = t.get("piece_length") {
+        match v {
+            Value::String(s) if s == "auto" => {}
+            _ => match v.as_u64() {
+                Some(n) if n.is_power_of_two() && (16 * 1024..=16 * 1024 * 1024).contains(&n) => {
+                    settings.piece_length = Some(n)
+                }
+                _ => c.problem(
+                    &pl,
+                    "expected auto or a power of two from 16384 (16 KiB) to 16777216 (16 MiB)",
+                ),
+            },
+        }
+    }
+    if let Some(b) = t.boolean(c, "web_seed") {
+        settings.web_seed = b;
+    }
+    t.finish(c);
+    settings
+}
+
+fn read_episodes(c: &mut Checker, v: &Value, path: &str, dir: &Path) -> Vec<EpisodeConfig> {
+    let Value::Sequence(items) = v else {
+        c.problem(
+            path,
+            format!("expected a list of episodes, found {}", kind(v)),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    let mut guids: BTreeMap<String, String> = BTreeMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let mut f = Fields::new(c, item, &p);
+        let file = f.required_text(c, "file");
+        let mut ep = EpisodeConfig {
+            title: f.text(c, "title"),
+            description: f.text(c, "description"),
+            guid: f.text(c, "guid"),
+            season: f.small_number(c, "season"),
+            episode: f.small_number(c, "episode"),
+            explicit: f.boolean(c, "explicit"),
+            ..Default::default()
+        };
+        if let Some(d) = f.text(c, "date") {
+            ep.date = parse_date(&d);
+            if ep.date.is_none() {
+                c.problem(
+                    &format!("{p}.date"),
+                    format!("{d:?} is not a date; expected 2024-05-01, 2024-05-01 18:30 (UTC) or 2024-05-01T18:30:00+02:00"),
+                );
+            }
+        }
+        if let Some(t) = f.text(c, "episode_type") {
+            ep.episode_type = match t.as_str() {
+                "full" => Some(EpisodeType::Full),
+                "trailer" => Some(EpisodeType::Trailer),
+                "bonus" => Some(EpisodeType::Bonus),
+                other => {
+                    c.problem(
+                        &format!("{p}.episode_type"),
+                        format!(
+                            "{other:?} is not an episode type; expected full, trailer or bonus"
+                        ),
+                    );
+                    None
+                }
+            };
+        }
+        for (key, slot) in [
+            ("image", &mut ep.image),
+            ("chapters", &mut ep.chapters),
+            ("transcript", &mut ep.transcript),
+        ] {
+            if let Some(t) = f.text(c, key) {
+                *slot = existing_file(c, &format!("{p}.{key}"), dir, &t);
+            }
+        }
+        if let Some(t) = &ep.transcript {
+            if transcript_type(t).is_none() {
+                c.problem(&format!("{p}.transcript"), "expected a .vtt or .srt file");
+            }
+        }
+        f.finish(c);
+        let Some(file) = file else { continue };
+        let file = file.replace('\\', "/");
+        let fp = format!("{p}.file");
+        if Path::new(&file).is_absolute() || file.split('/').any(|s| s == "..") {
+            c.problem(
+                &fp,
+                format!(
+                    "{file:?} must be a path inside episodes_dir ({})",
+                    dir.display()
+                ),
+            );
+            continue;
+        }
+        if !dir.join(&file).is_file() {
+            c.problem(
+                &fp,
+                format!(
+                    "{} does not exist; put the MP3 there or fix the name",
+                    dir.join(&file).display()
+                ),
+            );
+        }
+        if let Some(first) = files.insert(file.clone(), p.clone()) {
+            c.problem(&fp, format!("{file:?} is already listed at {first}"));
+        }
+        if let Some(g) = &ep.guid {
+            if let Some(first) = guids.insert(g.clone(), p.clone()) {
+                c.problem(
+                    &format!("{p}.guid"),
+                    format!("guid {g:?} is already used by {first}; every episode needs its own"),
+                );
+            }
+        }
+        ep.file = file;
+        out.push(ep);
+    }
+    out
+}
+
+/// The MIME type of a transcript, from its extension.
+pub fn transcript_type(path: &Path) -> Option<&'static str> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "vtt" => Some("text/vtt"),
+        "srt" => Some("application/x-subrip"),
+        _ => None,
+    }
+}
+
+fn existing_file(c: &mut Checker, field: &str, dir: &Path, name: &str) -> Option<PathBuf> {
+    let p = dir.join(name);
+    if p.is_file() {
+        Some(p)
+    } else {
+        c.problem(
+            field,
+            format!(
+                "{} does not exist (paths are relative to {})",
+                p.display(),
+                display_dir(dir)
+            ),
+        );
+        None
+    }
+}
+
+fn display_dir(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        dir.display().to_string()
+    }
+}
+
+fn is_language_code(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first = parts.next().unwrap_or_default();
+    (2..=3).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+fn is_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((user, host)) => {
+            !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with_episode() -> tempfile::TempDir {
+        let d = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(d.path().join("episodes")).expect("mkdir");
+        std::fs::write(d.path().join("episodes/one.mp3"), b"x").expect("write");
+        d
+    }
+
+    fn parse_in(d: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, &d.join("podcast.yaml"))
+    }
+
+    const MINIMAL: &str = "title: Show\ndescription: About\nbase_url: https://example.com/pod\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let d = dir_with_episode();
+        let c = parse_in(d.path(), MINIMAL).expect("valid");
+        assert_eq!(c.show.base_url.as_str(), "https://example.com/pod/");
+        assert_eq!(
+            c.show.media_base_url.as_str(),
+            "https://example.com/pod/episodes/"
+        );
+        assert_eq!(c.show.language, "en");
+        assert_eq!(c.show.kind, ShowType::Episodic);
+        assert!(c.torrent.web_seed);
+        assert_eq!(c.torrent.piece_length, None);
+        assert_eq!(c.output_dir, d.path().join("public"));
+    }
+
+    #[test]
+    fn podcast_guid_follows_the_namespace_rule() {
+        // The example from the podcast namespace spec.
+        let u = Url::parse("https://mp3s.nashownotes.com/pc20rss.xml").expect("url");
+        assert_eq!(
+            podcast_guid_for(&u).to_string(),
+            "917393e3-1b1e-5cef-ace4-edaa54e1f810"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let d = dir_with_episode();
+        let text = "title: Show\ndescription: About\nbase_url: ftp://x\ncategories: [Tech]\ncolour: red\ntorrent:\n  piece_length: 1000\nepisodes:\n  - file: missing.mp3\n    date: May 1\n  - file: one.mp3\n    guid: a\n  - file: one.mp3\n    guid: a\n";
+        let Err(ConfigError::Invalid(problems)) = parse_in(d.path(), text) else {
+            panic!("expected problems");
+        };
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        let all = lines.join("\n");
+        for needle in [
+            "podcast.yaml:3:11: base_url: expected an http:// or https:// URL",
+            "podcast.yaml:4:14: categories[0]: unknown Apple category \"Tech\"",
+            "podcast.yaml:5:1: colour: unknown field",
+            "podcast.yaml:7:17: torrent.piece_length: expected auto or a power of two",
+            "podcast.yaml:9:11: episodes[0].file: ",
+            "podcast.yaml:10:11: episodes[0].date: \"May 1\" is not a date",
+            "episodes[2].file: \"one.mp3\" is already listed at episodes[1]",
+            "episodes[2].guid: guid \"a\" is already used by episodes[1]",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let d = dir_with_episode();
+        let err = parse_in(d.path(), "title: [a\nb: c\n").expect_err("broken");
+        let msg = err.to_string();
+        assert!(msg.contains("podcast.yaml:"), "{msg}");
+        assert!(msg.contains("not valid YAML"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_types_and_missing_required_fields() {
+        let d = dir_with_episode();
+        let text = "title: Show\nexplicit: maybe\nowner: {name: Jo}\nepisodes:\n  - file: one.mp3\n    season: two\n";
+        let Err(ConfigError::Invalid(problems)) = parse_in(d.path(), text) else {
+            panic!("expected problems");
+        };
+        let all: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        let all = all.join("\n");
+        for needle in [
+            "description: missing",
+            "base_url: missing",
+            "explicit: expected true or false",
+            "owner.email: missing",
+            "episodes[0].season: expected a whole number",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn dates_in_every_accepted_form() {
+        for (text, want) in [
+            ("2024-05-01", "2024-05-01T00:00:00Z"),
+            ("2024-05-01 18:30", "2024-05-01T18:30:00Z"),
+            ("2024-05-01T18:30:00", "2024-05-01T18:30:00Z"),
+            ("2024-05-01T18:30:00+02:00", "2024-05-01T16:30:00Z"),
+        ] {
+            let d = parse_date(text).expect(text);
+            assert_eq!(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), want);
+        }
+        assert!(parse_date("01/05/2024").is_none());
+    }
+
+    #[test]
+    fn starter_config_is_valid() {
+        let d = dir_with_episode();
+        parse_in(d.path(), STARTER_YAML).expect("starter parses");
+    }
+
+    #[test]
+    fn url_join_encodes_segments() {
+        let base = Url::parse("https://e.com/pod/").expect("url");
+        assert_eq!(
+            join_url(&base, "episodes/my show #1.mp3").as_str(),
+            "https://e.com/pod/episodes/my%20show%20%231.mp3"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! podseed: publish a podcast over HTTP and BitTorrent.
+//!
+//! The library holds every stage; `main.rs` only parses arguments and maps errors to exit
+//! codes. `publish` is a pipeline (config → scan → probe → hash → metainfo → render →
+//! write), see `DESIGN.md`.
+
+pub mod config;
+pub mod publish;

@@ -1,0 +1,3 @@
+//! The `publish` pipeline.
+
+pub mod mp3;
