@@ -4,5 +4,6 @@
 //! codes. `publish` is a pipeline (config → scan → probe → hash → metainfo → render →
 //! write), see `DESIGN.md`.
 
+pub mod cli;
 pub mod config;
 pub mod publish;

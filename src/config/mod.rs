@@ -134,6 +134,8 @@ pub struct Show {
     pub funding: Vec<Funding>,
     /// `podcast:guid`, pinned in the config or derived from the feed URL.
     pub guid: Uuid,
+    /// Whether the config pins `guid` (else it follows base_url).
+    pub guid_pinned: bool,
 }
 
 /// `itunes:owner`.
@@ -749,6 +751,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
             title: title?,
             description: description?,
             link: link.unwrap_or_else(|| base_url.clone()),
+            guid_pinned: guid.is_some(),
             guid: guid.unwrap_or_else(|| podcast_guid_for(&feed)),
             base_url,
             media_base_url,

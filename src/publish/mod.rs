@@ -1,3 +1,729 @@
-//! The `publish` pipeline.
+//! `podseed publish`: podcast.yaml + MP3s → feeds, torrents and a page in the output folder.
+//!
+//! A pipeline of stages with plain data between them: [`scan`] (which files) → [`probe`]
+//! (tags, is it MP3) → [`hash`] (one read: pieces, SHA-256, frame walk) → [`metainfo`]
+//! (.torrent, magnet) → [`feed`] and [`site`] (render) → [`output`] (atomic write). [`cache`]
+//! decides which files skip probe and hash. Only `hash` and `output` touch the disk heavily.
 
+pub mod cache;
+pub mod feed;
+pub mod hash;
+pub mod metainfo;
 pub mod mp3;
+pub mod output;
+pub mod probe;
+pub mod scan;
+pub mod site;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use url::Url;
+use uuid::Uuid;
+
+use crate::config::{join_url, transcript_type, Config, ConfigError, EpisodeType};
+
+use cache::{CachedEpisode, Manifest};
+use hash::HashJob;
+use metainfo::{InfoHash, TorrentSpec};
+use output::{Content, OutputFile, Plan};
+use scan::SourceFile;
+
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// One or more media files are unusable; all are listed.
+    #[error("{}", format_media(.0))]
+    Media(Vec<MediaProblem>),
+    /// The page template does not render.
+    #[error("template {name}: {message}")]
+    Template {
+        /// Which template.
+        name: String,
+        /// minijinja's explanation.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A torrent could not be built.
+    #[error(transparent)]
+    Metainfo(#[from] metainfo::MetainfoError),
+}
+
+/// A media file podseed cannot publish, and why.
+#[derive(Debug, Clone)]
+pub struct MediaProblem {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for MediaProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+fn format_media(problems: &[MediaProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl PublishError {
+    /// A single media problem.
+    pub fn media(path: &Path, message: impl Into<String>) -> Self {
+        PublishError::Media(vec![MediaProblem {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }])
+    }
+
+    /// True when the user's input is at fault (exit code 2) rather than the system (1).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            PublishError::Config(ConfigError::Read { .. }) => false,
+            PublishError::Config(_) | PublishError::Media(_) | PublishError::Template { .. } => {
+                true
+            }
+            PublishError::Io { .. } | PublishError::Metainfo(_) => false,
+        }
+    }
+}
+
+/// One episode with everything the renderers need.
+#[derive(Debug, Clone)]
+pub struct Episode {
+    /// Path relative to episodes_dir (and to `episodes/` in the output).
+    pub rel: String,
+    /// File name (the torrent's `name`).
+    pub name: String,
+    /// HTML id on the page.
+    pub anchor: String,
+    /// Title.
+    pub title: String,
+    /// Description (HTML).
+    pub description: String,
+    /// Publication date.
+    pub pub_date: DateTime<Utc>,
+    /// Item guid.
+    pub guid: String,
+    /// Episode author when it differs from the show's.
+    pub author: Option<String>,
+    /// Season number.
+    pub season: Option<u32>,
+    /// Episode number.
+    pub episode: Option<u32>,
+    /// Episode type.
+    pub episode_type: EpisodeType,
+    /// Explicit flag, when set for this episode.
+    pub explicit: Option<bool>,
+    /// File size.
+    pub size: u64,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Average bitrate in bits per second.
+    pub bitrate_bps: Option<u64>,
+    /// SHA-256 of the file.
+    pub sha256: [u8; 32],
+    /// Torrent info hash.
+    pub info_hash: InfoHash,
+    /// Size of the .torrent file.
+    pub torrent_size: u64,
+    /// Magnet link.
+    pub magnet: String,
+    /// HTTP URL of the MP3 (enclosure and web seed).
+    pub media_url: Url,
+    /// URL of the .torrent.
+    pub torrent_url: Url,
+    /// The episode on the page.
+    pub page_url: Url,
+    /// Episode artwork.
+    pub image_url: Option<Url>,
+    /// JSON chapters.
+    pub chapters_url: Option<Url>,
+    /// Transcript URL and MIME type.
+    pub transcript: Option<(Url, &'static str)>,
+}
+
+/// How to run a publish.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides the config's output_dir.
+    pub output_dir: Option<PathBuf>,
+    /// Re-read and re-hash every file.
+    pub force: bool,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+    /// Hashing threads; 0 means one per core.
+    pub threads: usize,
+}
+
+/// Whether an episode is new to this output, changed or unchanged since the last build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Not in the previous build.
+    New,
+    /// In the previous build, with other content.
+    Changed,
+    /// Same size and mtime as last time: not read.
+    Unchanged,
+}
+
+/// One episode in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpisodeSummary {
+    /// Path relative to episodes_dir.
+    pub file: String,
+    /// Title.
+    pub title: String,
+    /// Item guid.
+    pub guid: String,
+    /// Publication date (RFC 3339).
+    pub pub_date: String,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Info hash (hex).
+    pub info_hash: String,
+    /// Magnet link.
+    pub magnet: String,
+    /// MP3 URL.
+    pub media_url: String,
+    /// .torrent URL.
+    pub torrent_url: String,
+    /// New, changed or unchanged.
+    pub status: Status,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The output folder.
+    pub output_dir: PathBuf,
+    /// The feed URL.
+    pub feed_url: String,
+    /// `podcast:guid`.
+    pub podcast_guid: String,
+    /// Episodes, in feed order.
+    pub episodes: Vec<EpisodeSummary>,
+    /// Episodes new to this output.
+    pub new: usize,
+    /// Episodes whose file changed.
+    pub changed: usize,
+    /// Episodes not read at all.
+    pub unchanged: usize,
+    /// Output files removed because their episode disappeared.
+    pub removed_files: usize,
+    /// Output files written (the rest were already right).
+    pub written_files: usize,
+    /// Bytes read by the hasher.
+    pub bytes_hashed: u64,
+    /// Wall time.
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// What the pipeline knows about one file before rendering.
+struct Known {
+    source: SourceFile,
+    status: Status,
+    cached: CachedEpisode,
+    /// Artwork bytes when the file was probed in this run.
+    picture: Option<Vec<u8>>,
+}
+
+/// Runs the whole pipeline.
+pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError> {
+    let started = Instant::now();
+    let out = opts
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| config.output_dir.clone());
+    let previous = cache::load(&out.join(output::MANIFEST));
+    let mut warnings = Vec::new();
+
+    let files = scan::scan(config)?;
+    if files.is_empty() {
+        warnings.push(format!(
+            "no episodes: put MP3 files in {}",
+            config.episodes_dir.display()
+        ));
+    }
+
+    // Which files must be read again.
+    let mut todo: Vec<(SourceFile, u64)> = Vec::new();
+    let mut known: Vec<Known> = Vec::new();
+    for f in files {
+        let piece_length = config
+            .torrent
+            .piece_length
+            .unwrap_or_else(|| metainfo::auto_piece_length(f.size));
+        match previous.episodes.get(&f.rel) {
+            Some(c) if !opts.force && c.matches(f.size, f.mtime, piece_length) => {
+                known.push(Known {
+                    status: Status::Unchanged,
+                    cached: c.clone(),
+                    source: f,
+                    picture: None,
+                });
+            }
+            _ => todo.push((f, piece_length)),
+        }
+    }
+
+    // Probe every file first so that all bad files are reported before any hashing.
+    let mut problems = Vec::new();
+    let mut probed = Vec::new();
+    for (f, pl) in todo {
+        match probe::probe(&f.path) {
+            Ok(p) => probed.push((f, pl, p)),
+            Err(PublishError::Media(mut m)) => problems.append(&mut m),
+            Err(e) => return Err(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(PublishError::Media(problems));
+    }
+
+    let jobs: Vec<HashJob> = probed
+        .iter()
+        .map(|(f, pl, p)| HashJob {
+            path: f.path.clone(),
+            piece_length: *pl,
+            audio_start: p.audio_start,
+        })
+        .collect();
+    let total: u64 = probed.iter().map(|(f, ..)| f.size).sum();
+    let progress = AtomicU64::new(0);
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.threads
+    };
+    let digests = with_progress(opts.progress && total > 0, total, &progress, || {
+        hash::hash_all(&jobs, threads, &progress)
+    });
+    let bytes_hashed = progress.load(Ordering::Relaxed);
+
+    for ((f, _, p), d) in probed.into_iter().zip(digests) {
+        let d = d?;
+        let Some(duration_secs) = d.frames.duration_secs() else {
+            problems.push(MediaProblem {
+                path: f.path.clone(),
+                message: "has no complete MPEG audio frame; export the episode again as MP3".into(),
+            });
+            continue;
+        };
+        if d.size != f.size {
+            problems.push(MediaProblem {
+                path: f.path.clone(),
+                message: "changed while it was being read; publish again when it is written".into(),
+            });
+            continue;
+        }
+        let old = previous.episodes.get(&f.rel);
+        let (pub_date, first_seen) = choose_date(&f, &p.tags, old);
+        if first_seen {
+            warnings.push(format!(
+                "{}: no date in podcast.yaml, the ID3 tag or the file name; using {} as first seen. Add `date:` for it in podcast.yaml, or commit the manifest, so that CI builds keep it",
+                f.rel,
+                pub_date.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+        known.push(Known {
+            status: if old.is_some() {
+                Status::Changed
+            } else {
+                Status::New
+            },
+            cached: CachedEpisode {
+                size: d.size,
+                mtime: f.mtime,
+                piece_length: d.piece_length,
+                // Filled in when the torrent is built.
+                info_hash: String::new(),
+                sha256: metainfo::hex(&d.sha256),
+                pieces: metainfo::hex(&d.pieces),
+                duration_secs,
+                bitrate_bps: d.frames.bitrate_bps(),
+                audio_start: p.audio_start,
+                tags: p.tags,
+                pub_date,
+                date_first_seen: first_seen,
+            },
+            picture: p.picture,
+            source: f,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(PublishError::Media(problems));
+    }
+    // Metadata in the config may have changed since the cached build: the date is chosen
+    // again for every episode (the cached date only fills in for "first seen").
+    for k in &mut known {
+        if k.status == Status::Unchanged {
+            let (d, first) = choose_date(&k.source, &k.cached.tags, Some(&k.cached));
+            k.cached.pub_date = d;
+            k.cached.date_first_seen = first;
+        }
+    }
+
+    let status_of: std::collections::HashMap<String, Status> = known
+        .iter()
+        .map(|k| (k.source.rel.clone(), k.status))
+        .collect();
+    let count = |s: Status| status_of.values().filter(|v| **v == s).count();
+    let (new, changed, unchanged) = (
+        count(Status::New),
+        count(Status::Changed),
+        count(Status::Unchanged),
+    );
+    let (episodes, plan_assets, manifest) = assemble(config, &out, known)?;
+    let mut episodes = episodes;
+    feed::sort_for_feed(config.show.kind, &mut episodes);
+
+    let image_url = config
+        .show
+        .image
+        .as_ref()
+        .map(|p| join_url(&config.show.base_url, file_name(&p.to_string_lossy())).to_string());
+    let mut plan = Plan {
+        assets: plan_assets,
+        ..Default::default()
+    };
+    if let Some(img) = &config.show.image {
+        plan.assets.push(OutputFile {
+            rel: file_name(&img.to_string_lossy()).to_string(),
+            content: Content::SameAs(img.clone()),
+        });
+    }
+    plan.pages = vec![
+        OutputFile {
+            rel: "feed.xml".into(),
+            content: Content::Bytes(feed::render_feed(config, &episodes, image_url.as_deref())),
+        },
+        OutputFile {
+            rel: "torrents.xml".into(),
+            content: Content::Bytes(feed::render_torrent_feed(config, &episodes)),
+        },
+        OutputFile {
+            rel: "index.html".into(),
+            content: Content::Bytes(site::render_page(config, &episodes, image_url.as_deref())?),
+        },
+    ];
+    let mut manifest = manifest;
+    manifest.outputs = plan.paths();
+    plan.manifest = cache::to_bytes(&manifest);
+    let stats = output::write(&out, &plan, &previous.outputs)?;
+
+    let summary_eps: Vec<EpisodeSummary> = episodes
+        .iter()
+        .map(|e| EpisodeSummary {
+            file: e.rel.clone(),
+            title: e.title.clone(),
+            guid: e.guid.clone(),
+            pub_date: e.pub_date.to_rfc3339(),
+            duration_secs: (e.duration_secs * 1000.0).round() / 1000.0,
+            size: e.size,
+            info_hash: e.info_hash.to_hex(),
+            magnet: e.magnet.clone(),
+            media_url: e.media_url.to_string(),
+            torrent_url: e.torrent_url.to_string(),
+            status: status_of.get(&e.rel).copied().unwrap_or(Status::Unchanged),
+        })
+        .collect();
+    Ok(Summary {
+        output_dir: out,
+        feed_url: config.feed_url().to_string(),
+        podcast_guid: config.show.guid.to_string(),
+        new,
+        changed,
+        unchanged,
+        removed_files: stats.removed,
+        written_files: stats.written,
+        bytes_hashed,
+        elapsed: started.elapsed(),
+        warnings,
+        episodes: summary_eps,
+    })
+}
+
+/// Runs `work` while a progress bar (if wanted) follows `progress` up to `total` bytes.
+fn with_progress<T>(show: bool, total: u64, progress: &AtomicU64, work: impl FnOnce() -> T) -> T {
+    if !show {
+        return work();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "hashing {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                bar.set_position(progress.load(Ordering::Relaxed));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let r = work();
+        done.store(true, Ordering::Relaxed);
+        bar.finish_and_clear();
+        r
+    })
+}
+
+/// The publication date, in order: config, ID3, file name, an earlier first-seen date, now.
+/// The flag says whether the date is a first-seen one.
+fn choose_date(
+    f: &SourceFile,
+    tags: &probe::Tags,
+    old: Option<&CachedEpisode>,
+) -> (DateTime<Utc>, bool) {
+    if let Some(d) = f.config.date.or(tags.date) {
+        return (d, false);
+    }
+    if let Some(d) = probe::date_from_file_name(&f.rel) {
+        return (d, false);
+    }
+    if let Some(c) = old.filter(|c| c.date_first_seen) {
+        return (c.pub_date, true);
+    }
+    let now = Utc::now();
+    let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    (now, true)
+}
+
+fn file_name(rel: &str) -> &str {
+    rel.rsplit(['/', '\\']).next().unwrap_or(rel)
+}
+
+fn stem(rel: &str) -> &str {
+    match rel.rsplit_once('.') {
+        Some((s, _)) if !s.is_empty() && !s.ends_with('/') => s,
+        _ => rel,
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// An HTML id from a path: lower-case letters, digits and dashes.
+fn anchor_for(rel: &str) -> String {
+    let mut a = String::new();
+    for c in stem(rel).chars() {
+        if c.is_ascii_alphanumeric() {
+            a.push(c.to_ascii_lowercase());
+        } else if !a.ends_with('-') {
+            a.push('-');
+        }
+    }
+    let a = a.trim_matches('-').to_string();
+    if a.is_empty() {
+        "episode".into()
+    } else {
+        format!("ep-{a}")
+    }
+}
+
+/// Episode guid when the config sets none: UUIDv5 of the file path in the show's namespace.
+pub fn default_episode_guid(show_guid: &Uuid, rel: &str) -> String {
+    Uuid::new_v5(show_guid, rel.as_bytes()).to_string()
+}
+
+/// Builds episodes, their output files and the new manifest from what is known.
+fn assemble(
+    config: &Config,
+    out: &Path,
+    known: Vec<Known>,
+) -> Result<(Vec<Episode>, Vec<OutputFile>, Manifest), PublishError> {
+    let show = &config.show;
+    let trackers = &config.torrent.trackers;
+    let mut episodes = Vec::with_capacity(known.len());
+    let mut assets = Vec::new();
+    let mut manifest = Manifest {
+        format: cache::FORMAT,
+        ..Default::default()
+    };
+    let mut problems = Vec::new();
+    for k in known {
+        let f = &k.source;
+        let c = &k.cached;
+        let ec = &f.config;
+        let name = file_name(&f.rel).to_string();
+        let st = stem(&f.rel);
+        let media_url = join_url(&show.media_base_url, &f.rel);
+        let torrent_rel = format!("torrents/{st}.torrent");
+        let torrent_url = join_url(&show.base_url, &torrent_rel);
+        let pieces = metainfo::unhex(&c.pieces).unwrap_or_default();
+        let built = metainfo::build(&TorrentSpec {
+            name: &name,
+            length: c.size,
+            piece_length: c.piece_length,
+            pieces: &pieces,
+            trackers,
+            web_seed: config.torrent.web_seed.then_some(media_url.as_str()),
+            created: c.pub_date,
+            torrent_url: torrent_url.as_str(),
+        })?;
+
+        assets.push(OutputFile {
+            rel: format!("episodes/{}", f.rel),
+            content: Content::SameAs(f.path.clone()),
+        });
+        assets.push(OutputFile {
+            rel: torrent_rel,
+            content: Content::Bytes(built.bytes.clone()),
+        });
+
+        // Artwork: the config's file, else the ID3 picture.
+        let mut image_url = None;
+        if let Some(img) = &ec.image {
+            let rel = format!("images/{st}.{}", extension(img));
+            image_url = Some(join_url(&show.base_url, &rel));
+            assets.push(OutputFile {
+                rel,
+                content: Content::SameAs(img.clone()),
+            });
+        } else if let Some(mime) = &c.tags.picture_mime {
+            let ext = if mime == "image/png" { "png" } else { "jpg" };
+            let rel = format!("images/{st}.{ext}");
+            let existing = out.join(&rel);
+            let content = match k.picture {
+                Some(bytes) => Some(Content::Bytes(bytes)),
+                // Unchanged episode: the previous build's file is current.
+                None if existing.is_file() => Some(Content::SameAs(existing)),
+                None => probe::probe(&f.path)?.picture.map(Content::Bytes),
+            };
+            if let Some(content) = content {
+                image_url = Some(join_url(&show.base_url, &rel));
+                assets.push(OutputFile { rel, content });
+            }
+        }
+
+        // Chapters: the config's JSON file, else the ID3 CHAP frames.
+        let mut chapters_url = None;
+        let chapters_rel = format!("chapters/{st}.json");
+        if let Some(path) = &ec.chapters {
+            let bytes = std::fs::read(path).map_err(|source| PublishError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if let Err(PublishError::Media(mut m)) = site::check_chapters_file(path, &bytes) {
+                problems.append(&mut m);
+            }
+            chapters_url = Some(join_url(&show.base_url, &chapters_rel));
+            assets.push(OutputFile {
+                rel: chapters_rel,
+                content: Content::Bytes(bytes),
+            });
+        } else if !c.tags.chapters.is_empty() {
+            chapters_url = Some(join_url(&show.base_url, &chapters_rel));
+            assets.push(OutputFile {
+                rel: chapters_rel,
+                content: Content::Bytes(site::chapters_json(&c.tags.chapters)),
+            });
+        }
+
+        let mut transcript = None;
+        if let Some(t) = &f.transcript {
+            if let Some(mime) = transcript_type(t) {
+                let rel = format!("transcripts/{st}.{}", extension(t));
+                transcript = Some((join_url(&show.base_url, &rel), mime));
+                assets.push(OutputFile {
+                    rel,
+                    content: Content::SameAs(t.clone()),
+                });
+            }
+        }
+
+        let title = ec
+            .title
+            .clone()
+            .or_else(|| c.tags.title.clone())
+            .unwrap_or_else(|| probe::title_from_file_name(&f.rel));
+        let description = ec
+            .description
+            .clone()
+            .or_else(|| c.tags.comment.clone())
+            .unwrap_or_else(|| title.clone());
+        let author = c
+            .tags
+            .artist
+            .clone()
+            .filter(|a| *a != show.author && !a.is_empty());
+        let anchor = anchor_for(&f.rel);
+        let mut page_url = show.base_url.clone();
+        page_url.set_fragment(Some(&anchor));
+        let sha256: [u8; 32] = metainfo::unhex(&c.sha256)
+            .and_then(|v| v.try_into().ok())
+            .unwrap_or([0; 32]);
+        episodes.push(Episode {
+            name,
+            anchor,
+            title,
+            description,
+            pub_date: c.pub_date,
+            guid: ec
+                .guid
+                .clone()
+                .unwrap_or_else(|| default_episode_guid(&show.guid, &f.rel)),
+            author,
+            season: ec.season,
+            episode: ec.episode,
+            episode_type: ec.episode_type.unwrap_or(EpisodeType::Full),
+            explicit: ec.explicit,
+            size: c.size,
+            duration_secs: c.duration_secs,
+            bitrate_bps: c.bitrate_bps,
+            sha256,
+            info_hash: built.info_hash,
+            torrent_size: built.bytes.len() as u64,
+            magnet: built.magnet,
+            media_url,
+            torrent_url,
+            page_url,
+            image_url,
+            chapters_url,
+            transcript,
+            rel: f.rel.clone(),
+        });
+        let mut cached = k.cached;
+        cached.info_hash = built.info_hash.to_hex();
+        manifest.episodes.insert(f.rel.clone(), cached);
+    }
+    if !problems.is_empty() {
+        return Err(PublishError::Media(problems));
+    }
+    Ok((episodes, assets, manifest))
+}

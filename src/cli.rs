@@ -1,0 +1,203 @@
+//! Command-line interface: clap definitions and the glue from arguments to library calls.
+//!
+//! Each command returns a typed error; `main.rs` maps it to the exit code (0 ok, 1 runtime
+//! or I/O failure, 2 bad usage, config or media). Nothing here knows feed or torrent formats.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, STARTER_YAML};
+use crate::publish::{self, PublishError, Summary};
+
+/// podseed: publish a podcast over HTTP and BitTorrent.
+#[derive(Debug, Parser)]
+#[command(name = "podseed", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter podcast.yaml and an episodes/ folder.
+    Init {
+        /// Folder to initialise (default: the current one).
+        dir: Option<PathBuf>,
+    },
+    /// Build the output folder: feeds, torrents, page (incremental).
+    Publish(PublishArgs),
+}
+
+/// Output options shared by commands.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct OutputArgs {
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Log more (same as RUST_LOG=debug).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// `podseed publish` arguments.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The config file.
+    #[arg(long, short, default_value = "podcast.yaml")]
+    pub config: PathBuf,
+    /// Output folder (overrides output_dir in the config).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Re-read and re-hash every episode, ignoring the cache.
+    #[arg(long)]
+    pub force: bool,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// A command failure, carrying its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Publishing failed.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// `init` would overwrite or could not write.
+    #[error("{message}")]
+    Init {
+        /// What went wrong and what to do.
+        message: String,
+        /// Whether the user can fix it (exit 2) or the system failed (exit 1).
+        usage: bool,
+    },
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Publish(e) if e.is_user_error() => 2,
+            CliError::Publish(_) => 1,
+            CliError::Init { usage: true, .. } => 2,
+            CliError::Init { usage: false, .. } => 1,
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Publish(PublishError::Config(e))
+    }
+}
+
+/// The output options of the command, for logging set-up.
+pub fn output_args(cli: &Cli) -> OutputArgs {
+    match &cli.command {
+        Command::Init { .. } => OutputArgs::default(),
+        Command::Publish(a) => a.out,
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Init { dir } => init(dir.as_deref().unwrap_or(Path::new("."))),
+        Command::Publish(args) => run_publish(&args),
+    }
+}
+
+fn init(dir: &Path) -> Result<(), CliError> {
+    let config = dir.join("podcast.yaml");
+    if config.exists() {
+        return Err(CliError::Init {
+            message: format!(
+                "{} already exists; podseed init never overwrites a config (edit it, or init another folder)",
+                config.display()
+            ),
+            usage: true,
+        });
+    }
+    let fail = |e: std::io::Error, p: &Path| CliError::Init {
+        message: format!("cannot write {}: {e}", p.display()),
+        usage: false,
+    };
+    let episodes = dir.join("episodes");
+    std::fs::create_dir_all(&episodes).map_err(|e| fail(e, &episodes))?;
+    // create_new: never clobber a config that appeared since the check above.
+    let mut f = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&config)
+        .map_err(|e| fail(e, &config))?;
+    std::io::Write::write_all(&mut f, STARTER_YAML.as_bytes()).map_err(|e| fail(e, &config))?;
+    println!(
+        "wrote {} and {}/\nnext: edit the config, put MP3s in episodes/, run `podseed publish`",
+        config.display(),
+        episodes.display()
+    );
+    Ok(())
+}
+
+fn run_publish(args: &PublishArgs) -> Result<(), CliError> {
+    let config = Config::load(&args.config)?;
+    let opts = publish::Options {
+        output_dir: args.output.clone(),
+        force: args.force,
+        progress: !args.out.quiet && !args.out.json && std::io::stderr().is_terminal(),
+        threads: 0,
+    };
+    let summary = publish::publish(&config, &opts)?;
+    for w in &summary.warnings {
+        tracing::warn!("{w}");
+    }
+    if args.out.json {
+        let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+        println!("{json}");
+    } else if !args.out.quiet {
+        print_summary(&summary, &config);
+    }
+    Ok(())
+}
+
+fn print_summary(s: &Summary, config: &Config) {
+    println!(
+        "published {} episode{} to {} ({} new, {} changed, {} unchanged); {} files written, {} removed",
+        s.episodes.len(),
+        if s.episodes.len() == 1 { "" } else { "s" },
+        s.output_dir.display(),
+        s.new,
+        s.changed,
+        s.unchanged,
+        s.written_files,
+        s.removed_files,
+    );
+    println!(
+        "hashed {:.1} MB in {:.2} s",
+        s.bytes_hashed as f64 / 1e6,
+        s.elapsed.as_secs_f64()
+    );
+    for e in &s.episodes {
+        println!(
+            "  {}  {}  {}",
+            e.info_hash,
+            e.pub_date.get(..10).unwrap_or(""),
+            e.title
+        );
+    }
+    println!("feed: {}", s.feed_url);
+    if !config.show.guid_pinned {
+        println!(
+            "podcast:guid {} is derived from base_url; pin it with `guid: {}` in {} before you ever move hosts",
+            s.podcast_guid,
+            s.podcast_guid,
+            config.path.display()
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The build manifest (`public/.podseed/manifest.json`): what the last build learned about
+//! each episode, so an unchanged file (same size and mtime) is neither hashed nor read again.
+//!
+//! It also keeps the first-seen publication date of episodes that have no other date source,
+//! and the list of files the build wrote, so the next build can remove what disappeared.
+//! This module only (de)serialises; `output` writes it, atomically, last.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::probe::Tags;
+
+/// Bumped when the manifest layout changes; an older manifest is ignored (full rebuild).
+pub const FORMAT: u32 = 1;
+
+/// The whole manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version.
+    pub format: u32,
+    /// Per episode, keyed by path relative to episodes_dir.
+    pub episodes: BTreeMap<String, CachedEpisode>,
+    /// Every file (relative to the output folder) the build wrote.
+    pub outputs: Vec<String>,
+}
+
+/// What one build learned about one source file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedEpisode {
+    /// Size when hashed.
+    pub size: u64,
+    /// Modification time when hashed: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, u32),
+    /// Piece length of the torrent.
+    pub piece_length: u64,
+    /// Info hash (hex), for `serve` and for humans.
+    pub info_hash: String,
+    /// SHA-256 of the file (hex).
+    pub sha256: String,
+    /// Concatenated SHA-1 pieces (hex).
+    pub pieces: String,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Average bitrate in bits per second.
+    pub bitrate_bps: Option<u64>,
+    /// Offset of the audio after the ID3v2 tag.
+    pub audio_start: u64,
+    /// ID3 metadata.
+    pub tags: Tags,
+    /// Publication date chosen for this episode.
+    pub pub_date: DateTime<Utc>,
+    /// True when `pub_date` came from no source but the first build that saw the file.
+    pub date_first_seen: bool,
+}
+
+impl CachedEpisode {
+    /// Whether this entry still describes a file of this size and mtime hashed with this piece length.
+    pub fn matches(&self, size: u64, mtime: (i64, u32), piece_length: u64) -> bool {
+        self.size == size && self.mtime == mtime && self.piece_length == piece_length
+    }
+}
+
+/// Loads the manifest; a missing, unreadable or foreign-format one reads as empty (with a
+/// warning), because the cost is only a full rebuild.
+pub fn load(path: &Path) -> Manifest {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Manifest::default(),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read {} ({e}); rebuilding everything",
+                path.display()
+            );
+            return Manifest::default();
+        }
+    };
+    match serde_json::from_slice::<Manifest>(&text) {
+        Ok(m) if m.format == FORMAT => m,
+        Ok(_) => Manifest::default(),
+        Err(e) => {
+            tracing::warn!(
+                "ignoring damaged {} ({e}); rebuilding everything",
+                path.display()
+            );
+            Manifest::default()
+        }
+    }
+}
+
+/// Serialises the manifest (pretty, stable key order).
+pub fn to_bytes(manifest: &Manifest) -> Vec<u8> {
+    let mut v = serde_json::to_vec_pretty(manifest).unwrap_or_default();
+    v.push(b'\n');
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damaged_file() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("manifest.json");
+        let mut m = Manifest {
+            format: FORMAT,
+            ..Default::default()
+        };
+        m.episodes.insert(
+            "a.mp3".into(),
+            CachedEpisode {
+                size: 10,
+                mtime: (1, 2),
+                piece_length: 16384,
+                info_hash: "00".repeat(20),
+                sha256: "11".repeat(32),
+                pieces: "22".repeat(20),
+                duration_secs: 1.5,
+                bitrate_bps: Some(64000),
+                audio_start: 0,
+                tags: Tags::default(),
+                pub_date: DateTime::from_timestamp(0, 0).expect("date"),
+                date_first_seen: false,
+            },
+        );
+        std::fs::write(&p, to_bytes(&m)).expect("write");
+        assert_eq!(load(&p), m);
+        assert!(m.episodes["a.mp3"].matches(10, (1, 2), 16384));
+        assert!(!m.episodes["a.mp3"].matches(10, (1, 3), 16384));
+        std::fs::write(&p, b"{not json").expect("write");
+        assert_eq!(load(&p), Manifest::default());
+        assert_eq!(load(&d.path().join("missing.json")), Manifest::default());
+    }
+}

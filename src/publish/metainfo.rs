@@ -1,0 +1,305 @@
+//! Stage 4: the `.torrent` (BEP 3 single-file v1) and magnet link of each episode.
+//!
+//! The info dict holds only `length`, `name`, `piece length` and `pieces`, so the info hash
+//! depends on the audio alone; trackers (BEP 12) and the web seed (BEP 19) sit outside it.
+//! lava_torrent writes the metainfo (bencode with sorted keys, hence deterministic); the
+//! pieces come from our own hasher. No I/O here.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use lava_torrent::bencode::BencodeElem;
+use lava_torrent::torrent::v1::Torrent;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use sha1::{Digest, Sha1};
+
+/// A torrent's v1 info hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InfoHash(pub [u8; 20]);
+
+impl InfoHash {
+    /// Lower-case hex, as in magnet links.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Parses 40 hex digits.
+    pub fn from_hex(s: &str) -> Option<InfoHash> {
+        let bytes = unhex(s)?;
+        Some(InfoHash(bytes.try_into().ok()?))
+    }
+}
+
+impl fmt::Display for InfoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Bytes from hex digits (either case); None on odd length or a non-hex digit.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Smallest and largest piece lengths podseed chooses.
+pub const MIN_PIECE_LENGTH: u64 = 16 * 1024;
+/// Largest automatic piece length.
+pub const MAX_PIECE_LENGTH: u64 = 16 * 1024 * 1024;
+
+/// libtorrent's rule: aim for a piece list of about 2·√size bytes, i.e. size / (that / 20)
+/// bytes per piece, rounded up to a power of two within 16 KiB..16 MiB.
+pub fn auto_piece_length(size: u64) -> u64 {
+    let list_bytes = 2.0 * (size as f64).sqrt();
+    let pieces = (list_bytes / 20.0).max(1.0);
+    let target = (size as f64 / pieces).ceil() as u64;
+    target
+        .max(1)
+        .next_power_of_two()
+        .clamp(MIN_PIECE_LENGTH, MAX_PIECE_LENGTH)
+}
+
+/// What goes into one episode's torrent.
+#[derive(Debug, Clone)]
+pub struct TorrentSpec<'a> {
+    /// File name inside the torrent.
+    pub name: &'a str,
+    /// File size.
+    pub length: u64,
+    /// Piece length.
+    pub piece_length: u64,
+    /// Concatenated SHA-1 pieces.
+    pub pieces: &'a [u8],
+    /// Announce URLs, one per tier, in order.
+    pub trackers: &'a [String],
+    /// BEP 19 web seed: the episode's own HTTP URL.
+    pub web_seed: Option<&'a str>,
+    /// `creation date`: the episode's publication date.
+    pub created: DateTime<Utc>,
+    /// Where the .torrent itself is published (for the magnet's `xs`).
+    pub torrent_url: &'a str,
+}
+
+/// A built torrent.
+#[derive(Debug, Clone)]
+pub struct BuiltTorrent {
+    /// The bencoded .torrent file.
+    pub bytes: Vec<u8>,
+    /// Its info hash.
+    pub info_hash: InfoHash,
+    /// The magnet link.
+    pub magnet: String,
+}
+
+/// Errors building metainfo.
+#[derive(Debug, thiserror::Error)]
+pub enum MetainfoError {
+    /// lava_torrent refused the torrent.
+    #[error("cannot encode torrent {name}: {message}")]
+    Encode {
+        /// Torrent name.
+        name: String,
+        /// What lava_torrent said.
+        message: String,
+    },
+    /// The pieces do not fit the length.
+    #[error("torrent {name}: {pieces} pieces do not cover {length} bytes")]
+    Pieces {
+        /// Torrent name.
+        name: String,
+        /// Piece count.
+        pieces: usize,
+        /// File length.
+        length: u64,
+    },
+}
+
+/// Builds the .torrent bytes, info hash and magnet link.
+pub fn build(spec: &TorrentSpec<'_>) -> Result<BuiltTorrent, MetainfoError> {
+    let count = spec.pieces.len() / 20;
+    if spec.pieces.len() % 20 != 0 || count as u64 != spec.length.div_ceil(spec.piece_length) {
+        return Err(MetainfoError::Pieces {
+            name: spec.name.to_string(),
+            pieces: count,
+            length: spec.length,
+        });
+    }
+    let mut extra: HashMap<String, BencodeElem> = HashMap::new();
+    extra.insert(
+        "creation date".into(),
+        BencodeElem::Integer(spec.created.timestamp()),
+    );
+    // No version: a podseed upgrade must not change published torrents.
+    extra.insert("created by".into(), BencodeElem::String("podseed".into()));
+    if let Some(ws) = spec.web_seed {
+        extra.insert(
+            "url-list".into(),
+            BencodeElem::List(vec![BencodeElem::String(ws.to_string())]),
+        );
+    }
+    let torrent = Torrent {
+        announce: spec.trackers.first().cloned(),
+        announce_list: (!spec.trackers.is_empty())
+            .then(|| spec.trackers.iter().map(|t| vec![t.clone()]).collect()),
+        length: spec.length as i64,
+        files: None,
+        name: spec.name.to_string(),
+        piece_length: spec.piece_length as i64,
+        pieces: spec.pieces.chunks(20).map(<[u8]>::to_vec).collect(),
+        extra_fields: Some(extra),
+        extra_info_fields: None,
+    };
+    let info = torrent.construct_info().encode();
+    let info_hash = InfoHash(Sha1::digest(&info).into());
+    let bytes = torrent.encode().map_err(|e| MetainfoError::Encode {
+        name: spec.name.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(BuiltTorrent {
+        magnet: magnet_link(spec, &info_hash),
+        bytes,
+        info_hash,
+    })
+}
+
+/// Characters a magnet parameter value may keep unescaped (RFC 3986 unreserved).
+const MAGNET_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `magnet:?xt=urn:btih:<hex>&dn&xl&tr…&ws&xs`, every value percent-encoded.
+pub fn magnet_link(spec: &TorrentSpec<'_>, info_hash: &InfoHash) -> String {
+    let enc = |s: &str| utf8_percent_encode(s, MAGNET_VALUE).to_string();
+    let mut m = format!(
+        "magnet:?xt=urn:btih:{}&dn={}&xl={}",
+        info_hash.to_hex(),
+        enc(spec.name),
+        spec.length
+    );
+    for t in spec.trackers {
+        m.push_str("&tr=");
+        m.push_str(&enc(t));
+    }
+    if let Some(ws) = spec.web_seed {
+        m.push_str("&ws=");
+        m.push_str(&enc(ws));
+    }
+    m.push_str("&xs=");
+    m.push_str(&enc(spec.torrent_url));
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_length_rule() {
+        assert_eq!(auto_piece_length(0), MIN_PIECE_LENGTH);
+        assert_eq!(auto_piece_length(100_000), 16 * 1024);
+        // 60 MB: √ ≈ 7746 → list 15.5 KB → 775 pieces → 77 KB → 128 KiB.
+        assert_eq!(auto_piece_length(60_000_000), 128 * 1024);
+        // 1 GB: √ ≈ 31623 → 3162 pieces → 316 KB → 512 KiB.
+        assert_eq!(auto_piece_length(1_000_000_000), 512 * 1024);
+        assert_eq!(auto_piece_length(u64::MAX / 2), MAX_PIECE_LENGTH);
+        for s in [1u64, 20_000, 5_000_000, 300_000_000] {
+            assert!(auto_piece_length(s).is_power_of_two());
+        }
+    }
+
+    fn spec<'a>(pieces: &'a [u8], trackers: &'a [String]) -> TorrentSpec<'a> {
+        TorrentSpec {
+            name: "my show #1.mp3",
+            length: 20_000,
+            piece_length: 16384,
+            pieces,
+            trackers,
+            web_seed: Some("https://e.com/episodes/my%20show%20%231.mp3"),
+            created: DateTime::from_timestamp(1_714_521_600, 0).expect("date"),
+            torrent_url: "https://e.com/torrents/my%20show%20%231.torrent",
+        }
+    }
+
+    #[test]
+    fn torrent_round_trips_and_info_hash_ignores_trackers() {
+        // Not valid UTF-8, like real digests (lava_torrent reads ASCII "pieces" as text).
+        let pieces = [0xffu8; 40];
+        let t1 = vec!["https://e.com/announce".to_string()];
+        let t2 = vec![
+            "udp://other:6969/announce".to_string(),
+            "https://x/a".to_string(),
+        ];
+        let a = build(&spec(&pieces, &t1)).expect("build");
+        let b = build(&spec(&pieces, &t2)).expect("build");
+        assert_eq!(a.info_hash, b.info_hash);
+        assert_ne!(a.bytes, b.bytes);
+        let parsed = Torrent::read_from_bytes(&b.bytes).expect("parse");
+        assert_eq!(parsed.info_hash(), b.info_hash.to_hex());
+        assert_eq!(parsed.name, "my show #1.mp3");
+        assert_eq!(
+            parsed.announce.as_deref(),
+            Some("udp://other:6969/announce")
+        );
+        assert_eq!(
+            parsed.announce_list,
+            Some(vec![vec![t2[0].clone()], vec![t2[1].clone()]])
+        );
+        let extra = parsed.extra_fields.expect("extra");
+        assert_eq!(
+            extra.get("creation date"),
+            Some(&BencodeElem::Integer(1_714_521_600))
+        );
+        assert!(extra.contains_key("url-list"));
+        assert!(
+            parsed.extra_info_fields.is_none(),
+            "info dict has extra keys"
+        );
+    }
+
+    #[test]
+    fn magnet_has_every_parameter_encoded() {
+        let pieces = [7u8; 40];
+        let t = vec!["https://e.com/announce".to_string()];
+        let m = build(&spec(&pieces, &t)).expect("build").magnet;
+        assert!(m.starts_with("magnet:?xt=urn:btih:"));
+        assert!(m.contains("&dn=my%20show%20%231.mp3&xl=20000"), "{m}");
+        assert!(m.contains("&tr=https%3A%2F%2Fe.com%2Fannounce"), "{m}");
+        assert!(
+            m.contains("&ws=https%3A%2F%2Fe.com%2Fepisodes%2Fmy%2520show"),
+            "{m}"
+        );
+        assert!(m.contains("&xs=https%3A%2F%2Fe.com%2Ftorrents%2F"), "{m}");
+    }
+
+    #[test]
+    fn wrong_piece_count_is_refused() {
+        let pieces = [7u8; 20];
+        assert!(build(&spec(&pieces, &[])).is_err());
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let h = InfoHash([0xab; 20]);
+        assert_eq!(InfoHash::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(InfoHash::from_hex("zz"), None);
+    }
+}

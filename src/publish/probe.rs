@@ -1,0 +1,326 @@
+//! Stage 2: read what an episode says about itself: ID3 tags (v2.2/2.3/2.4, else v1),
+//! artwork, chapters, and whether the file is MPEG audio at all.
+//!
+//! Reads only the head of the file (the tag and the first frames) and, for ID3v1, its last
+//! 128 bytes; the full read that yields the duration is the hash stage's single pass.
+
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use id3::{Content, TagLike};
+use serde::{Deserialize, Serialize};
+
+use super::mp3::{id3v2_len, FrameScanner};
+use super::PublishError;
+
+/// How far past the ID3 tag we look for the first MPEG frame before calling a file "not audio".
+const SNIFF_BYTES: u64 = 256 * 1024;
+
+/// Metadata an MP3 carries about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tags {
+    /// TIT2.
+    pub title: Option<String>,
+    /// TPE1.
+    pub artist: Option<String>,
+    /// COMM (the first comment with text).
+    pub comment: Option<String>,
+    /// TDRL, else TDRC, else TYER + TDAT.
+    pub date: Option<DateTime<Utc>>,
+    /// APIC: MIME type of the embedded artwork (the bytes are in [`Probe::picture`]).
+    pub picture_mime: Option<String>,
+    /// CHAP frames, in start order.
+    pub chapters: Vec<Chapter>,
+}
+
+/// One ID3 chapter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chapter {
+    /// Start in milliseconds.
+    pub start_ms: u32,
+    /// End in milliseconds.
+    pub end_ms: u32,
+    /// TIT2 inside the CHAP frame.
+    pub title: Option<String>,
+    /// WXXX inside the CHAP frame.
+    pub url: Option<String>,
+}
+
+/// What probing one file found.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Tag metadata.
+    pub tags: Tags,
+    /// Embedded artwork bytes.
+    pub picture: Option<Vec<u8>>,
+    /// Offset of the audio after the leading ID3v2 tag(s).
+    pub audio_start: u64,
+}
+
+/// Reads tags and checks that `path` holds MPEG audio.
+pub fn probe(path: &Path) -> Result<Probe, PublishError> {
+    let io_err = |source| PublishError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let size = file.metadata().map_err(io_err)?.len();
+    if size == 0 {
+        return Err(PublishError::media(
+            path,
+            "is empty (0 bytes); export the episode again as MP3",
+        ));
+    }
+    let audio_start = leading_tags_len(&mut file).map_err(io_err)?;
+    if !has_mpeg_frames(&mut file, audio_start).map_err(io_err)? {
+        return Err(PublishError::media(
+            path,
+            "is not MPEG audio (no MP3 frame found); podseed publishes MP3 files: convert it, e.g. `ffmpeg -i IN -codec:a libmp3lame -q:a 4 OUT.mp3`",
+        ));
+    }
+    file.rewind().map_err(io_err)?;
+    let tag = match id3::v1v2::read_from(&mut file) {
+        Ok(t) => Some(t),
+        Err(e) if matches!(e.kind, id3::ErrorKind::NoTag) => None,
+        Err(e) => {
+            // A damaged tag should not stop a publish: the config can supply the metadata.
+            tracing::warn!(
+                "{}: unreadable ID3 tag ({e}); using file name and config",
+                path.display()
+            );
+            e.partial_tag
+        }
+    };
+    let (tags, picture) = tag.map(|t| from_id3(&t)).unwrap_or_default();
+    Ok(Probe {
+        tags,
+        picture,
+        audio_start,
+    })
+}
+
+/// Length of the ID3v2 tag(s) at the start of the file (several may follow each other).
+fn leading_tags_len(file: &mut File) -> std::io::Result<u64> {
+    let mut start = 0u64;
+    let mut head = [0u8; 10];
+    loop {
+        file.seek(std::io::SeekFrom::Start(start))?;
+        let n = read_up_to(file, &mut head)?;
+        match id3v2_len(&head[..n]) {
+            Some(len) if len > 0 => start += len,
+            _ => return Ok(start),
+        }
+    }
+}
+
+fn has_mpeg_frames(file: &mut File, audio_start: u64) -> std::io::Result<bool> {
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut scanner = FrameScanner::new(audio_start);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut remaining = audio_start + SNIFF_BYTES;
+    while remaining > 0 {
+        let want = buf.len().min(remaining as usize);
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        scanner.feed(&buf[..n]);
+        remaining -= n as u64;
+    }
+    Ok(scanner.finish().first.is_some())
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn from_id3(tag: &id3::Tag) -> (Tags, Option<Vec<u8>>) {
+    let picture = tag
+        .pictures()
+        .find(|p| p.picture_type == id3::frame::PictureType::CoverFront)
+        .or_else(|| tag.pictures().next());
+    let comment = tag
+        .comments()
+        .find(|c| !c.text.trim().is_empty() && !c.description.starts_with("iTun"))
+        .map(|c| c.text.trim().to_string());
+    let mut chapters: Vec<Chapter> = tag
+        .chapters()
+        .map(|c| Chapter {
+            start_ms: c.start_time,
+            end_ms: c.end_time,
+            title: c
+                .frames
+                .iter()
+                .find(|f| f.id() == "TIT2")
+                .and_then(|f| non_empty(f.content().text())),
+            url: c.frames.iter().find_map(|f| match f.content() {
+                Content::ExtendedLink(l) => Some(l.link.clone()),
+                Content::Link(l) => Some(l.clone()),
+                _ => None,
+            }),
+        })
+        .collect();
+    chapters.sort_by_key(|c| c.start_ms);
+    let tags = Tags {
+        title: non_empty(tag.title()),
+        artist: non_empty(tag.artist()),
+        comment,
+        date: tag_date(tag),
+        picture_mime: picture.map(|p| normalize_mime(&p.mime_type)),
+        chapters,
+    };
+    (tags, picture.map(|p| p.data.clone()))
+}
+
+fn normalize_mime(mime: &str) -> String {
+    match mime.to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" | "image/jpg" | "image/jpeg" => "image/jpeg".into(),
+        "png" | "image/png" => "image/png".into(),
+        other => other.to_string(),
+    }
+}
+
+fn tag_date(tag: &id3::Tag) -> Option<DateTime<Utc>> {
+    let from_ts = |t: id3::Timestamp| {
+        let date = NaiveDate::from_ymd_opt(
+            t.year,
+            u32::from(t.month.unwrap_or(1)),
+            u32::from(t.day.unwrap_or(1)),
+        )?;
+        date.and_hms_opt(
+            u32::from(t.hour.unwrap_or(0)),
+            u32::from(t.minute.unwrap_or(0)),
+            u32::from(t.second.unwrap_or(0)),
+        )
+        .map(|d| d.and_utc())
+    };
+    if let Some(d) = tag.date_released().and_then(from_ts) {
+        return Some(d);
+    }
+    if let Some(d) = tag.date_recorded().and_then(from_ts) {
+        return Some(d);
+    }
+    // ID3v2.3 splits the date: TYER "2024", TDAT "DDMM".
+    let year: i32 = tag.get("TYER")?.content().text()?.trim().parse().ok()?;
+    let (day, month) = tag
+        .get("TDAT")
+        .and_then(|f| f.content().text())
+        .map(str::trim)
+        .filter(|t| t.len() == 4)
+        .and_then(|t| Some((t[..2].parse().ok()?, t[2..].parse().ok()?)))
+        .unwrap_or((1, 1));
+    NaiveDate::from_ymd_opt(year, month, day)?
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+}
+
+/// The date an episode's file name starts with (`2024-05-01-title.mp3`), if any.
+pub fn date_from_file_name(rel: &str) -> Option<DateTime<Utc>> {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let head = name.get(..10)?;
+    NaiveDate::parse_from_str(head, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+}
+
+/// A readable title from a file name: `2024-05-01-my_great-show.mp3` → `My great show`.
+pub fn title_from_file_name(rel: &str) -> String {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    let stem = if date_from_file_name(name).is_some() {
+        stem[10..].trim_start_matches(['-', '_', ' '])
+    } else {
+        stem
+    };
+    let words = stem.replace(['-', '_'], " ");
+    let words = words.trim();
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => stem.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use id3::frame::{Picture, PictureType};
+    use id3::{Frame, Tag, Version};
+
+    #[test]
+    fn names_give_dates_and_titles() {
+        assert_eq!(
+            date_from_file_name("s1/2024-05-01-hello.mp3").map(|d| d.to_rfc3339()),
+            Some("2024-05-01T00:00:00+00:00".to_string())
+        );
+        assert_eq!(date_from_file_name("hello.mp3"), None);
+        assert_eq!(
+            title_from_file_name("2024-05-01-my_great-show.mp3"),
+            "My great show"
+        );
+        assert_eq!(title_from_file_name("bonus.mp3"), "Bonus");
+    }
+
+    #[test]
+    fn v23_split_date_and_picture() {
+        let mut tag = Tag::with_version(Version::Id3v23);
+        tag.set_title("T");
+        tag.add_frame(Frame::text("TYER", "2023"));
+        tag.add_frame(Frame::text("TDAT", "0703"));
+        tag.add_frame(Picture {
+            mime_type: "image/jpg".into(),
+            picture_type: PictureType::CoverFront,
+            description: String::new(),
+            data: vec![1, 2, 3],
+        });
+        let (tags, pic) = from_id3(&tag);
+        assert_eq!(tags.title.as_deref(), Some("T"));
+        assert_eq!(
+            tags.date.map(|d| d.to_rfc3339()),
+            Some("2023-03-07T00:00:00+00:00".to_string())
+        );
+        assert_eq!(tags.picture_mime.as_deref(), Some("image/jpeg"));
+        assert_eq!(pic, Some(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn released_date_wins_over_recorded() {
+        let mut tag = Tag::new();
+        tag.add_frame(Frame::text("TDRC", "2020-01-02"));
+        tag.add_frame(Frame::text("TDRL", "2021-02-03T04:05"));
+        let (tags, _) = from_id3(&tag);
+        assert_eq!(
+            tags.date.map(|d| d.to_rfc3339()),
+            Some("2021-02-03T04:05:00+00:00".to_string())
+        );
+    }
+
+    #[test]
+    fn empty_and_non_audio_files_are_refused() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let empty = d.path().join("empty.mp3");
+        std::fs::write(&empty, b"").expect("write");
+        let err = probe(&empty).expect_err("empty");
+        assert!(err.to_string().contains("empty.mp3"), "{err}");
+        let text = d.path().join("notes.mp3");
+        std::fs::write(&text, b"just some text, not audio\n".repeat(100)).expect("write");
+        let err = probe(&text).expect_err("text");
+        assert!(err.to_string().contains("not MPEG audio"), "{err}");
+    }
+}

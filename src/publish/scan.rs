@@ -1,0 +1,152 @@
+//! Stage 1: find the episode files and pair each with its `episodes:` entry and transcript.
+//!
+//! Reads directory entries and file metadata only (size, mtime); opening files is the
+//! later stages' job. Every `.mp3` below `episodes_dir` is an episode, and so is every file
+//! the config lists, whatever its extension (probe then tells whether it is MPEG audio).
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use walkdir::WalkDir;
+
+use crate::config::{Config, EpisodeConfig};
+
+use super::PublishError;
+
+/// One episode's source file, as found on disk.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path relative to episodes_dir, `/`-separated; also its path under `episodes/` in the output.
+    pub rel: String,
+    /// Full path of the source.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time as (seconds, nanoseconds) since the epoch, for the cache key.
+    pub mtime: (i64, u32),
+    /// The `episodes:` entry for this file, if any.
+    pub config: EpisodeConfig,
+    /// Transcript: from the config, else a `.vtt`/`.srt` beside the MP3 with the same stem.
+    pub transcript: Option<PathBuf>,
+}
+
+/// Lists the episodes in `config.episodes_dir`, sorted by relative path.
+pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
+    let dir = &config.episodes_dir;
+    let mut rels: Vec<String> = Vec::new();
+    for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+        let entry = entry.map_err(|e| PublishError::Io {
+            path: e.path().unwrap_or(dir).to_path_buf(),
+            source: e.into(),
+        })?;
+        if !entry.file_type().is_file() || is_hidden(entry.path(), dir) {
+            continue;
+        }
+        let is_mp3 = entry
+            .path()
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
+        if is_mp3 {
+            rels.push(relative(entry.path(), dir));
+        }
+    }
+    for ep in &config.episodes {
+        if !rels.contains(&ep.file) {
+            rels.push(ep.file.clone());
+        }
+    }
+    rels.sort();
+
+    let mut files = Vec::with_capacity(rels.len());
+    for rel in rels {
+        let path = dir.join(&rel);
+        let meta = std::fs::metadata(&path).map_err(|source| PublishError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()));
+        let config_entry = config
+            .episodes
+            .iter()
+            .find(|e| e.file == rel)
+            .cloned()
+            .unwrap_or_else(|| EpisodeConfig {
+                file: rel.clone(),
+                ..Default::default()
+            });
+        let transcript = config_entry
+            .transcript
+            .clone()
+            .or_else(|| sibling_transcript(&path));
+        files.push(SourceFile {
+            rel,
+            path,
+            size: meta.len(),
+            mtime,
+            config: config_entry,
+            transcript,
+        });
+    }
+    Ok(files)
+}
+
+fn relative(path: &Path, dir: &Path) -> String {
+    let rel = path.strip_prefix(dir).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn is_hidden(path: &Path, dir: &Path) -> bool {
+    path.strip_prefix(dir)
+        .unwrap_or(path)
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+}
+
+fn sibling_transcript(mp3: &Path) -> Option<PathBuf> {
+    ["vtt", "srt"]
+        .iter()
+        .map(|ext| mp3.with_extension(ext))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn finds_mp3s_listed_files_and_transcripts() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let eps = d.path().join("episodes");
+        std::fs::create_dir_all(eps.join("s1")).expect("mkdir");
+        std::fs::create_dir_all(eps.join(".git")).expect("mkdir");
+        for f in [
+            "b.mp3",
+            "a.MP3",
+            "s1/c.mp3",
+            "a.vtt",
+            "notes.txt",
+            ".git/x.mp3",
+            "x.wav",
+        ] {
+            std::fs::write(eps.join(f), b"data").expect("write");
+        }
+        let yaml = "title: T\ndescription: D\nbase_url: https://e.com/\nepisodes:\n  - file: x.wav\n    title: Listed\n";
+        let config = Config::parse(yaml, &d.path().join("podcast.yaml")).expect("config");
+        let files = scan(&config).expect("scan");
+        let rels: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["a.MP3", "b.mp3", "s1/c.mp3", "x.wav"]);
+        assert_eq!(files[0].transcript, Some(eps.join("a.vtt")));
+        assert_eq!(files[1].transcript, None);
+        assert_eq!(files[3].config.title.as_deref(), Some("Listed"));
+        assert_eq!(files[1].size, 4);
+    }
+}

@@ -1,0 +1,250 @@
+//! Stage 5b: the HTML page (`index.html`) and the Podcasting 2.0 chapters files.
+//!
+//! The page comes from a minijinja template: the user's `templates_dir/index.html` when
+//! there is one, else the built-in `templates/index.html`. The context holds plain strings
+//! only (no clock), so the page is as deterministic as the feeds. No disk writes here.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::Config;
+
+use super::probe::Chapter;
+use super::{Episode, PublishError};
+
+/// The built-in page template.
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/index.html");
+
+#[derive(Serialize)]
+struct PageShow<'a> {
+    title: &'a str,
+    description_html: &'a str,
+    author: &'a str,
+    language: &'a str,
+    link: &'a str,
+    image_url: Option<&'a str>,
+    feed_url: String,
+    torrents_feed_url: String,
+    explicit: bool,
+    copyright: Option<&'a str>,
+    funding: Vec<PageLink<'a>>,
+}
+
+#[derive(Serialize)]
+struct PageLink<'a> {
+    url: &'a str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct PageEpisode<'a> {
+    anchor: &'a str,
+    title: &'a str,
+    description_html: &'a str,
+    date_human: String,
+    date_iso: String,
+    duration_human: String,
+    size_human: String,
+    media_url: &'a str,
+    torrent_url: &'a str,
+    magnet: &'a str,
+    info_hash: String,
+    image_url: Option<&'a str>,
+    season: Option<u32>,
+    episode: Option<u32>,
+    episode_type: &'static str,
+    chapters_url: Option<&'a str>,
+    transcript_url: Option<&'a str>,
+}
+
+/// Renders `index.html`.
+pub fn render_page(
+    config: &Config,
+    episodes: &[Episode],
+    image_url: Option<&str>,
+) -> Result<Vec<u8>, PublishError> {
+    let (source, name) = match &config.templates_dir {
+        Some(dir) if dir.join("index.html").is_file() => {
+            let p = dir.join("index.html");
+            let text = std::fs::read_to_string(&p).map_err(|source| PublishError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            (text, p.display().to_string())
+        }
+        _ => (
+            DEFAULT_TEMPLATE.to_string(),
+            "built-in index.html".to_string(),
+        ),
+    };
+    let show = &config.show;
+    let page_show = PageShow {
+        title: &show.title,
+        description_html: &show.description,
+        author: &show.author,
+        language: &show.language,
+        link: show.link.as_str(),
+        image_url,
+        feed_url: config.feed_url().to_string(),
+        torrents_feed_url: crate::config::join_url(&show.base_url, "torrents.xml").to_string(),
+        explicit: show.explicit,
+        copyright: show.copyright.as_deref(),
+        funding: show
+            .funding
+            .iter()
+            .map(|f| PageLink {
+                url: f.url.as_str(),
+                text: &f.text,
+            })
+            .collect(),
+    };
+    let page_episodes: Vec<PageEpisode<'_>> = episodes
+        .iter()
+        .map(|e| PageEpisode {
+            anchor: &e.anchor,
+            title: &e.title,
+            description_html: &e.description,
+            date_human: e.pub_date.format("%-d %B %Y").to_string(),
+            date_iso: e.pub_date.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            duration_human: human_duration(e.duration_secs),
+            size_human: human_size(e.size),
+            media_url: e.media_url.as_str(),
+            torrent_url: e.torrent_url.as_str(),
+            magnet: &e.magnet,
+            info_hash: e.info_hash.to_hex(),
+            image_url: e.image_url.as_ref().map(|u| u.as_str()),
+            season: e.season,
+            episode: e.episode,
+            episode_type: e.episode_type.as_str(),
+            chapters_url: e.chapters_url.as_ref().map(|u| u.as_str()),
+            transcript_url: e.transcript.as_ref().map(|(u, _)| u.as_str()),
+        })
+        .collect();
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    let template_err = |e: minijinja::Error| PublishError::Template {
+        name: name.clone(),
+        message: format!("{e:#}"),
+    };
+    env.add_template("index.html", &source)
+        .map_err(template_err)?;
+    let tmpl = env.get_template("index.html").map_err(template_err)?;
+    let html = tmpl
+        .render(minijinja::context! {
+            show => page_show,
+            episodes => page_episodes,
+            generator => concat!("podseed ", env!("CARGO_PKG_VERSION")),
+        })
+        .map_err(template_err)?;
+    Ok(html.into_bytes())
+}
+
+/// `12:34` or `1:02:03`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    let (h, m, s) = (s / 3600, (s / 60) % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// `1.2 MB` (decimal units, as podcast apps show them).
+pub fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.0} kB", b / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[derive(Serialize)]
+struct ChaptersJson<'a> {
+    version: &'static str,
+    chapters: Vec<ChapterJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ChapterJson<'a> {
+    #[serde(rename = "startTime")]
+    start_time: f64,
+    #[serde(rename = "endTime")]
+    end_time: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+}
+
+/// A Podcasting 2.0 JSON chapters file from ID3 CHAP frames.
+pub fn chapters_json(chapters: &[Chapter]) -> Vec<u8> {
+    let doc = ChaptersJson {
+        version: "1.2.0",
+        chapters: chapters
+            .iter()
+            .map(|c| ChapterJson {
+                start_time: f64::from(c.start_ms) / 1000.0,
+                end_time: f64::from(c.end_ms) / 1000.0,
+                title: c.title.as_deref(),
+                url: c.url.as_deref(),
+            })
+            .collect(),
+    };
+    let mut v = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+    v.push(b'\n');
+    v
+}
+
+/// Whether a user-supplied chapters file is JSON with a `chapters` list (the 1.2 format).
+pub fn check_chapters_file(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        PublishError::media(
+            path,
+            format!("is not valid JSON chapters ({e}); see the Podcasting 2.0 chapters format"),
+        )
+    })?;
+    if v.get("chapters").is_some_and(serde_json::Value::is_array) {
+        Ok(())
+    } else {
+        Err(PublishError::media(
+            path,
+            "has no \"chapters\" list; see the Podcasting 2.0 JSON chapters format",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_figures() {
+        assert_eq!(human_duration(59.6), "1:00");
+        assert_eq!(human_duration(3723.0), "1:02:03");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(123_456), "123 kB");
+        assert_eq!(human_size(61_234_567), "61.2 MB");
+    }
+
+    #[test]
+    fn chapters_json_shape() {
+        let json = chapters_json(&[Chapter {
+            start_ms: 1500,
+            end_ms: 3000,
+            title: Some("Intro".into()),
+            url: None,
+        }]);
+        let v: serde_json::Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(v["version"], "1.2.0");
+        assert_eq!(v["chapters"][0]["startTime"], 1.5);
+        assert_eq!(v["chapters"][0]["title"], "Intro");
+        assert!(v["chapters"][0].get("url").is_none());
+    }
+}
