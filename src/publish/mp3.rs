@@ -923,7 +923,13 @@ mod tests {
         // A false sync: valid header whose "next frame" is zeros.
         data.extend(hdr(3, 3, 5, 0, false, false));
         data.extend([0x55; 200]);
-        data.extend(id3_tag(50, true)); // a second tag before the audio
+        // A second tag before the audio, holding what looks like two frames.
+        let mut tag = id3_tag(500, true);
+        let fake: Vec<u8> = (0..2)
+            .flat_map(|_| frame(hdr(3, 3, 5, 0, false, false)))
+            .collect();
+        tag[20..20 + fake.len()].copy_from_slice(&fake);
+        data.extend(tag);
         let first = data.len() as u64;
         for _ in 0..5 {
             data.extend(frame(h));
@@ -985,6 +991,14 @@ mod tests {
         let one = frame(h);
         assert_eq!(scan_all(&one, 0).frames, 1);
         assert_eq!(scan_all(&one[..416], 0).frames, 0);
+        // Neither is one followed by a few stray bytes (no room for a confirming header).
+        let mut stray = one.clone();
+        stray.extend([0, 0]);
+        assert_eq!(scan_all(&stray, 0).frames, 0);
+        // While walking, a last frame one byte short is dropped.
+        let mut short = full.clone();
+        short.extend(&one[..416]);
+        assert_eq!(scan_all(&short, 0).frames, 3);
     }
 
     #[test]
@@ -1031,5 +1045,51 @@ mod tests {
         let secs = st.duration_secs().expect("d");
         assert!((secs - 115_200.0 / 44_100.0).abs() < 1e-9);
         assert_eq!(st.bitrate_bps(), Some(127_706)); // 41700*8/2.6122449 = 127706.1
+    }
+
+    #[test]
+    fn id3_tag_mid_stream_is_skipped() {
+        let h = hdr(3, 3, 9, 0, false, false);
+        let mut data: Vec<u8> = (0..3).flat_map(|_| frame(h)).collect();
+        let mut tag = id3_tag(600, false);
+        for i in 0..100 {
+            tag[20 + 4 * i..24 + 4 * i].copy_from_slice(&h); // fake syncs inside the tag
+        }
+        data.extend(tag);
+        data.extend((0..4).flat_map(|_| frame(h)));
+        let st = scan_all(&data, 0);
+        assert_eq!((st.frames, st.audio_bytes), (7, 7 * 417));
+    }
+
+    #[test]
+    fn layer1_and_largest_frames() {
+        // MPEG-1 layer I and MPEG-2.5 layer II at the maximum frame size (2881 bytes).
+        for (h, n, spf) in [
+            (hdr(3, 1, 12, 0, true, false), 9, 384),
+            (hdr(0, 2, 14, 2, true, true), 5, 1152),
+        ] {
+            let p = parse_frame_header(h).expect("valid");
+            let mut data = vec![0u8; 33];
+            data.extend((0..n).flat_map(|_| frame(h)));
+            let st = scan_all(&data, 0);
+            assert_eq!(st.frames, n);
+            assert_eq!(st.samples, n * spf);
+            assert_eq!(st.audio_bytes, n * u64::from(p.frame_len));
+            assert_eq!(st.first_frame_offset, Some(33));
+        }
+    }
+
+    #[test]
+    fn xing_after_crc() {
+        // CRC-protected header (protection bit 0): the tag may follow the 2-byte CRC.
+        let mut h = hdr(3, 3, 9, 0, false, false);
+        h[1] &= !1;
+        let p = parse_frame_header(h).expect("valid");
+        let mut f = frame(h);
+        f[38..42].copy_from_slice(b"Xing");
+        f[42..46].copy_from_slice(&1u32.to_be_bytes());
+        f[46..50].copy_from_slice(&42u32.to_be_bytes());
+        let v = parse_vbr_header(&p, &f).expect("xing");
+        assert_eq!((v.kind, v.frames, v.bytes), (VbrKind::Xing, Some(42), None));
     }
 }
