@@ -42,8 +42,8 @@ pub struct CachedEpisode {
     pub sha256: String,
     /// Concatenated SHA-1 pieces (hex).
     pub pieces: String,
-    /// Duration in seconds.
-    pub duration_secs: f64,
+    /// Duration in milliseconds (an integer, so the manifest round-trips exactly).
+    pub duration_ms: u64,
     /// Average bitrate in bits per second.
     pub bitrate_bps: Option<u64>,
     /// Offset of the audio after the ID3v2 tag.
@@ -118,7 +118,7 @@ mod tests {
                 info_hash: "00".repeat(20),
                 sha256: "11".repeat(32),
                 pieces: "22".repeat(20),
-                duration_secs: 1.5,
+                duration_ms: 1500,
                 bitrate_bps: Some(64000),
                 audio_start: 0,
                 tags: Tags::default(),

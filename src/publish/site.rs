@@ -123,6 +123,7 @@ pub fn render_page(
         .collect();
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.set_formatter(html_formatter);
     let template_err = |e: minijinja::Error| PublishError::Template {
         name: name.clone(),
         message: format!("{e:#}"),
@@ -138,6 +139,34 @@ pub fn render_page(
         })
         .map_err(template_err)?;
     Ok(html.into_bytes())
+}
+
+/// Escapes only what HTML needs (`& < > " '`): minijinja's default also escapes `/`,
+/// which turns every URL in the page source into `https:&#x2f;&#x2f;…`.
+fn html_formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &minijinja::State<'_, '_>,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(s) if !value.is_safe() && state.auto_escape() != minijinja::AutoEscape::None => {
+            let mut escaped = String::with_capacity(s.len());
+            for c in s.chars() {
+                match c {
+                    '&' => escaped.push_str("&amp;"),
+                    '<' => escaped.push_str("&lt;"),
+                    '>' => escaped.push_str("&gt;"),
+                    '"' => escaped.push_str("&quot;"),
+                    '\'' => escaped.push_str("&#39;"),
+                    c => escaped.push(c),
+                }
+            }
+            out.write_str(&escaped).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+            })
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
 }
 
 /// `12:34` or `1:02:03`.

@@ -1,0 +1,116 @@
+//! Shared helpers for the integration tests: run the real binary, copy the example, find
+//! third-party tools (SKIP when missing, but a failure under CI=true).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `podseed ARGS` in `dir`.
+pub fn podseed(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_podseed"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run podseed")
+}
+
+/// Runs podseed and insists on success; returns stdout.
+pub fn podseed_ok(dir: &Path, args: &[&str]) -> String {
+    let out = podseed(dir, args);
+    assert!(
+        out.status.success(),
+        "podseed {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A temp folder holding a copy of the shipped example (podcast.yaml + examples/).
+pub fn example_copy() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    copy_tree(&repo().join("examples"), &d.path().join("examples"));
+    std::fs::copy(repo().join("podcast.yaml"), d.path().join("podcast.yaml")).expect("copy");
+    d
+}
+
+/// Copies a folder recursively.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.expect("walk");
+        let rel = e.path().strip_prefix(from).expect("prefix");
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(e.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// Every file below `dir` (relative path → bytes).
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .expect("prefix")
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read(e.path()).expect("read"))
+        })
+        .collect()
+}
+
+/// Whether `tool` is on PATH. When it is missing, prints a SKIP line and returns false,
+/// except under CI=true where a missing tool fails the test.
+pub fn have_tool(tool: &str, test: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is required under CI=true (install it: .ci/run does)"
+        );
+        eprintln!("SKIP {test}: {tool} not installed");
+    }
+    found
+}
+
+/// The decoded length of an MP3: the sum of ffprobe's packet durations.
+pub fn ffprobe_decoded_secs(path: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a",
+            "-show_entries",
+            "packet=duration_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
+        .sum()
+}
