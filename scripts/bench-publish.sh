@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# bench-publish.sh: how fast is `podseed publish`, against mktorrent and sha1sum, in one run.
+#
+# Usage: scripts/bench-publish.sh [N_EPISODES] [MB_PER_EPISODE]     (defaults: 20 60)
+# Env:   BENCH_DIR (default: a temp folder, removed at the end), RUNS (hyperfine runs, 3)
+# Needs: cargo, hyperfine, mktorrent, sha1sum, python3 (Debian: hyperfine mktorrent).
+#
+# It makes N synthetic episodes: random payload behind valid MPEG-1 layer III frame headers
+# (so podseed's frame walk does its real work), every file different. All inputs are read
+# once first, so every contender reads from the page cache. Then, with hyperfine:
+#   1. cold `podseed publish` (no output folder, no manifest)
+#   2. `mktorrent -t 2` over the same files, same piece length and web seed
+#   3. `sha1sum` over the same files: one core's SHA-1 floor
+#   4. warm `podseed publish` with nothing changed (N episodes)
+#   5. with 200 small episodes: warm no-change publish, and publish after adding one episode
+# and prints ratios. Targets: (1) <= (2); (4) and the 200-episode no-change < 0.2 s;
+# one new episode costs its own hashing + < 0.1 s.
+set -euo pipefail
+
+N=${1:-20}
+MB=${2:-60}
+RUNS=${RUNS:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+for t in hyperfine mktorrent sha1sum python3; do
+  command -v "$t" >/dev/null || { echo "bench-publish: $t is required (apt-get install hyperfine mktorrent)" >&2; exit 2; }
+done
+
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+BIN="$ROOT/target/release/podseed"
+if [ -n "${BENCH_DIR:-}" ]; then
+  W=$BENCH_DIR; mkdir -p "$W"
+else
+  W=$(mktemp -d /tmp/podseed-bench.XXXXXX); trap 'rm -rf "$W"' EXIT
+fi
+cd "$W"
+
+# Synthetic MP3s: 417-byte frames (FF FB 90 64 = MPEG-1 L3 128 kbps 44.1 kHz), random payload.
+make_mp3s() { # dir count bytes_each
+  python3 - "$1" "$2" "$3" <<'PY'
+import os, sys
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+os.makedirs(d, exist_ok=True)
+hdr, flen = b"\xff\xfb\x90\x64", 417
+frames = max(1, size // flen)
+for i in range(n):
+    p = os.path.join(d, f"2026-01-01-ep{i:04d}.mp3")
+    if os.path.exists(p) and os.path.getsize(p) == frames * flen:
+        continue
+    buf = bytearray(os.urandom(frames * flen))
+    for f in range(frames):
+        buf[f * flen:f * flen + 4] = hdr
+    with open(p, "wb") as fh:
+        fh.write(buf)
+PY
+}
+
+write_config() { # file episodes_dir output_dir
+  cat > "$1" <<EOF
+title: Bench
+description: Benchmark show
+base_url: https://bench.example/
+episodes_dir: $2
+output_dir: $3
+torrent:
+  trackers: [http://127.0.0.1:1/announce]
+EOF
+}
+
+echo "== making $N x $MB MB episodes in $W"
+make_mp3s big "$N" $((MB * 1000 * 1000))
+write_config big.yaml big out-big
+cat big/*.mp3 > /dev/null
+TOTAL_MB=$(du -cm big/*.mp3 | tail -1 | cut -f1)
+# Same piece length as podseed's automatic rule picks for these files.
+"$BIN" publish -c big.yaml --quiet
+PL=$(python3 -c 'import json,sys; m=json.load(open("out-big/.podseed/manifest.json")); print(next(iter(m["episodes"].values()))["piece_length"])')
+LOG2=$(python3 -c "print(($PL).bit_length()-1)")
+echo "   ${TOTAL_MB} MB in all, piece length $PL (2^$LOG2)"
+
+hyperfine --style basic --runs "$RUNS" --export-json big.json \
+  --prepare 'rm -rf out-big mk && mkdir -p mk' \
+  -n "podseed publish (cold)" "$BIN publish -c big.yaml --quiet" \
+  -n "mktorrent -t 2" "for f in big/*.mp3; do mktorrent -t 2 -l $LOG2 -a http://127.0.0.1:1/announce -w https://bench.example/episodes/\$(basename \$f) -o mk/\$(basename \$f).torrent \$f >/dev/null; done" \
+  -n "sha1sum (1 core)" "sha1sum big/*.mp3 > /dev/null"
+"$BIN" publish -c big.yaml --quiet
+hyperfine --style basic --warmup 1 --runs $((RUNS * 3)) --export-json warm.json \
+  -n "podseed publish (warm, $N unchanged)" "$BIN publish -c big.yaml --quiet"
+
+echo "== 200 small episodes"
+make_mp3s small 200 200000
+make_mp3s extra 1 200000
+write_config small.yaml small out-small
+"$BIN" publish -c small.yaml --quiet
+NEW=small/2026-01-01-new.mp3
+hyperfine --style basic --warmup 1 --runs $((RUNS * 3)) --export-json small.json \
+  -n "podseed publish (warm, 200 unchanged)" "$BIN publish -c small.yaml --quiet"
+hyperfine --style basic --warmup 1 --runs $((RUNS * 3)) --export-json new.json \
+  --prepare "rm -f $NEW && $BIN publish -c small.yaml --quiet && cp extra/*.mp3 $NEW" \
+  -n "podseed publish (1 new among 200)" "$BIN publish -c small.yaml --quiet"
+rm -f "$NEW"
+
+# The hashing floor of this machine: one core's SHA-1 and SHA-256 speed (OpenSSL, SHA-NI
+# where the CPU has it), measured now, under the same load as the runs above.
+speed() { openssl speed -evp "$1" -bytes 262144 -seconds 2 2>/dev/null | awk -v a="$1" '$1==a {print $NF+0}'; }
+SHA1_KBS=$(command -v openssl >/dev/null && speed sha1 || echo 0)
+SHA256_KBS=$(command -v openssl >/dev/null && speed sha256 || echo 0)
+python3 - "$TOTAL_MB" "$SHA1_KBS" "$SHA256_KBS" "$(nproc)" <<'PY'
+import json, sys
+mb = float(sys.argv[1])
+sha1_mbs, sha256_mbs, cores = float(sys.argv[2]) / 1000, float(sys.argv[3]) / 1000, int(sys.argv[4])
+def load(f):
+    return {r["command"]: r for r in json.load(open(f))["results"]}
+big, warm, small = load("big.json"), load("warm.json"), load("small.json")
+small.update(load("new.json"))
+cold = big["podseed publish (cold)"]["mean"]
+mk = big["mktorrent -t 2"]["mean"]
+sha = big["sha1sum (1 core)"]["mean"]
+w = next(iter(warm.values()))["mean"]
+w200 = small["podseed publish (warm, 200 unchanged)"]["mean"]
+one = small["podseed publish (1 new among 200)"]["mean"]
+print()
+print(f"cold publish   {cold:7.3f} s  {mb/cold:7.0f} MB/s   ratio to mktorrent -t 2: {cold/mk:.2f} (target <= 1.00)")
+print(f"mktorrent -t 2 {mk:7.3f} s  {mb/mk:7.0f} MB/s")
+print(f"sha1sum        {sha:7.3f} s  {mb/sha:7.0f} MB/s   cold publish / sha1sum: {cold/sha:.2f}")
+if sha1_mbs and sha256_mbs:
+    both = mb * (1 / sha1_mbs + 1 / sha256_mbs) / cores
+    only1 = mb / sha1_mbs / cores
+    print(f"floors on {cores} cores: SHA-1 alone {only1:.3f} s ({sha1_mbs:.0f} MB/s/core), SHA-1 + SHA-256 {both:.3f} s ({sha256_mbs:.0f} MB/s/core)")
+    print(f"cold publish / its floor: {cold/both:.2f}; mktorrent / its floor: {mk/only1:.2f}")
+print(f"warm, {len(big) and ''}big set unchanged: {w*1000:7.1f} ms")
+print(f"warm, 200 unchanged:   {w200*1000:7.1f} ms (target < 200 ms)")
+print(f"one new among 200:     {one*1000:7.1f} ms = {(one - w200)*1000:+.1f} ms over the no-change build (target: its hashing + < 100 ms)")
+PY
