@@ -421,8 +421,11 @@ fn removed_episodes_disappear_from_the_output() {
 #[test]
 fn base_url_trackers_and_titles_never_change_info_hashes() {
     let d = example_copy();
-    let first = publish_json(d.path(), &[]);
+    // Without a pinned podcast:guid, so that it follows base_url; item guids must not.
     let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let yaml = yaml.replace("guid: 5b4ad1e3-8b2e-5d6e-9f1f-0c2b6c1f3a10\n", "");
+    std::fs::write(d.path().join("podcast.yaml"), &yaml).expect("write");
+    let first = publish_json(d.path(), &[]);
     let yaml = yaml
         .replace(
             "https://podcast.example.com/seedbox/",
@@ -446,6 +449,7 @@ fn base_url_trackers_and_titles_never_change_info_hashes() {
         assert_ne!(e["media_url"], b[file]["media_url"]);
     }
     assert_eq!(b["2026-01-15-welcome.mp3"]["title"], "A new title");
+    assert_ne!(first["podcast_guid"], second["podcast_guid"]);
     assert_eq!(
         second["bytes_hashed"], 0,
         "metadata changes must not rehash"
@@ -572,7 +576,7 @@ fn bad_inputs_exit_2_name_the_place_and_keep_the_previous_output() {
     // A missing config names the file and what to do.
     let out = podseed(d.path(), &["publish", "-c", "nope.yaml"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("nope.yaml") && err.contains("podseed init"),
         "{err}"
@@ -599,4 +603,138 @@ fn init_writes_a_starter_that_publishes_and_never_overwrites() {
     // init DIR works too.
     podseed_ok(d.path(), &["init", "other"]);
     assert!(d.path().join("other/podcast.yaml").is_file());
+}
+
+#[test]
+fn episodes_that_would_share_output_names_are_refused() {
+    let d = example_copy();
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let good = snapshot(&d.path().join("public"));
+    let eps = d.path().join("examples/episodes");
+    std::fs::copy(
+        eps.join("2026-01-15-welcome.mp3"),
+        eps.join("2026-01-15-welcome.MP3"),
+    )
+    .expect("copy");
+    let out = podseed(d.path(), &["publish"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("2026-01-15-welcome"), "{err}");
+    assert!(err.contains("rename one of them"), "{err}");
+    assert!(snapshot(&d.path().join("public")) == good);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_episodes_are_published_as_real_files() {
+    let d = example_copy();
+    let eps = d.path().join("examples/episodes");
+    let elsewhere = d.path().join("audio");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    std::fs::rename(
+        eps.join("bonus-behind-the-scenes.mp3"),
+        elsewhere.join("bonus.mp3"),
+    )
+    .expect("move");
+    std::os::unix::fs::symlink(
+        "../../audio/bonus.mp3",
+        eps.join("bonus-behind-the-scenes.mp3"),
+    )
+    .expect("symlink");
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let published = d.path().join("public/episodes/bonus-behind-the-scenes.mp3");
+    let meta = std::fs::symlink_metadata(&published).expect("meta");
+    assert!(meta.file_type().is_file(), "published a symlink");
+    assert_eq!(
+        std::fs::read(&published).expect("read"),
+        std::fs::read(elsewhere.join("bonus.mp3")).expect("read")
+    );
+    // And a second build sees it as current.
+    assert_eq!(publish_json(d.path(), &[])["written_files"], 0);
+}
+
+#[test]
+fn tag_text_is_escaped_and_controls_never_break_the_feed() {
+    if !have_tool(
+        "lame",
+        "tag_text_is_escaped_and_controls_never_break_the_feed",
+    ) {
+        return;
+    }
+    let d = example_copy();
+    let eps = d.path().join("examples/episodes");
+    // Re-tag a fixture: a comment with markup characters and a title with a control character.
+    let out = Command::new("lame")
+        .args(["--quiet", "--decode"])
+        .arg(repo().join("tests/fixtures/cbr-mpeg25.mp3"))
+        .arg(d.path().join("x.wav"))
+        .status()
+        .expect("lame");
+    assert!(out.success());
+    let out = Command::new("lame")
+        .args([
+            "--quiet",
+            "-b",
+            "16",
+            "--tt",
+            "Q&A \u{1} night",
+            "--tc",
+            "Q&A with <guest> & co",
+            "--ty",
+            "2026",
+        ])
+        .arg(d.path().join("x.wav"))
+        .arg(eps.join("qa.mp3"))
+        .status()
+        .expect("lame");
+    assert!(out.success());
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let xml = std::fs::read_to_string(d.path().join("public/feed.xml")).expect("feed");
+    let channel = rss::Channel::read_from(xml.as_bytes()).expect("feed parses");
+    let item = channel
+        .items()
+        .iter()
+        .find(|i| i.title() == Some("Q&A  night"))
+        .expect("item with the control character dropped");
+    assert_eq!(
+        item.description(),
+        Some("Q&amp;A with &lt;guest&gt; &amp; co"),
+        "plain tag text must reach readers as text, not markup"
+    );
+}
+
+#[test]
+fn a_date_removed_from_the_config_keeps_the_published_date() {
+    let d = example_copy();
+    // An untagged file without a date in its name: the config is its only date source.
+    std::fs::copy(
+        repo().join("tests/fixtures/cbr-mpeg25.mp3"),
+        d.path().join("examples/episodes/extra.mp3"),
+    )
+    .expect("copy");
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let dated = format!("{yaml}  - file: extra.mp3\n    date: 2025-05-05\n");
+    std::fs::write(d.path().join("podcast.yaml"), &dated).expect("write");
+    let first = publish_json(d.path(), &[]);
+    assert_eq!(
+        episodes_by_file(&first)["extra.mp3"]["pub_date"],
+        "2025-05-05T00:00:00+00:00"
+    );
+    std::fs::write(
+        d.path().join("podcast.yaml"),
+        dated.replace("    date: 2025-05-05\n", ""),
+    )
+    .expect("write");
+    let out = podseed(d.path(), &["publish", "--json"]);
+    assert!(out.status.success());
+    let second: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        episodes_by_file(&second)["extra.mp3"]["pub_date"],
+        "2025-05-05T00:00:00+00:00"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("extra.mp3") && err.contains("no date"),
+        "{err}"
+    );
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde_norway::{Mapping, Value};
 use url::Url;
 use uuid::Uuid;
@@ -55,7 +55,7 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read at all.
-    #[error("cannot read {path}: {source} (run `podseed init` to create one, or pass -c FILE)")]
+    #[error("cannot read {}: {source} (run `podseed init` to create one, or pass -c FILE)", .path.display())]
     Read {
         /// The path tried.
         path: PathBuf,
@@ -557,20 +557,29 @@ fn as_directory(mut url: Url) -> Url {
 }
 
 /// Parses `2024-05-01`, `2024-05-01 10:00`, `2024-05-01T10:00:00` (UTC) or RFC 3339.
+/// Years outside this range are typos (or tag garbage), not publication dates; RSS dates
+/// need four digits.
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Parses `2024-05-01`, `2024-05-01 10:00`, `2024-05-01T10:00:00` (UTC) or RFC 3339.
 pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     let t = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Some(d.with_timezone(&Utc));
-    }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Some(d.and_utc());
-        }
-    }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+    let parsed = DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&Utc))
         .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+                .iter()
+                .find_map(|fmt| NaiveDateTime::parse_from_str(t, fmt).ok())
+                .map(|d| d.and_utc())
+        })
+        .or_else(|| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc())
+        })?;
+    PLAUSIBLE_YEARS.contains(&parsed.year()).then_some(parsed)
 }
 
 fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Option<Config> {
@@ -741,6 +750,14 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
             ),
         );
     }
+    check_output_is_separate(
+        c,
+        &output_dir,
+        &episodes_dir,
+        &image,
+        &templates_dir,
+        &episodes,
+    );
 
     let base_url = base_url?;
     let media_base_url = media_base_url.unwrap_or_else(|| join_dir(&base_url, "episodes"));
@@ -889,11 +906,15 @@ fn read_episodes(c: &mut Checker, v: &Value, path: &str, dir: &Path) -> Vec<Epis
                 c.problem(&format!("{p}.transcript"), "expected a .vtt or .srt file");
             }
         }
+        if let Some(ch) = &ep.chapters {
+            if let Err(msg) = check_chapters_file(ch) {
+                c.problem(&format!("{p}.chapters"), msg);
+            }
+        }
         f.finish(c);
         let Some(file) = file else { continue };
-        let file = file.replace('\\', "/");
         let fp = format!("{p}.file");
-        if Path::new(&file).is_absolute() || file.split('/').any(|s| s == "..") {
+        if Path::new(&file).is_absolute() || file.split(['/', '\\']).any(|s| s == "..") {
             c.problem(
                 &fp,
                 format!(
@@ -903,6 +924,8 @@ fn read_episodes(c: &mut Checker, v: &Value, path: &str, dir: &Path) -> Vec<Epis
             );
             continue;
         }
+        // One spelling per file, so `./a.mp3` and `a.mp3` are the same episode.
+        let file = normalize_rel(&file);
         if !dir.join(&file).is_file() {
             c.problem(
                 &fp,
@@ -927,6 +950,108 @@ fn read_episodes(c: &mut Checker, v: &Value, path: &str, dir: &Path) -> Vec<Epis
         out.push(ep);
     }
     out
+}
+
+/// A Podcasting 2.0 JSON chapters file must be JSON with a `chapters` list.
+fn check_chapters_file(path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        format!(
+            "{} is not valid JSON ({e}); expected a Podcasting 2.0 chapters file",
+            path.display()
+        )
+    })?;
+    if v.get("chapters").is_some_and(serde_json::Value::is_array) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} has no \"chapters\" list; expected a Podcasting 2.0 chapters file",
+            path.display()
+        ))
+    }
+}
+
+/// The path as the filesystem resolves it (symlinks followed), for overlap checks; a path
+/// that does not exist yet resolves through its nearest existing ancestor.
+fn resolved(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// The output folder is podseed's alone (it deletes what it no longer writes there), so no
+/// source may live in it, and it may not overlap the episodes folder either way.
+fn check_output_is_separate(
+    c: &mut Checker,
+    output_dir: &Path,
+    episodes_dir: &Path,
+    image: &Option<PathBuf>,
+    templates_dir: &Option<PathBuf>,
+    episodes: &[EpisodeConfig],
+) {
+    let out = resolved(output_dir);
+    let eps = resolved(episodes_dir);
+    if out.starts_with(&eps) || eps.starts_with(&out) {
+        c.problem(
+            "output_dir",
+            format!(
+                "{} overlaps episodes_dir {}; podseed would publish its own output (and may delete in it): use separate folders",
+                output_dir.display(),
+                episodes_dir.display()
+            ),
+        );
+        return;
+    }
+    let mut inputs: Vec<(String, &PathBuf)> = Vec::new();
+    if let Some(i) = image {
+        inputs.push(("image".into(), i));
+    }
+    if let Some(t) = templates_dir {
+        inputs.push(("templates_dir".into(), t));
+    }
+    for (i, e) in episodes.iter().enumerate() {
+        for (key, v) in [
+            ("image", &e.image),
+            ("chapters", &e.chapters),
+            ("transcript", &e.transcript),
+        ] {
+            if let Some(v) = v {
+                inputs.push((format!("episodes[{i}].{key}"), v));
+            }
+        }
+    }
+    for (field, path) in inputs {
+        if resolved(path).starts_with(&out) {
+            c.problem(
+                &field,
+                format!(
+                    "{} is inside output_dir {}; keep sources outside the output folder",
+                    path.display(),
+                    output_dir.display()
+                ),
+            );
+        }
+    }
+}
+
+/// `./a//b.mp3` → `a/b.mp3`: `/` separators, no empty or `.` segments.
+pub fn normalize_rel(path: &str) -> String {
+    path.split(['/', '\\'])
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The MIME type of a transcript, from its extension.
@@ -1076,6 +1201,48 @@ mod tests {
     }
 
     #[test]
+    fn output_must_not_overlap_sources() {
+        let d = dir_with_episode();
+        std::fs::write(d.path().join("cover.png"), b"png").expect("write");
+        let text = format!("{MINIMAL}output_dir: .\nimage: cover.png\n");
+        let err = parse_in(d.path(), &text).expect_err("overlap").to_string();
+        assert!(
+            err.contains("output_dir:") && err.contains("overlaps episodes_dir"),
+            "{err}"
+        );
+        let text = format!("{MINIMAL}output_dir: site\nimage: site/cover.png\n");
+        std::fs::create_dir(d.path().join("site")).expect("mkdir");
+        std::fs::write(d.path().join("site/cover.png"), b"png").expect("write");
+        let err = parse_in(d.path(), &text).expect_err("inside").to_string();
+        assert!(
+            err.contains("image:") && err.contains("inside output_dir"),
+            "{err}"
+        );
+        let text = format!("{MINIMAL}episodes_dir: episodes\noutput_dir: episodes/public\n");
+        let err = parse_in(d.path(), &text).expect_err("nested").to_string();
+        assert!(err.contains("overlaps episodes_dir"), "{err}");
+    }
+
+    #[test]
+    fn listed_files_are_normalized_and_chapters_checked() {
+        let d = dir_with_episode();
+        std::fs::write(d.path().join("episodes/bad.json"), b"{}").expect("write");
+        let text = format!(
+            "{MINIMAL}episodes:\n  - file: ./one.mp3\n  - file: one.mp3\n    chapters: bad.json\n"
+        );
+        let err = parse_in(d.path(), &text).expect_err("dup").to_string();
+        assert!(
+            err.contains("\"one.mp3\" is already listed at episodes[0]"),
+            "{err}"
+        );
+        assert!(
+            err.contains("episodes[1].chapters:") && err.contains("no \"chapters\" list"),
+            "{err}"
+        );
+        assert_eq!(normalize_rel("./a//b\\c.mp3"), "a/b/c.mp3");
+    }
+
+    #[test]
     fn dates_in_every_accepted_form() {
         for (text, want) in [
             ("2024-05-01", "2024-05-01T00:00:00Z"),
@@ -1087,6 +1254,8 @@ mod tests {
             assert_eq!(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), want);
         }
         assert!(parse_date("01/05/2024").is_none());
+        assert!(parse_date("0000-01-01").is_none());
+        assert!(parse_date("1969-12-31").is_none());
     }
 
     #[test]

@@ -63,6 +63,19 @@ impl CachedEpisode {
     }
 }
 
+impl CachedEpisode {
+    /// Whether the entry is well-formed (it is a file users may edit or merge badly); a
+    /// damaged entry is a cache miss, never published.
+    pub fn is_consistent(&self) -> bool {
+        let hex_len = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let pieces = self.size.div_ceil(self.piece_length.max(1)) as usize;
+        self.piece_length.is_power_of_two()
+            && hex_len(&self.sha256, 64)
+            && hex_len(&self.pieces, pieces * 40)
+            && self.duration_ms > 0
+    }
+}
+
 /// Loads the manifest; a missing, unreadable or foreign-format one reads as empty (with a
 /// warning), because the cost is only a full rebuild.
 pub fn load(path: &Path) -> Manifest {
@@ -130,6 +143,13 @@ mod tests {
         assert_eq!(load(&p), m);
         assert!(m.episodes["a.mp3"].matches(10, (1, 2), 16384));
         assert!(!m.episodes["a.mp3"].matches(10, (1, 3), 16384));
+        assert!(m.episodes["a.mp3"].is_consistent());
+        let mut bad = m.episodes["a.mp3"].clone();
+        bad.sha256 = "AAAA".into();
+        assert!(!bad.is_consistent());
+        let mut bad = m.episodes["a.mp3"].clone();
+        bad.pieces.push_str("00");
+        assert!(!bad.is_consistent());
         std::fs::write(&p, b"{not json").expect("write");
         assert_eq!(load(&p), Manifest::default());
         assert_eq!(load(&d.path().join("missing.json")), Manifest::default());

@@ -6,6 +6,7 @@
 //! BitTorrent clients' RSS readers, with ezRSS `torrent:` tags. Output is a pure function of
 //! its input (no clock, no map order). Nothing here touches the disk.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use chrono::{DateTime, Utc};
@@ -37,12 +38,30 @@ fn ev(w: &mut W, e: Event<'_>) {
     let _ = w.write_event(e);
 }
 
-fn open(w: &mut W, name: &str, attrs: &[(&str, &str)]) {
-    let mut s = BytesStart::new(name);
-    for (k, v) in attrs {
-        s.push_attribute((*k, *v));
+/// Characters XML 1.0 allows; tags and configs can carry others (NUL, other C0 controls).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `s` without the characters XML cannot carry, so the feed always parses.
+fn xml_safe(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.chars().filter(|c| is_xml_char(*c)).collect())
     }
-    ev(w, Event::Start(s));
+}
+
+fn start(name: &str, attrs: &[(&str, &str)]) -> BytesStart<'static> {
+    let mut s = BytesStart::new(name.to_string());
+    for (k, v) in attrs {
+        s.push_attribute((*k, xml_safe(v).as_ref()));
+    }
+    s
+}
+
+fn open(w: &mut W, name: &str, attrs: &[(&str, &str)]) {
+    ev(w, Event::Start(start(name, attrs)));
 }
 
 fn close(w: &mut W, name: &str) {
@@ -50,11 +69,7 @@ fn close(w: &mut W, name: &str) {
 }
 
 fn empty(w: &mut W, name: &str, attrs: &[(&str, &str)]) {
-    let mut s = BytesStart::new(name);
-    for (k, v) in attrs {
-        s.push_attribute((*k, *v));
-    }
-    ev(w, Event::Empty(s));
+    ev(w, Event::Empty(start(name, attrs)));
 }
 
 fn text(w: &mut W, name: &str, value: &str) {
@@ -63,13 +78,14 @@ fn text(w: &mut W, name: &str, value: &str) {
 
 fn text_with(w: &mut W, name: &str, attrs: &[(&str, &str)], value: &str) {
     open(w, name, attrs);
-    ev(w, Event::Text(BytesText::new(value)));
+    ev(w, Event::Text(BytesText::new(&xml_safe(value))));
     close(w, name);
 }
 
 /// HTML goes in CDATA so readers get it verbatim; a `]]>` inside is split across two sections.
 fn cdata(w: &mut W, name: &str, html: &str) {
     open(w, name, &[]);
+    let html = xml_safe(html);
     let parts: Vec<&str> = html.split("]]>").collect();
     for (i, part) in parts.iter().enumerate() {
         let mut chunk = String::new();
@@ -399,6 +415,15 @@ mod tests {
         ] {
             assert_eq!(base64(input.as_bytes()), want);
         }
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_dropped() {
+        let mut w = Writer::new(Cursor::new(Vec::new()));
+        text_with(&mut w, "t", &[("a", "x\u{1}y")], "A\0B\u{7}C\tD");
+        cdata(&mut w, "d", "e\u{8}f");
+        let s = String::from_utf8(w.into_inner().into_inner()).expect("utf8");
+        assert_eq!(s, "<t a=\"xy\">ABC\tD</t><d><![CDATA[ef]]></d>");
     }
 
     #[test]

@@ -98,7 +98,10 @@ impl PublishError {
     /// True when the user's input is at fault (exit code 2) rather than the system (1).
     pub fn is_user_error(&self) -> bool {
         match self {
-            PublishError::Config(ConfigError::Read { .. }) => false,
+            // A config that is not there is a usage mistake; one that cannot be read is not.
+            PublishError::Config(ConfigError::Read { source, .. }) => {
+                source.kind() == std::io::ErrorKind::NotFound
+            }
             PublishError::Config(_) | PublishError::Media(_) | PublishError::Template { .. } => {
                 true
             }
@@ -255,6 +258,8 @@ struct Known {
     cached: CachedEpisode,
     /// Artwork bytes when the file was probed in this run.
     picture: Option<Vec<u8>>,
+    /// The publication date the previous build gave this file.
+    earlier_date: Option<DateTime<Utc>>,
 }
 
 /// Runs the whole pipeline.
@@ -284,9 +289,12 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
             .piece_length
             .unwrap_or_else(|| metainfo::auto_piece_length(f.size));
         match previous.episodes.get(&f.rel) {
-            Some(c) if !opts.force && c.matches(f.size, f.mtime, piece_length) => {
+            Some(c)
+                if !opts.force && c.matches(f.size, f.mtime, piece_length) && c.is_consistent() =>
+            {
                 known.push(Known {
                     status: Status::Unchanged,
+                    earlier_date: Some(c.pub_date),
                     cached: c.clone(),
                     source: f,
                     picture: None,
@@ -347,14 +355,6 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
             continue;
         }
         let old = previous.episodes.get(&f.rel);
-        let (pub_date, first_seen) = choose_date(&f, &p.tags, old);
-        if first_seen {
-            warnings.push(format!(
-                "{}: no date in podcast.yaml, the ID3 tag or the file name; using {} as first seen. Add `date:` for it in podcast.yaml, or commit the manifest, so that CI builds keep it",
-                f.rel,
-                pub_date.format("%Y-%m-%d %H:%M:%S UTC")
-            ));
-        }
         known.push(Known {
             status: if old.is_some() {
                 Status::Changed
@@ -373,9 +373,11 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
                 bitrate_bps: d.frames.bitrate_bps(),
                 audio_start: p.audio_start,
                 tags: p.tags,
-                pub_date,
-                date_first_seen: first_seen,
+                // Chosen below, with every other episode's.
+                pub_date: DateTime::UNIX_EPOCH,
+                date_first_seen: false,
             },
+            earlier_date: old.map(|o| o.pub_date),
             picture: p.picture,
             source: f,
         });
@@ -383,14 +385,19 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     if !problems.is_empty() {
         return Err(PublishError::Media(problems));
     }
-    // Metadata in the config may have changed since the cached build: the date is chosen
-    // again for every episode (the cached date only fills in for "first seen").
+    // The config may have changed since the cached build, so every episode's date is
+    // chosen again; an earlier build's date only fills in when no source gives one.
     for k in &mut known {
-        if k.status == Status::Unchanged {
-            let (d, first) = choose_date(&k.source, &k.cached.tags, Some(&k.cached));
-            k.cached.pub_date = d;
-            k.cached.date_first_seen = first;
+        let (d, from_no_source) = choose_date(&k.source, &k.cached.tags, k.earlier_date);
+        if from_no_source {
+            warnings.push(format!(
+                "{}: no date in podcast.yaml, the ID3 tag or the file name; keeping {} from an earlier build. Add `date:` for it in podcast.yaml so that builds from a fresh checkout agree",
+                k.source.rel,
+                d.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
         }
+        k.cached.pub_date = d;
+        k.cached.date_first_seen = from_no_source;
     }
 
     let status_of: std::collections::HashMap<String, Status> = known
@@ -500,12 +507,12 @@ fn with_progress<T>(show: bool, total: u64, progress: &AtomicU64, work: impl FnO
     })
 }
 
-/// The publication date, in order: config, ID3, file name, an earlier first-seen date, now.
-/// The flag says whether the date is a first-seen one.
+/// The publication date, in order: config, ID3, file name, an earlier build's date, now.
+/// The flag says whether no source gave it (it comes from an earlier build, or is now).
 fn choose_date(
     f: &SourceFile,
     tags: &probe::Tags,
-    old: Option<&CachedEpisode>,
+    earlier: Option<DateTime<Utc>>,
 ) -> (DateTime<Utc>, bool) {
     if let Some(d) = f.config.date.or(tags.date) {
         return (d, false);
@@ -513,12 +520,19 @@ fn choose_date(
     if let Some(d) = probe::date_from_file_name(&f.rel) {
         return (d, false);
     }
-    if let Some(c) = old.filter(|c| c.date_first_seen) {
-        return (c.pub_date, true);
+    if let Some(d) = earlier {
+        return (d, true);
     }
     let now = Utc::now();
     let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     (now, true)
+}
+
+/// SHA-256 (hex) of a small file, or None if it cannot be read.
+fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    Some(metainfo::hex(&sha2::Sha256::digest(bytes)))
 }
 
 fn file_name(rel: &str) -> &str {
@@ -538,27 +552,52 @@ fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// An HTML id from a path: lower-case letters, digits and dashes.
+/// An HTML id from a path: lower-case letters and digits (any script) and dashes.
 fn anchor_for(rel: &str) -> String {
     let mut a = String::new();
     for c in stem(rel).chars() {
-        if c.is_ascii_alphanumeric() {
-            a.push(c.to_ascii_lowercase());
+        if c.is_alphanumeric() {
+            a.extend(c.to_lowercase());
         } else if !a.ends_with('-') {
             a.push('-');
         }
     }
-    let a = a.trim_matches('-').to_string();
-    if a.is_empty() {
-        "episode".into()
-    } else {
-        format!("ep-{a}")
-    }
+    format!("ep-{}", a.trim_matches('-'))
 }
 
-/// Episode guid when the config sets none: UUIDv5 of the file path in the show's namespace.
-pub fn default_episode_guid(show_guid: &Uuid, rel: &str) -> String {
-    Uuid::new_v5(show_guid, rel.as_bytes()).to_string()
+/// Namespace of default episode guids (a fixed UUIDv5 of "podseed episode").
+const EPISODE_GUID_NS: Uuid = Uuid::from_u128(0x6e1f_5d5c_8a3e_5b1f_9c47_2f0b_d1a4_7e21);
+
+/// Episode guid when the config sets none: UUIDv5 of the file's path, so it survives
+/// changes of base_url, title and audio alike.
+pub fn default_episode_guid(rel: &str) -> String {
+    Uuid::new_v5(&EPISODE_GUID_NS, rel.as_bytes()).to_string()
+}
+
+/// Text from a tag is plain text; descriptions are HTML, so it is escaped on the way in.
+fn plain_to_html(text: &str) -> String {
+    site::escape_html(text)
+}
+
+/// Two episodes may not write the same output path (`a.mp3` and `a.MP3` share
+/// `torrents/a.torrent`); hosts may be case-insensitive, so case is ignored.
+fn check_collisions(assets: &[(String, OutputFile)]) -> Vec<MediaProblem> {
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for (rel, f) in assets {
+        if let Some(first) = seen.insert(f.rel.to_lowercase(), rel) {
+            if first != rel {
+                problems.push(MediaProblem {
+                    path: PathBuf::from(rel),
+                    message: format!(
+                        "would be published as {}, like {first}; rename one of them (names must differ in more than letter case and extension)",
+                        f.rel
+                    ),
+                });
+            }
+        }
+    }
+    problems
 }
 
 /// Builds episodes, their output files and the new manifest from what is known.
@@ -570,12 +609,13 @@ fn assemble(
     let show = &config.show;
     let trackers = &config.torrent.trackers;
     let mut episodes = Vec::with_capacity(known.len());
-    let mut assets = Vec::new();
     let mut manifest = Manifest {
         format: cache::FORMAT,
         ..Default::default()
     };
-    let mut problems = Vec::new();
+    // Output files, each with the episode it belongs to, for the collision check.
+    let mut owned: Vec<(String, OutputFile)> = Vec::new();
+    let mut anchors = std::collections::HashSet::new();
     for k in known {
         let f = &k.source;
         let c = &k.cached;
@@ -597,62 +637,50 @@ fn assemble(
             torrent_url: torrent_url.as_str(),
         })?;
 
-        assets.push(OutputFile {
-            rel: format!("episodes/{}", f.rel),
-            content: Content::SameAs(f.path.clone()),
-        });
-        assets.push(OutputFile {
-            rel: torrent_rel,
-            content: Content::Bytes(built.bytes.clone()),
-        });
+        let mut add = |rel: String, content: Content| {
+            owned.push((f.rel.clone(), OutputFile { rel, content }));
+        };
+        add(
+            format!("episodes/{}", f.rel),
+            Content::SameAs(f.path.clone()),
+        );
+        add(torrent_rel, Content::Bytes(built.bytes.clone()));
 
         // Artwork: the config's file, else the ID3 picture.
         let mut image_url = None;
         if let Some(img) = &ec.image {
             let rel = format!("images/{st}.{}", extension(img));
             image_url = Some(join_url(&show.base_url, &rel));
-            assets.push(OutputFile {
-                rel,
-                content: Content::SameAs(img.clone()),
-            });
-        } else if let Some(mime) = &c.tags.picture_mime {
-            let ext = if mime == "image/png" { "png" } else { "jpg" };
-            let rel = format!("images/{st}.{ext}");
+            add(rel, Content::SameAs(img.clone()));
+        } else if let Some(pic) = &c.tags.picture {
+            let rel = format!("images/{st}.{}", pic.ext);
             let existing = out.join(&rel);
             let content = match k.picture {
                 Some(bytes) => Some(Content::Bytes(bytes)),
-                // Unchanged episode: the previous build's file is current.
-                None if existing.is_file() => Some(Content::SameAs(existing)),
+                // Unchanged episode: the previous build's extraction, if it is this picture.
+                None if file_sha256(&existing).as_deref() == Some(pic.sha256.as_str()) => {
+                    Some(Content::SameAs(existing))
+                }
                 None => probe::probe(&f.path)?.picture.map(Content::Bytes),
             };
             if let Some(content) = content {
                 image_url = Some(join_url(&show.base_url, &rel));
-                assets.push(OutputFile { rel, content });
+                add(rel, content);
             }
         }
 
-        // Chapters: the config's JSON file, else the ID3 CHAP frames.
+        // Chapters: the config's JSON file (checked with the config), else ID3 CHAP frames.
         let mut chapters_url = None;
         let chapters_rel = format!("chapters/{st}.json");
         if let Some(path) = &ec.chapters {
-            let bytes = std::fs::read(path).map_err(|source| PublishError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            if let Err(PublishError::Media(mut m)) = site::check_chapters_file(path, &bytes) {
-                problems.append(&mut m);
-            }
             chapters_url = Some(join_url(&show.base_url, &chapters_rel));
-            assets.push(OutputFile {
-                rel: chapters_rel,
-                content: Content::Bytes(bytes),
-            });
+            add(chapters_rel, Content::SameAs(path.clone()));
         } else if !c.tags.chapters.is_empty() {
             chapters_url = Some(join_url(&show.base_url, &chapters_rel));
-            assets.push(OutputFile {
-                rel: chapters_rel,
-                content: Content::Bytes(site::chapters_json(&c.tags.chapters)),
-            });
+            add(
+                chapters_rel,
+                Content::Bytes(site::chapters_json(&c.tags.chapters)),
+            );
         }
 
         let mut transcript = None;
@@ -660,10 +688,7 @@ fn assemble(
             if let Some(mime) = transcript_type(t) {
                 let rel = format!("transcripts/{st}.{}", extension(t));
                 transcript = Some((join_url(&show.base_url, &rel), mime));
-                assets.push(OutputFile {
-                    rel,
-                    content: Content::SameAs(t.clone()),
-                });
+                add(rel, Content::SameAs(t.clone()));
             }
         }
 
@@ -675,14 +700,18 @@ fn assemble(
         let description = ec
             .description
             .clone()
-            .or_else(|| c.tags.comment.clone())
-            .unwrap_or_else(|| title.clone());
+            .unwrap_or_else(|| plain_to_html(c.tags.comment.as_deref().unwrap_or(&title)));
         let author = c
             .tags
             .artist
             .clone()
             .filter(|a| *a != show.author && !a.is_empty());
-        let anchor = anchor_for(&f.rel);
+        let mut anchor = anchor_for(&f.rel);
+        let mut n = 1;
+        while !anchors.insert(anchor.clone()) {
+            n += 1;
+            anchor = format!("{}-{n}", anchor_for(&f.rel));
+        }
         let mut page_url = show.base_url.clone();
         page_url.set_fragment(Some(&anchor));
         let sha256: [u8; 32] = metainfo::unhex(&c.sha256)
@@ -697,7 +726,7 @@ fn assemble(
             guid: ec
                 .guid
                 .clone()
-                .unwrap_or_else(|| default_episode_guid(&show.guid, &f.rel)),
+                .unwrap_or_else(|| default_episode_guid(&f.rel)),
             author,
             season: ec.season,
             episode: ec.episode,
@@ -722,8 +751,10 @@ fn assemble(
         cached.info_hash = built.info_hash.to_hex();
         manifest.episodes.insert(f.rel.clone(), cached);
     }
+    let problems = check_collisions(&owned);
     if !problems.is_empty() {
         return Err(PublishError::Media(problems));
     }
+    let assets = owned.into_iter().map(|(_, f)| f).collect();
     Ok((episodes, assets, manifest))
 }

@@ -74,6 +74,7 @@ impl Plan {
 /// Writes `plan` into `out`, then removes the `previous` outputs that the plan no longer has.
 pub fn write(out: &Path, plan: &Plan, previous: &[String]) -> Result<WriteStats, PublishError> {
     let mut stats = WriteStats::default();
+    sweep_temp_files(out);
     for f in plan.assets.iter().chain(&plan.pages) {
         if put(out, f)? {
             stats.written += 1;
@@ -116,6 +117,18 @@ fn is_safe_rel(rel: &str) -> bool {
             .all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
+/// Removes temporary files that a killed build left behind.
+fn sweep_temp_files(out: &Path) {
+    for e in walkdir::WalkDir::new(out)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if e.file_type().is_file() && e.file_name().to_string_lossy().contains(TEMP_MARK) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 fn remove_empty_parents(out: &Path, file: &Path) {
     let mut dir = file.parent();
     while let Some(d) = dir {
@@ -136,58 +149,85 @@ fn put(out: &Path, f: &OutputFile) -> Result<bool, PublishError> {
     let parent = target.parent().unwrap_or(out);
     fs::create_dir_all(parent).map_err(io_err(parent))?;
     let tmp = temp_name(&target);
-    match &f.content {
+    let result = match &f.content {
         Content::Bytes(bytes) => {
             if fs::read(&target).is_ok_and(|old| old == *bytes) {
                 return Ok(false);
             }
-            let mut file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
             // No fsync: rename makes the swap atomic for readers and against a killed build;
             // a build interrupted by power loss is repaired by running publish again.
-            file.write_all(bytes).map_err(io_err(&tmp))?;
+            fs::File::create(&tmp)
+                .and_then(|mut file| file.write_all(bytes))
+                .map_err(io_err(&tmp))
         }
         Content::SameAs(src) => {
-            if same_file(src, &target) {
+            // Link the file itself, not a symlink that would dangle once uploaded.
+            let src = fs::canonicalize(src).map_err(io_err(src))?;
+            if same_file(&src, &target) {
                 return Ok(false);
             }
             let _ = fs::remove_file(&tmp);
-            if fs::hard_link(src, &tmp).is_err() {
-                // Another filesystem (or one without links): copy, and keep the source's
-                // mtime so the next build can tell the copy is current without reading it.
-                fs::copy(src, &tmp).map_err(io_err(src))?;
-                let mtime = fs::metadata(src).and_then(|m| m.modified());
-                if let Ok(t) = mtime {
-                    let file = fs::File::options().write(true).open(&tmp);
-                    file.and_then(|f| f.set_modified(t)).map_err(io_err(&tmp))?;
-                }
+            if fs::hard_link(&src, &tmp).is_ok() {
+                Ok(())
+            } else {
+                copy_with_mtime(&src, &tmp)
             }
         }
+    };
+    let result = result.and_then(|()| fs::rename(&tmp, &target).map_err(io_err(&target)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, &target).map_err(io_err(&target))?;
-    Ok(true)
+    result.map(|()| true)
 }
+
+/// Another filesystem (or one without links): copy, keeping the source's mtime so the next
+/// build can tell the copy is current without reading it. The mtime is set through the
+/// handle we wrote with, so a read-only source (whose mode the copy would inherit) works.
+fn copy_with_mtime(src: &Path, tmp: &Path) -> Result<(), PublishError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PublishError::Io { path, source }
+    };
+    let mut from = fs::File::open(src).map_err(io_err(src))?;
+    let mut to = fs::File::create(tmp).map_err(io_err(tmp))?;
+    std::io::copy(&mut from, &mut to).map_err(io_err(tmp))?;
+    let mtime = from.metadata().and_then(|m| m.modified());
+    if let Ok(t) = mtime {
+        to.set_modified(t).map_err(io_err(tmp))?;
+    }
+    Ok(())
+}
+
+/// Part of every temporary file's name, so leftovers of a killed build can be swept.
+const TEMP_MARK: &str = ".podseed-tmp-";
 
 fn temp_name(target: &Path) -> PathBuf {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    target.with_file_name(format!(".{name}.podseed-tmp-{}", std::process::id()))
+    target.with_file_name(format!(".{name}{TEMP_MARK}{}", std::process::id()))
 }
 
-/// The target is the source (same inode) or a copy of it (same size and mtime).
+/// The target is the source: the same inode on one filesystem (a link), else a copy with
+/// the same size and mtime. On one filesystem a same-looking other inode is not enough:
+/// the source may have been replaced by a new file of equal size and mtime.
 fn same_file(src: &Path, target: &Path) -> bool {
-    let (Ok(a), Ok(b)) = (fs::metadata(src), fs::metadata(target)) else {
+    let (Ok(a), Ok(b)) = (fs::metadata(src), fs::symlink_metadata(target)) else {
         return false;
     };
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if a.dev() == b.dev() && a.ino() == b.ino() {
-            return true;
+        if a.dev() == b.dev() {
+            return a.ino() == b.ino();
         }
     }
-    a.len() == b.len() && a.modified().ok().is_some() && a.modified().ok() == b.modified().ok()
+    b.is_file()
+        && a.len() == b.len()
+        && a.modified().ok().is_some()
+        && a.modified().ok() == b.modified().ok()
 }
 
 #[cfg(test)]
@@ -231,7 +271,9 @@ mod tests {
         let s = write(&out, &plan, &previous).expect("again");
         assert_eq!(s.removed, 1);
         assert!(!out.join("torrents").exists(), "empty folder left behind");
-        // No temporary files remain.
+        // A leftover of a killed build is swept; no temporary files remain.
+        fs::write(out.join("episodes/.a.mp3.podseed-tmp-1"), b"junk").expect("write");
+        write(&out, &plan, &plan.paths()).expect("again");
         let leftovers: Vec<_> = walkdir::WalkDir::new(&out)
             .into_iter()
             .filter_map(Result::ok)

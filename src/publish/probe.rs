@@ -8,7 +8,10 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sha2::Digest;
+
+use crate::config::PLAUSIBLE_YEARS;
 use id3::{Content, TagLike};
 use serde::{Deserialize, Serialize};
 
@@ -29,10 +32,20 @@ pub struct Tags {
     pub comment: Option<String>,
     /// TDRL, else TDRC, else TYER + TDAT.
     pub date: Option<DateTime<Utc>>,
-    /// APIC: MIME type of the embedded artwork (the bytes are in [`Probe::picture`]).
-    pub picture_mime: Option<String>,
+    /// APIC: the embedded artwork's format and digest (the bytes are in [`Probe::picture`]).
+    pub picture: Option<PictureInfo>,
     /// CHAP frames, in start order.
     pub chapters: Vec<Chapter>,
+}
+
+/// What the manifest remembers of embedded artwork, to tell whether an earlier extraction
+/// is still current without reading the MP3 again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PictureInfo {
+    /// File extension from the image's magic bytes: jpg, png, gif or webp.
+    pub ext: String,
+    /// SHA-256 of the image bytes (hex).
+    pub sha256: String,
 }
 
 /// One ID3 chapter.
@@ -143,17 +156,41 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// Trimmed text, or None when empty. ID3v2.4 separates multiple values with NUL; they are
+/// joined with ", " (a NUL is not even allowed in XML).
 fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    let joined = s?
+        .split('\0')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// The image format from its magic bytes; podcast apps show JPEG and PNG, browsers all four.
+pub fn image_extension(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("jpg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if bytes.starts_with(b"GIF8") {
+        Some("gif")
+    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("webp")
+    } else {
+        None
+    }
 }
 
 fn from_id3(tag: &id3::Tag) -> (Tags, Option<Vec<u8>>) {
+    // Only images we can name; a "-->" APIC is a URL, not an image.
+    let usable = |p: &&id3::frame::Picture| image_extension(&p.data).is_some();
     let picture = tag
         .pictures()
+        .filter(usable)
         .find(|p| p.picture_type == id3::frame::PictureType::CoverFront)
-        .or_else(|| tag.pictures().next());
+        .or_else(|| tag.pictures().find(usable));
     let comment = tag
         .comments()
         .find(|c| !c.text.trim().is_empty() && !c.description.starts_with("iTun"))
@@ -181,21 +218,19 @@ fn from_id3(tag: &id3::Tag) -> (Tags, Option<Vec<u8>>) {
         artist: non_empty(tag.artist()),
         comment,
         date: tag_date(tag),
-        picture_mime: picture.map(|p| normalize_mime(&p.mime_type)),
+        picture: picture.and_then(|p| {
+            Some(PictureInfo {
+                ext: image_extension(&p.data)?.to_string(),
+                sha256: super::metainfo::hex(&sha2::Sha256::digest(&p.data)),
+            })
+        }),
         chapters,
     };
     (tags, picture.map(|p| p.data.clone()))
 }
 
-fn normalize_mime(mime: &str) -> String {
-    match mime.to_ascii_lowercase().as_str() {
-        "jpg" | "jpeg" | "image/jpg" | "image/jpeg" => "image/jpeg".into(),
-        "png" | "image/png" => "image/png".into(),
-        other => other.to_string(),
-    }
-}
-
 fn tag_date(tag: &id3::Tag) -> Option<DateTime<Utc>> {
+    let plausible = |d: DateTime<Utc>| PLAUSIBLE_YEARS.contains(&d.year()).then_some(d);
     let from_ts = |t: id3::Timestamp| {
         let date = NaiveDate::from_ymd_opt(
             t.year,
@@ -209,24 +244,25 @@ fn tag_date(tag: &id3::Tag) -> Option<DateTime<Utc>> {
         )
         .map(|d| d.and_utc())
     };
-    if let Some(d) = tag.date_released().and_then(from_ts) {
+    if let Some(d) = tag.date_released().and_then(from_ts).and_then(plausible) {
         return Some(d);
     }
-    if let Some(d) = tag.date_recorded().and_then(from_ts) {
+    if let Some(d) = tag.date_recorded().and_then(from_ts).and_then(plausible) {
         return Some(d);
     }
-    // ID3v2.3 splits the date: TYER "2024", TDAT "DDMM".
+    // ID3v2.3 splits the date: TYER "2024", TDAT "DDMM"; a bad TDAT still leaves the year.
     let year: i32 = tag.get("TYER")?.content().text()?.trim().parse().ok()?;
-    let (day, month) = tag
+    let day_month = tag
         .get("TDAT")
         .and_then(|f| f.content().text())
         .map(str::trim)
         .filter(|t| t.len() == 4)
         .and_then(|t| Some((t[..2].parse().ok()?, t[2..].parse().ok()?)))
-        .unwrap_or((1, 1));
-    NaiveDate::from_ymd_opt(year, month, day)?
-        .and_hms_opt(0, 0, 0)
+        .and_then(|(day, month)| NaiveDate::from_ymd_opt(year, month, day));
+    let date = day_month.or_else(|| NaiveDate::from_ymd_opt(year, 1, 1))?;
+    date.and_hms_opt(0, 0, 0)
         .map(|d| d.and_utc())
+        .and_then(plausible)
 }
 
 /// The date an episode's file name starts with (`2024-05-01-title.mp3`), if any.
@@ -283,11 +319,18 @@ mod tests {
         tag.set_title("T");
         tag.add_frame(Frame::text("TYER", "2023"));
         tag.add_frame(Frame::text("TDAT", "0703"));
+        // A URL "picture" is skipped; the JPEG is taken whatever its declared MIME type.
+        tag.add_frame(Picture {
+            mime_type: "-->".into(),
+            picture_type: PictureType::Other,
+            description: String::new(),
+            data: b"https://x/y.jpg".to_vec(),
+        });
         tag.add_frame(Picture {
             mime_type: "image/jpg".into(),
             picture_type: PictureType::CoverFront,
             description: String::new(),
-            data: vec![1, 2, 3],
+            data: vec![0xff, 0xd8, 0xff, 0xe0],
         });
         let (tags, pic) = from_id3(&tag);
         assert_eq!(tags.title.as_deref(), Some("T"));
@@ -295,8 +338,34 @@ mod tests {
             tags.date.map(|d| d.to_rfc3339()),
             Some("2023-03-07T00:00:00+00:00".to_string())
         );
-        assert_eq!(tags.picture_mime.as_deref(), Some("image/jpeg"));
-        assert_eq!(pic, Some(vec![1, 2, 3]));
+        assert_eq!(tags.picture.map(|p| p.ext).as_deref(), Some("jpg"));
+        assert_eq!(pic, Some(vec![0xff, 0xd8, 0xff, 0xe0]));
+    }
+
+    #[test]
+    fn implausible_dates_and_multi_values() {
+        let mut tag = Tag::new();
+        tag.add_frame(Frame::text("TDRC", "99999"));
+        tag.add_frame(Frame::text("TPE1", "Alice\0Bob"));
+        let (tags, _) = from_id3(&tag);
+        assert_eq!(tags.date, None);
+        assert_eq!(tags.artist.as_deref(), Some("Alice, Bob"));
+        let mut v23 = Tag::with_version(Version::Id3v23);
+        v23.add_frame(Frame::text("TYER", "2023"));
+        v23.add_frame(Frame::text("TDAT", "3102"));
+        let (tags, _) = from_id3(&v23);
+        assert_eq!(
+            tags.date.map(|d| d.to_rfc3339()),
+            Some("2023-01-01T00:00:00+00:00".to_string())
+        );
+    }
+
+    #[test]
+    fn image_formats_by_magic() {
+        assert_eq!(image_extension(b"\x89PNG\r\n\x1a\nrest"), Some("png"));
+        assert_eq!(image_extension(b"GIF89a"), Some("gif"));
+        assert_eq!(image_extension(b"RIFF\0\0\0\0WEBPVP8 "), Some("webp"));
+        assert_eq!(image_extension(b"BM"), None);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub struct SourceFile {
 pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
     let dir = &config.episodes_dir;
     let mut rels: Vec<String> = Vec::new();
+    let mut bad_names = Vec::new();
     for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         let entry = entry.map_err(|e| PublishError::Io {
             path: e.path().unwrap_or(dir).to_path_buf(),
@@ -47,9 +48,21 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
-        if is_mp3 {
-            rels.push(relative(entry.path(), dir));
+        if !is_mp3 {
+            continue;
         }
+        match relative(entry.path(), dir) {
+            Some(rel) => rels.push(rel),
+            None => bad_names.push(super::MediaProblem {
+                path: entry.path().to_path_buf(),
+                message:
+                    "has a name that is not valid UTF-8; rename it (URLs and feeds need text names)"
+                        .into(),
+            }),
+        }
+    }
+    if !bad_names.is_empty() {
+        return Err(PublishError::Media(bad_names));
     }
     for ep in &config.episodes {
         if !rels.contains(&ep.file) {
@@ -95,12 +108,11 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
     Ok(files)
 }
 
-fn relative(path: &Path, dir: &Path) -> String {
+/// The `/`-separated path below `dir`, or None if a component is not UTF-8.
+fn relative(path: &Path, dir: &Path) -> Option<String> {
     let rel = path.strip_prefix(dir).unwrap_or(path);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
 }
 
 fn is_hidden(path: &Path, dir: &Path) -> bool {
@@ -111,7 +123,7 @@ fn is_hidden(path: &Path, dir: &Path) -> bool {
 }
 
 fn sibling_transcript(mp3: &Path) -> Option<PathBuf> {
-    ["vtt", "srt"]
+    ["vtt", "VTT", "srt", "SRT"]
         .iter()
         .map(|ext| mp3.with_extension(ext))
         .find(|p| p.is_file())

@@ -4,8 +4,6 @@
 //! there is one, else the built-in `templates/index.html`. The context holds plain strings
 //! only (no clock), so the page is as deterministic as the feeds. No disk writes here.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::config::Config;
@@ -149,24 +147,27 @@ fn html_formatter(
     value: &minijinja::Value,
 ) -> Result<(), minijinja::Error> {
     match value.as_str() {
-        Some(s) if !value.is_safe() && state.auto_escape() != minijinja::AutoEscape::None => {
-            let mut escaped = String::with_capacity(s.len());
-            for c in s.chars() {
-                match c {
-                    '&' => escaped.push_str("&amp;"),
-                    '<' => escaped.push_str("&lt;"),
-                    '>' => escaped.push_str("&gt;"),
-                    '"' => escaped.push_str("&quot;"),
-                    '\'' => escaped.push_str("&#39;"),
-                    c => escaped.push(c),
-                }
-            }
-            out.write_str(&escaped).map_err(|e| {
-                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
-            })
-        }
+        Some(s) if !value.is_safe() && state.auto_escape() != minijinja::AutoEscape::None => out
+            .write_str(&escape_html(s))
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())),
         _ => minijinja::escape_formatter(out, state, value),
     }
+}
+
+/// Escapes `& < > " '` for HTML text and attributes.
+pub fn escape_html(s: &str) -> String {
+    let mut escaped = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// `12:34` or `1:02:03`.
@@ -229,24 +230,6 @@ pub fn chapters_json(chapters: &[Chapter]) -> Vec<u8> {
     let mut v = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     v.push(b'\n');
     v
-}
-
-/// Whether a user-supplied chapters file is JSON with a `chapters` list (the 1.2 format).
-pub fn check_chapters_file(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        PublishError::media(
-            path,
-            format!("is not valid JSON chapters ({e}); see the Podcasting 2.0 chapters format"),
-        )
-    })?;
-    if v.get("chapters").is_some_and(serde_json::Value::is_array) {
-        Ok(())
-    } else {
-        Err(PublishError::media(
-            path,
-            "has no \"chapters\" list; see the Podcasting 2.0 JSON chapters format",
-        ))
-    }
 }
 
 #[cfg(test)]
