@@ -72,23 +72,51 @@ impl Plan {
 }
 
 /// Writes `plan` into `out`, then removes the `previous` outputs that the plan no longer has.
+///
+/// Two phases: every new or changed file is first prepared under a temporary name (the
+/// part that can fail: copying, a full disk, permissions); only when all are ready are
+/// they renamed into place, assets first, then pages, then the manifest. A failure while
+/// preparing removes the temporary files and leaves the previous output untouched.
 pub fn write(out: &Path, plan: &Plan, previous: &[String]) -> Result<WriteStats, PublishError> {
     let mut stats = WriteStats::default();
     sweep_temp_files(out);
+    let manifest = OutputFile {
+        rel: MANIFEST.to_string(),
+        content: Content::Bytes(plan.manifest.clone()),
+    };
+    let mut ready: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let discard = |ready: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in ready {
+            let _ = fs::remove_file(tmp);
+        }
+    };
     for f in plan.assets.iter().chain(&plan.pages) {
-        if put(out, f)? {
-            stats.written += 1;
-        } else {
-            stats.unchanged += 1;
+        match prepare(out, f) {
+            Ok(Some(pair)) => ready.push(pair),
+            Ok(None) => stats.unchanged += 1,
+            Err(e) => {
+                discard(&ready);
+                return Err(e);
+            }
         }
     }
-    put(
-        out,
-        &OutputFile {
-            rel: MANIFEST.to_string(),
-            content: Content::Bytes(plan.manifest.clone()),
-        },
-    )?;
+    stats.written = ready.len();
+    match prepare(out, &manifest) {
+        Ok(pair) => ready.extend(pair),
+        Err(e) => {
+            discard(&ready);
+            return Err(e);
+        }
+    }
+    for (i, (tmp, target)) in ready.iter().enumerate() {
+        if let Err(source) = fs::rename(tmp, target) {
+            discard(&ready[i..]);
+            return Err(PublishError::Io {
+                path: target.clone(),
+                source,
+            });
+        }
+    }
     let keep: BTreeSet<String> = plan.paths().into_iter().collect();
     for rel in previous {
         if keep.contains(rel) || !is_safe_rel(rel) {
@@ -139,8 +167,9 @@ fn remove_empty_parents(out: &Path, file: &Path) {
     }
 }
 
-/// Ensures one file; returns whether it had to be written.
-fn put(out: &Path, f: &OutputFile) -> Result<bool, PublishError> {
+/// Prepares one file under a temporary name beside its target; None when the target is
+/// already right. Returns (temporary, target).
+fn prepare(out: &Path, f: &OutputFile) -> Result<Option<(PathBuf, PathBuf)>, PublishError> {
     let target = out.join(&f.rel);
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -152,7 +181,7 @@ fn put(out: &Path, f: &OutputFile) -> Result<bool, PublishError> {
     let result = match &f.content {
         Content::Bytes(bytes) => {
             if fs::read(&target).is_ok_and(|old| old == *bytes) {
-                return Ok(false);
+                return Ok(None);
             }
             // No fsync: rename makes the swap atomic for readers and against a killed build;
             // a build interrupted by power loss is repaired by running publish again.
@@ -164,7 +193,7 @@ fn put(out: &Path, f: &OutputFile) -> Result<bool, PublishError> {
             // Link the file itself, not a symlink that would dangle once uploaded.
             let src = fs::canonicalize(src).map_err(io_err(src))?;
             if same_file(&src, &target) {
-                return Ok(false);
+                return Ok(None);
             }
             let _ = fs::remove_file(&tmp);
             if fs::hard_link(&src, &tmp).is_ok() {
@@ -174,11 +203,13 @@ fn put(out: &Path, f: &OutputFile) -> Result<bool, PublishError> {
             }
         }
     };
-    let result = result.and_then(|()| fs::rename(&tmp, &target).map_err(io_err(&target)));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok(Some((tmp, target))),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result.map(|()| true)
 }
 
 /// Another filesystem (or one without links): copy, keeping the source's mtime so the next
@@ -233,6 +264,58 @@ fn same_file(src: &Path, target: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_while_preparing_changes_nothing() {
+        let d = tempfile::tempdir().expect("tmp");
+        let out = d.path().join("public");
+        let first = Plan {
+            assets: vec![OutputFile {
+                rel: "torrents/a.torrent".into(),
+                content: Content::Bytes(b"old".to_vec()),
+            }],
+            pages: vec![OutputFile {
+                rel: "feed.xml".into(),
+                content: Content::Bytes(b"<old/>".to_vec()),
+            }],
+            manifest: b"{}".to_vec(),
+        };
+        write(&out, &first, &[]).expect("first");
+        let before: Vec<Vec<u8>> = ["torrents/a.torrent", "feed.xml", MANIFEST]
+            .iter()
+            .map(|p| fs::read(out.join(p)).expect("read"))
+            .collect();
+        // The second build changes the torrent and the feed but one source is missing.
+        let second = Plan {
+            assets: vec![
+                OutputFile {
+                    rel: "torrents/a.torrent".into(),
+                    content: Content::Bytes(b"new".to_vec()),
+                },
+                OutputFile {
+                    rel: "episodes/b.mp3".into(),
+                    content: Content::SameAs(d.path().join("missing.mp3")),
+                },
+            ],
+            pages: vec![OutputFile {
+                rel: "feed.xml".into(),
+                content: Content::Bytes(b"<new/>".to_vec()),
+            }],
+            manifest: b"{\"x\":1}".to_vec(),
+        };
+        assert!(write(&out, &second, &first.paths()).is_err());
+        let after: Vec<Vec<u8>> = ["torrents/a.torrent", "feed.xml", MANIFEST]
+            .iter()
+            .map(|p| fs::read(out.join(p)).expect("read"))
+            .collect();
+        assert_eq!(before, after);
+        let temps = walkdir::WalkDir::new(&out)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(TEMP_MARK))
+            .count();
+        assert_eq!(temps, 0);
+    }
 
     #[test]
     fn writes_links_skips_unchanged_and_removes_stale() {
