@@ -87,7 +87,12 @@ pub fn have_tool(tool: &str, test: &str) -> bool {
             std::env::var("CI").as_deref() != Ok("true"),
             "{tool} is required under CI=true (install it: .ci/run does)"
         );
-        eprintln!("SKIP {test}: {tool} not installed");
+        // Straight to the stderr handle: libtest captures eprintln! of passing tests, and
+        // a skip must be visible.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("SKIP {test}: {tool} not installed\n").as_bytes(),
+        );
     }
     found
 }
