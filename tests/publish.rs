@@ -59,7 +59,11 @@ fn example_publishes_a_complete_site() {
     for e in summary["episodes"].as_array().expect("eps") {
         let magnet = e["magnet"].as_str().expect("magnet").replace('&', "&amp;");
         assert!(html.contains(&magnet), "page lacks the magnet link");
-        assert!(html.contains(e["torrent_url"].as_str().expect("url")));
+        // Same-site links are relative, so the page also works as a local preview.
+        let torrent = e["torrent_url"].as_str().expect("url");
+        let relative = torrent.trim_start_matches("https://podcast.example.com/seedbox/");
+        assert!(html.contains(&format!("href=\"{relative}\"")), "{relative}");
+        assert!(public.join(relative).is_file());
         assert!(html.contains("<audio"));
     }
     assert!(

@@ -21,7 +21,7 @@ struct PageShow<'a> {
     author: &'a str,
     language: &'a str,
     link: &'a str,
-    image_url: Option<&'a str>,
+    image_url: Option<String>,
     feed_url: String,
     torrents_feed_url: String,
     explicit: bool,
@@ -44,16 +44,16 @@ struct PageEpisode<'a> {
     date_iso: String,
     duration_human: String,
     size_human: String,
-    media_url: &'a str,
-    torrent_url: &'a str,
+    media_url: String,
+    torrent_url: String,
     magnet: &'a str,
     info_hash: String,
-    image_url: Option<&'a str>,
+    image_url: Option<String>,
     season: Option<u32>,
     episode: Option<u32>,
     episode_type: &'static str,
-    chapters_url: Option<&'a str>,
-    transcript_url: Option<&'a str>,
+    chapters_url: Option<String>,
+    transcript_url: Option<String>,
 }
 
 /// Renders `index.html`.
@@ -77,13 +77,23 @@ pub fn render_page(
         ),
     };
     let show = &config.show;
+    // The page links to its own site relatively, so it works wherever it is opened (a local
+    // preview, a mirror); the feeds keep absolute URLs, as RSS requires.
+    let base = show.base_url.as_str();
+    let rel = |url: &str| -> String {
+        match url.strip_prefix(base) {
+            Some("") => "./".to_string(),
+            Some(rest) => rest.to_string(),
+            None => url.to_string(),
+        }
+    };
     let page_show = PageShow {
         title: &show.title,
         description_html: &show.description,
         author: &show.author,
         language: &show.language,
         link: show.link.as_str(),
-        image_url,
+        image_url: image_url.map(rel),
         feed_url: config.feed_url().to_string(),
         torrents_feed_url: crate::config::join_url(&show.base_url, "torrents.xml").to_string(),
         explicit: show.explicit,
@@ -107,16 +117,16 @@ pub fn render_page(
             date_iso: e.pub_date.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             duration_human: human_duration(e.duration_secs),
             size_human: human_size(e.size),
-            media_url: e.media_url.as_str(),
-            torrent_url: e.torrent_url.as_str(),
+            media_url: rel(e.media_url.as_str()),
+            torrent_url: rel(e.torrent_url.as_str()),
             magnet: &e.magnet,
             info_hash: e.info_hash.to_hex(),
-            image_url: e.image_url.as_ref().map(|u| u.as_str()),
+            image_url: e.image_url.as_ref().map(|u| rel(u.as_str())),
             season: e.season,
             episode: e.episode,
             episode_type: e.episode_type.as_str(),
-            chapters_url: e.chapters_url.as_ref().map(|u| u.as_str()),
-            transcript_url: e.transcript.as_ref().map(|(u, _)| u.as_str()),
+            chapters_url: e.chapters_url.as_ref().map(|u| rel(u.as_str())),
+            transcript_url: e.transcript.as_ref().map(|(u, _)| rel(u.as_str())),
         })
         .collect();
     let mut env = minijinja::Environment::new();
