@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use crate::config::{Config, ShowType};
+use crate::config::{Config, Show, ShowType};
 
 use super::Episode;
 
@@ -132,6 +132,31 @@ fn last_build(episodes: &[Episode]) -> Option<DateTime<Utc>> {
     episodes.iter().map(|e| e.pub_date).max()
 }
 
+/// The channel elements both feeds open with.
+fn channel_head(w: &mut W, title: &str, show: &Show, episodes: &[Episode], self_url: &str) {
+    text(w, "title", title);
+    text(w, "link", show.link.as_str());
+    cdata(w, "description", &show.description);
+    text(w, "language", &show.language);
+    if let Some(c) = &show.copyright {
+        text(w, "copyright", c);
+    }
+    text(w, "generator", "podseed");
+    if let Some(d) = last_build(episodes) {
+        text(w, "lastBuildDate", &rfc2822(&d));
+    }
+    text(w, "ttl", TTL_MINUTES);
+    empty(
+        w,
+        "atom:link",
+        &[
+            ("href", self_url),
+            ("rel", "self"),
+            ("type", "application/rss+xml"),
+        ],
+    );
+}
+
 /// Renders `feed.xml`.
 pub fn render_feed(config: &Config, episodes: &[Episode], image_url: Option<&str>) -> Vec<u8> {
     let show = &config.show;
@@ -150,27 +175,7 @@ pub fn render_feed(config: &Config, episodes: &[Episode], image_url: Option<&str
         ],
     );
     open(&mut w, "channel", &[]);
-    text(&mut w, "title", &show.title);
-    text(&mut w, "link", show.link.as_str());
-    cdata(&mut w, "description", &show.description);
-    text(&mut w, "language", &show.language);
-    if let Some(c) = &show.copyright {
-        text(&mut w, "copyright", c);
-    }
-    text(&mut w, "generator", "podseed");
-    if let Some(d) = last_build(episodes) {
-        text(&mut w, "lastBuildDate", &rfc2822(&d));
-    }
-    text(&mut w, "ttl", TTL_MINUTES);
-    empty(
-        &mut w,
-        "atom:link",
-        &[
-            ("href", feed_url.as_str()),
-            ("rel", "self"),
-            ("type", "application/rss+xml"),
-        ],
-    );
+    channel_head(&mut w, &show.title, show, episodes, feed_url.as_str());
     if let Some(img) = image_url {
         open(&mut w, "image", &[]);
         text(&mut w, "url", img);
@@ -320,25 +325,9 @@ pub fn render_torrent_feed(config: &Config, episodes: &[Episode]) -> Vec<u8> {
         ],
     );
     open(&mut w, "channel", &[]);
-    text(&mut w, "title", &format!("{} (BitTorrent)", show.title));
-    text(&mut w, "link", show.link.as_str());
-    cdata(&mut w, "description", &show.description);
-    text(&mut w, "language", &show.language);
-    text(&mut w, "generator", "podseed");
-    if let Some(d) = last_build(episodes) {
-        text(&mut w, "lastBuildDate", &rfc2822(&d));
-    }
-    text(&mut w, "ttl", TTL_MINUTES);
     let self_url = crate::config::join_url(&show.base_url, "torrents.xml");
-    empty(
-        &mut w,
-        "atom:link",
-        &[
-            ("href", self_url.as_str()),
-            ("rel", "self"),
-            ("type", "application/rss+xml"),
-        ],
-    );
+    let title = format!("{} (BitTorrent)", show.title);
+    channel_head(&mut w, &title, show, episodes, self_url.as_str());
     for e in episodes {
         let hash = e.info_hash.to_hex();
         open(&mut w, "item", &[]);
