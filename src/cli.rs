@@ -30,6 +30,25 @@ pub enum Command {
     },
     /// Build the output folder: feeds, torrents, page (incremental).
     Publish(PublishArgs),
+    /// Serve the output folder over HTTP (site + web seed) and run the tracker.
+    Serve(ServeArgs),
+}
+
+/// `podseed serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file.
+    #[arg(long, short, default_value = "podcast.yaml")]
+    pub config: PathBuf,
+    /// Output folder to serve (overrides output_dir in the config).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Once every listener is up, write their bound addresses here as JSON.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Output options shared by commands.
@@ -69,6 +88,9 @@ pub enum CliError {
     /// Publishing failed.
     #[error(transparent)]
     Publish(#[from] PublishError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     /// `init` would overwrite or could not write.
     #[error("{message}")]
     Init {
@@ -85,6 +107,8 @@ impl CliError {
         match self {
             CliError::Publish(e) if e.is_user_error() => 2,
             CliError::Publish(_) => 1,
+            CliError::Serve(e) if e.is_user_error() => 2,
+            CliError::Serve(_) => 1,
             CliError::Init { usage: true, .. } => 2,
             CliError::Init { usage: false, .. } => 1,
         }
@@ -102,6 +126,7 @@ pub fn output_args(cli: &Cli) -> OutputArgs {
     match &cli.command {
         Command::Init { .. } => OutputArgs::default(),
         Command::Publish(a) => a.out,
+        Command::Serve(a) => a.out,
     }
 }
 
@@ -110,6 +135,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Init { dir } => init(dir.as_deref().unwrap_or(Path::new("."))),
         Command::Publish(args) => run_publish(&args),
+        Command::Serve(args) => {
+            let config = Config::load(&args.config)?;
+            let opts = crate::serve::Options {
+                output_dir: args.output.clone(),
+                ready_file: args.ready_file.clone(),
+            };
+            Ok(crate::serve::run(&config, &opts)?)
+        }
     }
 }
 

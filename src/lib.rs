@@ -7,3 +7,5 @@
 pub mod cli;
 pub mod config;
 pub mod publish;
+pub mod serve;
+pub mod tracker;

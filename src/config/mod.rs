@@ -11,6 +11,7 @@ mod position;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
@@ -95,6 +96,8 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     /// Torrent settings.
     pub torrent: TorrentSettings,
+    /// `podseed serve` settings.
+    pub serve: ServeSettings,
     /// Per-episode metadata from the `episodes:` list, in file order.
     pub episodes: Vec<EpisodeConfig>,
 }
@@ -215,6 +218,53 @@ pub struct TorrentSettings {
     pub piece_length: Option<u64>,
     /// Whether torrents carry the episode's HTTP URL as a BEP 19 web seed.
     pub web_seed: bool,
+}
+
+/// `serve:` settings: listeners, public address and tracker limits.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// HTTP listener (site, web seed, HTTP tracker, stats).
+    pub http: SocketAddr,
+    /// UDP tracker listener, or None when off.
+    pub udp_tracker: Option<SocketAddr>,
+    /// How the world reaches this box; the tracker URLs in torrents derive from it.
+    pub public_url: Option<Url>,
+    /// Seconds between announces.
+    pub announce_interval: u32,
+    /// Peers kept per torrent.
+    pub max_peers_per_torrent: usize,
+    /// Take the client address from X-Forwarded-For / X-Real-IP and honour `ip=`.
+    pub trust_proxy: bool,
+    /// Most HTTP connections at once.
+    pub max_connections: usize,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            http: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            udp_tracker: Some(SocketAddr::from(([0, 0, 0, 0], 6969))),
+            public_url: None,
+            announce_interval: 1800,
+            max_peers_per_torrent: 10_000,
+            trust_proxy: false,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl ServeSettings {
+    /// The built-in tracker's announce URLs (HTTP, then UDP), when `public_url` is set.
+    pub fn tracker_urls(&self) -> Vec<String> {
+        let Some(public) = &self.public_url else {
+            return Vec::new();
+        };
+        let mut urls = vec![join_url(public, "announce").to_string()];
+        if let (Some(udp), Some(host)) = (self.udp_tracker, public.host_str()) {
+            urls.push(format!("udp://{host}:{}/announce", udp.port()));
+        }
+        urls
+    }
 }
 
 /// Metadata for one episode from the `episodes:` list; unset fields come from the tags.
@@ -728,6 +778,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         }
     }
     let torrent = read_torrent(c, &mut f);
+    let serve = read_serve(c, &mut f);
     let episodes_value = f.get("episodes");
     f.finish(c);
     if locked && owner.is_none() {
@@ -787,8 +838,78 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         output_dir,
         templates_dir,
         torrent,
+        serve,
         episodes,
     })
+}
+
+fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
+    let mut s = ServeSettings::default();
+    let Some((v, p)) = f.get("serve") else {
+        return s;
+    };
+    let mut sf = Fields::new(c, v, &p);
+    let addr = |c: &mut Checker, sf: &mut Fields<'_>, key: &'static str| {
+        let text = sf.text(c, key)?;
+        if text == "off" {
+            return Some(None);
+        }
+        match text.parse::<SocketAddr>() {
+            Ok(a) => Some(Some(a)),
+            Err(_) => {
+                let path = sf.field_path(key);
+                c.problem(
+                    &path,
+                    format!("{text:?} is not an address; expected IP:PORT such as 0.0.0.0:8080 or [::]:8080"),
+                );
+                None
+            }
+        }
+    };
+    if let Some(a) = addr(c, &mut sf, "http") {
+        match a {
+            Some(a) => s.http = a,
+            None => {
+                let path = sf.field_path("http");
+                c.problem(&path, "the HTTP listener cannot be off");
+            }
+        }
+    }
+    if let Some(a) = addr(c, &mut sf, "udp_tracker") {
+        s.udp_tracker = a;
+    }
+    if let Some(u) = sf.url(c, "public_url") {
+        s.public_url = Some(as_directory(u));
+    }
+    if let Some(n) = sf.small_number(c, "announce_interval") {
+        if (1..=86_400).contains(&n) {
+            s.announce_interval = n;
+        } else {
+            let path = sf.field_path("announce_interval");
+            c.problem(&path, "expected seconds from 1 to 86400");
+        }
+    }
+    if let Some(n) = sf.small_number(c, "max_peers_per_torrent") {
+        if n >= 1 {
+            s.max_peers_per_torrent = n as usize;
+        } else {
+            let path = sf.field_path("max_peers_per_torrent");
+            c.problem(&path, "expected at least 1");
+        }
+    }
+    if let Some(n) = sf.small_number(c, "max_connections") {
+        if n >= 1 {
+            s.max_connections = n as usize;
+        } else {
+            let path = sf.field_path("max_connections");
+            c.problem(&path, "expected at least 1");
+        }
+    }
+    if let Some(b) = sf.boolean(c, "trust_proxy") {
+        s.trust_proxy = b;
+    }
+    sf.finish(c);
+    s
 }
 
 fn join_dir(base: &Url, dir: &str) -> Url {
@@ -1136,6 +1257,34 @@ mod tests {
         assert!(c.torrent.web_seed);
         assert_eq!(c.torrent.piece_length, None);
         assert_eq!(c.output_dir, d.path().join("public"));
+    }
+
+    #[test]
+    fn serve_settings_and_tracker_urls() {
+        let d = dir_with_episode();
+        let c = parse_in(d.path(), MINIMAL).expect("valid");
+        assert_eq!(c.serve.http.to_string(), "0.0.0.0:8080");
+        assert!(c.serve.tracker_urls().is_empty());
+        let text = format!(
+            "{MINIMAL}serve:\n  http: 127.0.0.1:0\n  udp_tracker: 127.0.0.1:7000\n  public_url: https://pod.example.com/x\n  announce_interval: 60\n"
+        );
+        let c = parse_in(d.path(), &text).expect("valid");
+        assert_eq!(
+            c.serve.tracker_urls(),
+            [
+                "https://pod.example.com/x/announce",
+                "udp://pod.example.com:7000/announce"
+            ]
+        );
+        let text = format!(
+            "{MINIMAL}serve:\n  udp_tracker: off\n  http: nowhere\n  announce_interval: 0\n"
+        );
+        let err = parse_in(d.path(), &text).expect_err("bad").to_string();
+        assert!(
+            err.contains("serve.http: \"nowhere\" is not an address"),
+            "{err}"
+        );
+        assert!(err.contains("serve.announce_interval"), "{err}");
     }
 
     #[test]

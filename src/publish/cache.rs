@@ -25,6 +25,24 @@ pub struct Manifest {
     pub episodes: BTreeMap<String, CachedEpisode>,
     /// Every file (relative to the output folder) the build wrote.
     pub outputs: Vec<String>,
+    /// What the build publishes, in feed order: what `serve` tracks and seeds.
+    #[serde(default)]
+    pub published: Vec<Published>,
+}
+
+/// One published episode, as `serve` needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// Title.
+    pub title: String,
+    /// Info hash (hex).
+    pub info_hash: String,
+    /// The MP3, relative to the output folder.
+    pub media: String,
+    /// The .torrent, relative to the output folder.
+    pub torrent: String,
+    /// Size of the MP3.
+    pub size: u64,
 }
 
 /// What one build learned about one source file.

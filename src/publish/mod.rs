@@ -153,6 +153,8 @@ pub struct Episode {
     pub magnet: String,
     /// HTTP URL of the MP3 (enclosure and web seed).
     pub media_url: Url,
+    /// The .torrent's path in the output folder.
+    pub torrent_rel: String,
     /// URL of the .torrent.
     pub torrent_url: Url,
     /// The episode on the page.
@@ -445,6 +447,16 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     ];
     let mut manifest = manifest;
     manifest.outputs = plan.paths();
+    manifest.published = episodes
+        .iter()
+        .map(|e| cache::Published {
+            title: e.title.clone(),
+            info_hash: e.info_hash.to_hex(),
+            media: format!("episodes/{}", e.rel),
+            torrent: e.torrent_rel.clone(),
+            size: e.size,
+        })
+        .collect();
     plan.manifest = cache::to_bytes(&manifest);
     let stats = output::write(&out, &plan, &previous.outputs)?;
 
@@ -607,7 +619,14 @@ fn assemble(
     known: Vec<Known>,
 ) -> Result<(Vec<Episode>, Vec<OutputFile>, Manifest), PublishError> {
     let show = &config.show;
-    let trackers = &config.torrent.trackers;
+    // The built-in tracker first (BEP 12 tiers in order), then the user's extra ones.
+    let mut trackers = config.serve.tracker_urls();
+    for t in &config.torrent.trackers {
+        if !trackers.contains(t) {
+            trackers.push(t.clone());
+        }
+    }
+    let trackers = &trackers;
     let mut episodes = Vec::with_capacity(known.len());
     let mut manifest = Manifest {
         format: cache::FORMAT,
@@ -644,7 +663,7 @@ fn assemble(
             format!("episodes/{}", f.rel),
             Content::SameAs(f.path.clone()),
         );
-        add(torrent_rel, Content::Bytes(built.bytes.clone()));
+        add(torrent_rel.clone(), Content::Bytes(built.bytes.clone()));
 
         // Artwork: the config's file, else the ID3 picture.
         let mut image_url = None;
@@ -740,6 +759,7 @@ fn assemble(
             torrent_size: built.bytes.len() as u64,
             magnet: built.magnet,
             media_url,
+            torrent_rel,
             torrent_url,
             page_url,
             image_url,

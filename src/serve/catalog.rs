@@ -1,0 +1,95 @@
+//! What the output folder publishes, as `serve` sees it: read from the build manifest that
+//! `publish` writes last, so a catalog always describes a complete build.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::publish::cache;
+use crate::publish::metainfo::InfoHash;
+use crate::publish::output::MANIFEST;
+
+use super::ServeError;
+
+/// One published episode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEpisode {
+    /// Title.
+    pub title: String,
+    /// Info hash.
+    pub info_hash: InfoHash,
+    /// The MP3's path in the output folder.
+    pub media: String,
+    /// The .torrent's path in the output folder.
+    pub torrent: String,
+    /// MP3 size.
+    pub size: u64,
+}
+
+/// Every published episode, in feed order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    /// Episodes.
+    pub episodes: Vec<CatalogEpisode>,
+    by_media: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// The info hashes, for the tracker's whitelist.
+    pub fn info_hashes(&self) -> Vec<InfoHash> {
+        self.episodes.iter().map(|e| e.info_hash).collect()
+    }
+
+    /// The episode whose MP3 is at `media` (a path in the output folder).
+    pub fn by_media(&self, media: &str) -> Option<&CatalogEpisode> {
+        self.by_media.get(media).map(|&i| &self.episodes[i])
+    }
+}
+
+/// Where the manifest of `out` is.
+pub fn manifest_path(out: &Path) -> PathBuf {
+    out.join(MANIFEST)
+}
+
+/// The manifest's modification stamp, to notice a new build cheaply.
+pub fn stamp(out: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(manifest_path(out)).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Reads the catalog of the build in `out`.
+pub fn load(out: &Path) -> Result<Catalog, ServeError> {
+    let path = manifest_path(out);
+    let bytes = std::fs::read(&path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            ServeError::NoBuild(out.to_path_buf())
+        } else {
+            ServeError::Io {
+                path: path.clone(),
+                source,
+            }
+        }
+    })?;
+    let manifest: cache::Manifest = serde_json::from_slice(&bytes).map_err(|e| ServeError::Io {
+        path: path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let mut catalog = Catalog::default();
+    for p in manifest.published {
+        let Some(info_hash) = InfoHash::from_hex(&p.info_hash) else {
+            tracing::warn!("{}: bad info hash for {}; skipped", path.display(), p.media);
+            continue;
+        };
+        catalog
+            .by_media
+            .insert(p.media.clone(), catalog.episodes.len());
+        catalog.episodes.push(CatalogEpisode {
+            title: p.title,
+            info_hash,
+            media: p.media,
+            torrent: p.torrent,
+            size: p.size,
+        });
+    }
+    Ok(catalog)
+}

@@ -1,0 +1,383 @@
+//! The HTTP front: one listener for the site and web seed (static files), the HTTP tracker
+//! (`/announce`, `/scrape`), and the figures (`/stats` JSON, `/metrics` Prometheus text).
+//!
+//! Connections are accepted by our own loop so that they are capped (a semaphore), have a
+//! header-read timeout (slow clients cannot hold slots), and drain on shutdown. Routing is a
+//! plain match on the path; tracker queries are parsed raw by `tracker::http`.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::publish::metainfo::InfoHash;
+use crate::tracker::http::{self as codec, ReplyPeer};
+use crate::tracker::{Announce, PeerUpdate};
+
+use super::State;
+
+/// How long a client may take to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for in-flight responses.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Accepts connections until `shutdown` turns true, then lets in-flight ones finish
+/// (up to [`DRAIN_TIMEOUT`]).
+pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(state.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => break,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("http: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("http: connection cap reached; closing {peer}");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(respond(&state, req, peer).await) }
+        });
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("http: {peer}: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("http: some responses were still running at shutdown");
+    }
+}
+
+/// Routes one request.
+async fn respond(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let method = req.method().clone();
+    let is_get = method == Method::GET || method == Method::HEAD;
+    match path.as_str() {
+        "/announce" if is_get => {
+            let client = client_ip(state, req.headers(), peer);
+            bencoded(announce(
+                state,
+                &query,
+                client,
+                peer.ip().is_loopback() || state.trust_proxy,
+            ))
+        }
+        "/scrape" if is_get => bencoded(scrape(state, &query)),
+        "/stats" if is_get => json(&stats(state)),
+        "/metrics" if is_get => text(metrics(state), "text/plain; version=0.0.4; charset=utf-8"),
+        _ => {
+            let counter = state.http_counter();
+            state
+                .files
+                .respond(&method, &path, req.headers(), counter)
+                .await
+        }
+    }
+}
+
+/// The client's address: the socket's, or with `trust_proxy` the proxy's forwarded one.
+fn client_ip(state: &State, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if state.trust_proxy {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .or_else(|| headers.get("x-real-ip").and_then(|v| v.to_str().ok()))
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return ip.to_canonical();
+        }
+    }
+    peer.ip().to_canonical()
+}
+
+/// Answers an announce; `trusted` allows the `ip` parameter.
+pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Vec<u8> {
+    let a = match codec::parse_announce(query) {
+        Ok(a) => a,
+        Err(e) => return codec::write_failure(&e.to_string()),
+    };
+    let ip = match a.ip {
+        Some(ip) if trusted => ip.to_canonical(),
+        _ => client,
+    };
+    let announce = Announce {
+        info_hash: InfoHash(a.info_hash),
+        update: PeerUpdate {
+            addr: SocketAddr::new(ip, a.port),
+            peer_id: a.peer_id,
+            event: a.event,
+            left: a.left,
+            uploaded: a.uploaded,
+            downloaded: a.downloaded,
+        },
+        numwant: a.numwant,
+    };
+    match state.tracker.announce(&announce, state.now()) {
+        Ok(r) => {
+            let peers: Vec<ReplyPeer> = r
+                .peers
+                .iter()
+                .map(|(addr, peer_id)| ReplyPeer {
+                    addr: *addr,
+                    peer_id: *peer_id,
+                })
+                .collect();
+            codec::write_announce(
+                r.interval,
+                r.min_interval,
+                r.complete,
+                r.incomplete,
+                &peers,
+                a.compact,
+                a.no_peer_id,
+            )
+        }
+        Err(e) => codec::write_failure(&e.to_string()),
+    }
+}
+
+/// Answers a scrape.
+pub fn scrape(state: &State, query: &str) -> Vec<u8> {
+    match codec::parse_scrape(query) {
+        Ok(hashes) => {
+            let hashes: Vec<InfoHash> = hashes.into_iter().map(InfoHash).collect();
+            let entries: Vec<([u8; 20], _)> = state
+                .tracker
+                .scrape(&hashes)
+                .into_iter()
+                .map(|(h, c)| (h.0, c))
+                .collect();
+            codec::write_scrape(&entries)
+        }
+        Err(e) => codec::write_failure(&e.to_string()),
+    }
+}
+
+fn bencoded(body: Vec<u8>) -> Response<Body> {
+    text(body, "text/plain")
+}
+
+fn text(body: impl Into<Body>, content_type: &'static str) -> Response<Body> {
+    let mut r = Response::new(body.into());
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn json<T: Serialize>(value: &T) -> Response<Body> {
+    match serde_json::to_vec_pretty(value) {
+        Ok(v) => text(v, "application/json"),
+        Err(_) => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}
+
+/// `/stats` for one episode.
+#[derive(Debug, Serialize)]
+pub struct EpisodeStats {
+    /// Title.
+    pub title: String,
+    /// Info hash (hex).
+    pub info_hash: String,
+    /// Seeders now.
+    pub seeders: usize,
+    /// Leechers now.
+    pub leechers: usize,
+    /// Completed downloads the tracker saw.
+    pub completed: u64,
+    /// Bytes of this episode's MP3 sent over HTTP (players and web seed).
+    pub http_bytes: u64,
+    /// Bytes listeners reported downloading (from announces).
+    pub peer_downloaded_bytes: u64,
+    /// Bytes listeners reported uploading to each other.
+    pub peer_uploaded_bytes: u64,
+    /// Downloaded by listeners but not sent by us over HTTP: what the swarm saved.
+    pub swarm_saved_bytes: u64,
+}
+
+/// `/stats`.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Episodes, in feed order.
+    pub episodes: Vec<EpisodeStats>,
+    /// Sums over the episodes.
+    pub totals: Totals,
+}
+
+/// Sums for `/stats`.
+#[derive(Debug, Default, Serialize)]
+pub struct Totals {
+    /// Seeders now.
+    pub seeders: usize,
+    /// Leechers now.
+    pub leechers: usize,
+    /// Completed downloads.
+    pub completed: u64,
+    /// HTTP bytes of MP3s.
+    pub http_bytes: u64,
+    /// Reported peer downloads.
+    pub peer_downloaded_bytes: u64,
+    /// Reported peer uploads.
+    pub peer_uploaded_bytes: u64,
+    /// Bandwidth the swarm saved.
+    pub swarm_saved_bytes: u64,
+}
+
+/// Gathers the figures.
+pub fn stats(state: &State) -> Stats {
+    let catalog = state.catalog();
+    let swarms = state.tracker.stats();
+    let http = state.http_bytes();
+    let mut totals = Totals::default();
+    let episodes = catalog
+        .episodes
+        .iter()
+        .map(|e| {
+            let s = swarms.get(&e.info_hash).cloned().unwrap_or_default();
+            let http_bytes = http.get(&e.media).copied().unwrap_or(0);
+            let saved = s.peer_downloaded.saturating_sub(http_bytes);
+            totals.seeders += s.seeders;
+            totals.leechers += s.leechers;
+            totals.completed += s.completed;
+            totals.http_bytes += http_bytes;
+            totals.peer_downloaded_bytes += s.peer_downloaded;
+            totals.peer_uploaded_bytes += s.peer_uploaded;
+            totals.swarm_saved_bytes += saved;
+            EpisodeStats {
+                title: e.title.clone(),
+                info_hash: e.info_hash.to_hex(),
+                seeders: s.seeders,
+                leechers: s.leechers,
+                completed: s.completed,
+                http_bytes,
+                peer_downloaded_bytes: s.peer_downloaded,
+                peer_uploaded_bytes: s.peer_uploaded,
+                swarm_saved_bytes: saved,
+            }
+        })
+        .collect();
+    Stats {
+        uptime_secs: state.now(),
+        episodes,
+        totals,
+    }
+}
+
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A metric: name, type, help, and how to read it off an episode.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&EpisodeStats) -> u64,
+);
+
+/// `/metrics` in the Prometheus text format.
+pub fn metrics(state: &State) -> String {
+    let s = stats(state);
+    let mut out = String::new();
+    let series: [Series; 7] = [
+        ("podseed_seeders", "gauge", "Seeders in the swarm.", |e| {
+            e.seeders as u64
+        }),
+        ("podseed_leechers", "gauge", "Leechers in the swarm.", |e| {
+            e.leechers as u64
+        }),
+        (
+            "podseed_completed_total",
+            "counter",
+            "Completed downloads seen by the tracker.",
+            |e| e.completed,
+        ),
+        (
+            "podseed_http_bytes_total",
+            "counter",
+            "MP3 bytes sent over HTTP.",
+            |e| e.http_bytes,
+        ),
+        (
+            "podseed_peer_downloaded_bytes_total",
+            "counter",
+            "Bytes listeners reported downloading.",
+            |e| e.peer_downloaded_bytes,
+        ),
+        (
+            "podseed_peer_uploaded_bytes_total",
+            "counter",
+            "Bytes listeners reported uploading.",
+            |e| e.peer_uploaded_bytes,
+        ),
+        (
+            "podseed_swarm_saved_bytes_total",
+            "counter",
+            "Bytes listeners got without our HTTP.",
+            |e| e.swarm_saved_bytes,
+        ),
+    ];
+    for (name, kind, help, get) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for e in &s.episodes {
+            let _ = writeln!(
+                out,
+                "{name}{{info_hash=\"{}\",title=\"{}\"}} {}",
+                e.info_hash,
+                label(&e.title),
+                get(e)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP podseed_uptime_seconds Seconds since serve started.\n# TYPE podseed_uptime_seconds gauge\npodseed_uptime_seconds {}",
+        s.uptime_secs
+    );
+    out
+}

@@ -1,0 +1,357 @@
+//! `podseed serve`: the output folder over HTTP (site and BEP 19 web seed), the tracker over
+//! HTTP and UDP, and reloads when `publish` writes a new build.
+//!
+//! One tokio runtime; each listener is a task sharing one [`State`]. The catalog of
+//! published episodes comes from the build manifest and is swapped whole on reload, so the
+//! tracker never serves half a build. This module wires things up; protocol logic lives in
+//! `tracker`, file serving in [`files`].
+
+pub mod catalog;
+pub mod files;
+pub mod http;
+pub mod udp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::tracker::udp::ConnectionIds;
+use crate::tracker::{Tracker, TrackerConfig};
+
+use catalog::Catalog;
+use files::StaticFiles;
+
+/// How often the manifest is checked for a new build.
+const RELOAD_POLL: Duration = Duration::from_secs(1);
+
+/// Why `serve` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The output folder holds no build.
+    #[error("no published build in {} (no .podseed/manifest.json): run `podseed publish` first", .0.display())]
+    NoBuild(PathBuf),
+    /// A listener could not bind.
+    #[error(
+        "cannot listen on {addr} ({what}): {source}; pick another address in serve: of the config"
+    )]
+    Bind {
+        /// Which listener.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl ServeError {
+    /// Whether the user can fix it by publishing or by editing the config (exit 2).
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, ServeError::NoBuild(_))
+    }
+}
+
+/// How to run `serve`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides the config's output_dir.
+    pub output_dir: Option<PathBuf>,
+    /// Where to write the bound addresses as JSON once every listener is up.
+    pub ready_file: Option<PathBuf>,
+}
+
+type Counter = Arc<dyn Fn(&str, u64) + Send + Sync>;
+
+/// What every listener shares.
+pub struct State {
+    /// The tracker.
+    pub tracker: Tracker,
+    /// The static files.
+    pub files: StaticFiles,
+    /// UDP connection ids.
+    pub connection_ids: ConnectionIds,
+    /// Honour proxy headers and `ip=`.
+    pub trust_proxy: bool,
+    /// HTTP connection cap.
+    pub max_connections: usize,
+    catalog: Arc<RwLock<Arc<Catalog>>>,
+    http_bytes: Arc<Mutex<HashMap<String, u64>>>,
+    counter: Counter,
+    started: Instant,
+}
+
+impl State {
+    /// Builds the state for the output folder `out` with `catalog`.
+    pub fn new(config: &Config, out: &Path, catalog: Catalog) -> Result<State, ServeError> {
+        let files = StaticFiles::new(out).map_err(|source| ServeError::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        let tracker = Tracker::new(TrackerConfig {
+            interval: config.serve.announce_interval,
+            max_peers_per_torrent: config.serve.max_peers_per_torrent,
+            ..TrackerConfig::default()
+        });
+        tracker.set_torrents(&catalog.info_hashes());
+        let http_bytes: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
+        // Counts MP3 bytes per episode as the file handler sends them.
+        let counter: Counter = {
+            let catalog = catalog.clone();
+            let counted = http_bytes.clone();
+            Arc::new(move |path: &str, n: u64| {
+                let is_episode = catalog
+                    .read()
+                    .map(|c| c.by_media(path).is_some())
+                    .unwrap_or(false);
+                if is_episode {
+                    if let Ok(mut m) = counted.lock() {
+                        *m.entry(path.to_string()).or_default() += n;
+                    }
+                }
+            })
+        };
+        Ok(State {
+            tracker,
+            files,
+            connection_ids: ConnectionIds::new(),
+            trust_proxy: config.serve.trust_proxy,
+            max_connections: config.serve.max_connections,
+            catalog,
+            http_bytes,
+            counter,
+            started: Instant::now(),
+        })
+    }
+
+    /// Seconds since start: the tracker's clock.
+    pub fn now(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// HTTP bytes sent per MP3 path.
+    pub fn http_bytes(&self) -> HashMap<String, u64> {
+        self.http_bytes
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    /// The per-chunk byte counter handed to the static file handler.
+    pub fn http_counter(&self) -> Counter {
+        self.counter.clone()
+    }
+
+    /// Installs a new catalog: the tracker follows, peers of unchanged episodes stay.
+    pub fn install(&self, catalog: Catalog) {
+        self.tracker.set_torrents(&catalog.info_hashes());
+        if let Ok(mut c) = self.catalog.write() {
+            *c = Arc::new(catalog);
+        }
+    }
+}
+
+/// Runs `serve` until Ctrl-C or SIGTERM.
+pub fn run(config: &Config, opts: &Options) -> Result<(), ServeError> {
+    let out = opts
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| config.output_dir.clone());
+    let catalog = catalog::load(&out)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServeError::Io {
+            path: out.clone(),
+            source,
+        })?;
+    runtime.block_on(serve(config, &out, catalog, opts))
+}
+
+async fn serve(
+    config: &Config,
+    out: &Path,
+    catalog: Catalog,
+    opts: &Options,
+) -> Result<(), ServeError> {
+    let episodes = catalog.episodes.len();
+    let state = Arc::new(State::new(config, out, catalog)?);
+    let bind_err = |what: &'static str, addr: SocketAddr| {
+        move |source| ServeError::Bind { what, addr, source }
+    };
+    let http = TcpListener::bind(config.serve.http)
+        .await
+        .map_err(bind_err("http", config.serve.http))?;
+    let http_addr = http
+        .local_addr()
+        .map_err(bind_err("http", config.serve.http))?;
+    tracing::info!(
+        "http: http://{http_addr}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics",
+        out.display()
+    );
+    let udp = match config.serve.udp_tracker {
+        Some(addr) => {
+            let socket = UdpSocket::bind(addr)
+                .await
+                .map_err(bind_err("udp tracker", addr))?;
+            let bound = socket.local_addr().map_err(bind_err("udp tracker", addr))?;
+            tracing::info!("udp tracker: udp://{bound}/announce");
+            Some((Arc::new(socket), bound))
+        }
+        None => None,
+    };
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(http::run(http, state.clone(), stopped.clone()));
+    if let Some((socket, _)) = &udp {
+        // Two receivers on one socket keep both cores busy under load.
+        for _ in 0..2 {
+            tasks.spawn(udp::run(socket.clone(), state.clone(), stopped.clone()));
+        }
+    }
+    tasks.spawn(reload_loop(
+        out.to_path_buf(),
+        state.clone(),
+        stopped.clone(),
+    ));
+    tasks.spawn(sweep_loop(
+        state.clone(),
+        stopped.clone(),
+        config.serve.announce_interval,
+    ));
+
+    if let Some(path) = &opts.ready_file {
+        let mut ready = serde_json::Map::new();
+        ready.insert("http".into(), http_addr.to_string().into());
+        if let Some((_, bound)) = &udp {
+            ready.insert("udp_tracker".into(), bound.to_string().into());
+        }
+        write_atomically(path, &serde_json::Value::Object(ready).to_string())?;
+    }
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new connections, finishing responses");
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(http::DRAIN_TIMEOUT + Duration::from_millis(500), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tasks.abort_all();
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), ServeError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| ServeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Watches the manifest; a new build is loaded off the async workers and installed whole.
+async fn reload_loop(out: PathBuf, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let stamp_of = |out: PathBuf| tokio::task::spawn_blocking(move || catalog::stamp(&out));
+    let mut last = stamp_of(out.clone()).await.ok().flatten();
+    let mut tick = tokio::time::interval(RELOAD_POLL);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let now = stamp_of(out.clone()).await.ok().flatten();
+        if now.is_none() || now == last {
+            continue;
+        }
+        last = now;
+        let dir = out.clone();
+        match tokio::task::spawn_blocking(move || catalog::load(&dir)).await {
+            Ok(Ok(catalog)) => {
+                let before = state.catalog();
+                let added = catalog
+                    .episodes
+                    .iter()
+                    .filter(|e| !before.info_hashes().contains(&e.info_hash))
+                    .count();
+                let removed = before
+                    .episodes
+                    .iter()
+                    .filter(|e| !catalog.info_hashes().contains(&e.info_hash))
+                    .count();
+                tracing::info!(
+                    "reloaded {}: {} episodes ({added} new, {removed} removed)",
+                    out.display(),
+                    catalog.episodes.len()
+                );
+                state.install(catalog);
+            }
+            Ok(Err(e)) => tracing::warn!("reload skipped: {e}"),
+            Err(e) => tracing::warn!("reload failed: {e}"),
+        }
+    }
+}
+
+/// Expires silent peers; runs every half interval.
+async fn sweep_loop(state: Arc<State>, mut shutdown: watch::Receiver<bool>, interval: u32) {
+    let period = Duration::from_secs(u64::from(interval / 2).max(1));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let n = state.tracker.sweep(state.now());
+        if n > 0 {
+            tracing::debug!("tracker: expired {n} peers");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The UDP tracker front (BEP 15): one socket, datagrams in, replies out.
+//!
+//! Parsing and replies are `tracker::udp`'s pure functions; this task only moves bytes and
+//! asks the shared [`Tracker`]. Invalid datagrams get an error reply when they carry a
+//! transaction id, else are dropped; nothing a client sends can stop the loop.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use crate::publish::metainfo::InfoHash;
+use crate::tracker::udp::{self, Request, ScrapeCounts};
+use crate::tracker::{Announce, Event, PeerUpdate};
+
+use super::State;
+
+/// Receives and answers datagrams until `shutdown` turns true.
+pub async fn run(socket: Arc<UdpSocket>, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; 2048];
+    let mut out = Vec::with_capacity(1500);
+    loop {
+        let received = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = socket.recv_from(&mut buf) => r,
+        };
+        let (n, from) = match received {
+            Ok(x) => x,
+            Err(e) => {
+                // ICMP errors from earlier replies surface here on some systems.
+                tracing::debug!("udp tracker: receive failed: {e}");
+                continue;
+            }
+        };
+        out.clear();
+        handle(&state, &buf[..n], from, &mut out);
+        if !out.is_empty() {
+            if let Err(e) = socket.send_to(&out, from).await {
+                tracing::debug!("udp tracker: reply to {from} failed: {e}");
+            }
+        }
+    }
+}
+
+/// Answers one datagram into `out` (left empty to drop it).
+pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) {
+    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+    let now = state.now();
+    let request = match udp::parse_request(packet) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!("udp tracker: {from}: {e}");
+            if let Some(tid) = e.transaction_id() {
+                udp::write_error(out, tid, &e.to_string());
+            }
+            return;
+        }
+    };
+    match request {
+        Request::Connect { transaction_id } => {
+            udp::write_connect(out, transaction_id, state.connection_ids.issue(&from, now));
+        }
+        Request::Announce(a) => {
+            if !state.connection_ids.check(a.connection_id, &from, now) {
+                udp::write_error(out, a.transaction_id, "bad connection id; connect again");
+                return;
+            }
+            // The ip field is honoured only from this machine, like HTTP's `ip=`.
+            let ip = if a.ip != 0 && from.ip().is_loopback() {
+                IpAddr::V4(Ipv4Addr::from(a.ip))
+            } else {
+                from.ip()
+            };
+            let announce = Announce {
+                info_hash: InfoHash(a.info_hash),
+                update: PeerUpdate {
+                    addr: SocketAddr::new(ip, a.port),
+                    peer_id: a.peer_id,
+                    event: match a.event {
+                        1 => Event::Completed,
+                        2 => Event::Started,
+                        3 => Event::Stopped,
+                        _ => Event::None,
+                    },
+                    left: a.left,
+                    uploaded: a.uploaded,
+                    downloaded: a.downloaded,
+                },
+                numwant: usize::try_from(a.num_want).ok(),
+            };
+            if a.port == 0 {
+                udp::write_error(out, a.transaction_id, "invalid port 0");
+                return;
+            }
+            match state.tracker.announce(&announce, now) {
+                Ok(reply) => {
+                    let peers: Vec<SocketAddr> = reply.peers.iter().map(|(a, _)| *a).collect();
+                    udp::write_announce(
+                        out,
+                        a.transaction_id,
+                        reply.interval,
+                        clamp(reply.incomplete),
+                        clamp(reply.complete),
+                        &peers,
+                        from.is_ipv6(),
+                    );
+                }
+                Err(e) => udp::write_error(out, a.transaction_id, &e.to_string()),
+            }
+        }
+        Request::Scrape {
+            connection_id,
+            transaction_id,
+            info_hashes,
+        } => {
+            if !state.connection_ids.check(connection_id, &from, now) {
+                udp::write_error(out, transaction_id, "bad connection id; connect again");
+                return;
+            }
+            let hashes: Vec<InfoHash> = info_hashes.into_iter().map(InfoHash).collect();
+            let known = state.tracker.scrape(&hashes);
+            let counts: Vec<ScrapeCounts> = hashes
+                .iter()
+                .map(|h| {
+                    known
+                        .iter()
+                        .find(|(k, _)| k == h)
+                        .map_or_else(ScrapeCounts::default, |(_, c)| *c)
+                })
+                .collect();
+            udp::write_scrape(out, transaction_id, &counts);
+        }
+    }
+}
+
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,385 @@
+//! HTTP tracker protocol (BEP 3, 23, 7, 48): parse announce and scrape query strings and
+//! write bencoded replies. Pure functions; the axum handlers in `serve::http` call them.
+//!
+//! The query is parsed raw, because `info_hash` and `peer_id` are 20 arbitrary bytes,
+//! percent-encoded, which a UTF-8 query extractor would reject or mangle.
+
+use std::net::{IpAddr, SocketAddr};
+
+use percent_encoding::percent_decode;
+
+use super::swarm::Event;
+use super::udp::ScrapeCounts;
+
+/// Longest query string accepted (a full 74-hash scrape fits; anything longer is abuse).
+pub const MAX_QUERY_LEN: usize = 8192;
+
+/// A parsed HTTP announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnnounce {
+    /// Torrent.
+    pub info_hash: [u8; 20],
+    /// Client's peer id.
+    pub peer_id: [u8; 20],
+    /// Client's listening port (never 0).
+    pub port: u16,
+    /// Uploaded so far.
+    pub uploaded: u64,
+    /// Downloaded so far.
+    pub downloaded: u64,
+    /// Bytes left.
+    pub left: u64,
+    /// Event.
+    pub event: Event,
+    /// Compact peer list (BEP 23); the default.
+    pub compact: bool,
+    /// Peers wanted.
+    pub numwant: Option<usize>,
+    /// Omit peer ids in the dictionary form.
+    pub no_peer_id: bool,
+    /// The `ip` parameter (honoured only from trusted sources).
+    pub ip: Option<IpAddr>,
+}
+
+/// What is wrong with a query; the text goes into `failure reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Over [`MAX_QUERY_LEN`].
+    #[error("query too long")]
+    TooLong,
+    /// A required parameter is absent.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// A parameter has a bad value.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+    /// Port 0 cannot be connected to.
+    #[error("invalid port 0")]
+    PortZero,
+}
+
+/// Splits `a=1&b=2` into decoded (key, value) byte pairs.
+fn pairs(query: &str) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    query.split('&').filter(|s| !s.is_empty()).map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (
+            percent_decode(k.as_bytes()).collect(),
+            percent_decode(v.as_bytes()).collect(),
+        )
+    })
+}
+
+fn id20(v: &[u8], name: &'static str) -> Result<[u8; 20], QueryError> {
+    v.try_into().map_err(|_| QueryError::Invalid(name))
+}
+
+fn number<T: std::str::FromStr>(v: &[u8], name: &'static str) -> Result<T, QueryError> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(QueryError::Invalid(name))
+}
+
+/// Parses an announce query string (without the `?`).
+pub fn parse_announce(query: &str) -> Result<HttpAnnounce, QueryError> {
+    if query.len() > MAX_QUERY_LEN {
+        return Err(QueryError::TooLong);
+    }
+    let (mut info_hash, mut peer_id, mut port) = (None, None, None);
+    let (mut uploaded, mut downloaded, mut left) = (None, None, None);
+    let mut a = HttpAnnounce {
+        info_hash: [0; 20],
+        peer_id: [0; 20],
+        port: 0,
+        uploaded: 0,
+        downloaded: 0,
+        left: 0,
+        event: Event::None,
+        compact: true,
+        numwant: None,
+        no_peer_id: false,
+        ip: None,
+    };
+    for (k, v) in pairs(query) {
+        match k.as_slice() {
+            b"info_hash" => info_hash = Some(id20(&v, "info_hash")?),
+            b"peer_id" => peer_id = Some(id20(&v, "peer_id")?),
+            b"port" => port = Some(number::<u16>(&v, "port")?),
+            b"uploaded" => uploaded = Some(number::<u64>(&v, "uploaded")?),
+            b"downloaded" => downloaded = Some(number::<u64>(&v, "downloaded")?),
+            b"left" => left = Some(number::<u64>(&v, "left")?),
+            b"event" => {
+                a.event = match v.as_slice() {
+                    b"started" => Event::Started,
+                    b"completed" => Event::Completed,
+                    b"stopped" => Event::Stopped,
+                    b"" | b"empty" | b"paused" => Event::None,
+                    _ => return Err(QueryError::Invalid("event")),
+                }
+            }
+            b"compact" => a.compact = v.as_slice() != b"0",
+            b"no_peer_id" => a.no_peer_id = v.as_slice() == b"1",
+            b"numwant" => a.numwant = Some(number::<usize>(&v, "numwant")?),
+            b"ip" => {
+                a.ip = Some(
+                    std::str::from_utf8(&v)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or(QueryError::Invalid("ip"))?,
+                )
+            }
+            _ => {}
+        }
+    }
+    a.info_hash = info_hash.ok_or(QueryError::Missing("info_hash"))?;
+    a.peer_id = peer_id.ok_or(QueryError::Missing("peer_id"))?;
+    a.port = port.ok_or(QueryError::Missing("port"))?;
+    if a.port == 0 {
+        return Err(QueryError::PortZero);
+    }
+    a.uploaded = uploaded.ok_or(QueryError::Missing("uploaded"))?;
+    a.downloaded = downloaded.ok_or(QueryError::Missing("downloaded"))?;
+    a.left = left.ok_or(QueryError::Missing("left"))?;
+    Ok(a)
+}
+
+/// Parses a scrape query: every `info_hash` (none means "all").
+pub fn parse_scrape(query: &str) -> Result<Vec<[u8; 20]>, QueryError> {
+    if query.len() > MAX_QUERY_LEN {
+        return Err(QueryError::TooLong);
+    }
+    pairs(query)
+        .filter(|(k, _)| k.as_slice() == b"info_hash")
+        .map(|(_, v)| id20(&v, "info_hash"))
+        .collect()
+}
+
+fn bstr(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(s.len().to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(s);
+}
+
+fn bint(out: &mut Vec<u8>, n: u64) {
+    out.push(b'i');
+    out.extend_from_slice(n.to_string().as_bytes());
+    out.push(b'e');
+}
+
+/// The peer list of an announce reply.
+#[derive(Debug, Clone)]
+pub struct ReplyPeer {
+    /// Address.
+    pub addr: SocketAddr,
+    /// Peer id.
+    pub peer_id: [u8; 20],
+}
+
+/// Writes an announce reply (keys in bencode's sorted order).
+pub fn write_announce(
+    interval: u32,
+    min_interval: u32,
+    complete: usize,
+    incomplete: usize,
+    peers: &[ReplyPeer],
+    compact: bool,
+    no_peer_id: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + peers.len() * 18);
+    out.push(b'd');
+    bstr(&mut out, b"complete");
+    bint(&mut out, complete as u64);
+    bstr(&mut out, b"incomplete");
+    bint(&mut out, incomplete as u64);
+    bstr(&mut out, b"interval");
+    bint(&mut out, u64::from(interval));
+    bstr(&mut out, b"min interval");
+    bint(&mut out, u64::from(min_interval));
+    if compact {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for p in peers {
+            match p.addr.ip() {
+                IpAddr::V4(ip) => {
+                    v4.extend_from_slice(&ip.octets());
+                    v4.extend_from_slice(&p.addr.port().to_be_bytes());
+                }
+                IpAddr::V6(ip) => {
+                    v6.extend_from_slice(&ip.octets());
+                    v6.extend_from_slice(&p.addr.port().to_be_bytes());
+                }
+            }
+        }
+        bstr(&mut out, b"peers");
+        bstr(&mut out, &v4);
+        if !v6.is_empty() {
+            bstr(&mut out, b"peers6");
+            bstr(&mut out, &v6);
+        }
+    } else {
+        bstr(&mut out, b"peers");
+        out.push(b'l');
+        for p in peers {
+            out.push(b'd');
+            bstr(&mut out, b"ip");
+            bstr(&mut out, p.addr.ip().to_string().as_bytes());
+            if !no_peer_id {
+                bstr(&mut out, b"peer id");
+                bstr(&mut out, &p.peer_id);
+            }
+            bstr(&mut out, b"port");
+            bint(&mut out, u64::from(p.addr.port()));
+            out.push(b'e');
+        }
+        out.push(b'e');
+    }
+    out.push(b'e');
+    out
+}
+
+/// Writes a scrape reply; `files` is keyed by the raw 20-byte hash (sorted here).
+pub fn write_scrape(entries: &[([u8; 20], ScrapeCounts)]) -> Vec<u8> {
+    let mut sorted: Vec<&([u8; 20], ScrapeCounts)> = entries.iter().collect();
+    sorted.sort_by_key(|e| e.0);
+    sorted.dedup_by(|a, b| a.0 == b.0);
+    let mut out = Vec::with_capacity(16 + sorted.len() * 80);
+    out.extend_from_slice(b"d5:filesd");
+    for (hash, c) in sorted {
+        bstr(&mut out, hash);
+        out.push(b'd');
+        bstr(&mut out, b"complete");
+        bint(&mut out, u64::from(c.seeders));
+        bstr(&mut out, b"downloaded");
+        bint(&mut out, u64::from(c.completed));
+        bstr(&mut out, b"incomplete");
+        bint(&mut out, u64::from(c.leechers));
+        out.push(b'e');
+    }
+    out.extend_from_slice(b"ee");
+    out
+}
+
+/// Writes `d14:failure reason…e`.
+pub fn write_failure(reason: &str) -> Vec<u8> {
+    let mut out = b"d".to_vec();
+    bstr(&mut out, b"failure reason");
+    bstr(&mut out, reason.as_bytes());
+    out.push(b'e');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const Q: &str = "info_hash=%12%34Vx%9a%bc%de%f1%23Eg%89%ab%cd%ef%124Vx%9a&peer_id=-PS0100-abcdefghijkl&port=6881&uploaded=0&downloaded=10&left=99&event=started&numwant=5&key=x";
+
+    #[test]
+    fn announce_with_binary_hash() {
+        let a = parse_announce(Q).expect("valid");
+        assert_eq!(
+            a.info_hash,
+            [
+                0x12, 0x34, b'V', b'x', 0x9a, 0xbc, 0xde, 0xf1, 0x23, b'E', b'g', 0x89, 0xab, 0xcd,
+                0xef, 0x12, b'4', b'V', b'x', 0x9a
+            ]
+        );
+        assert_eq!(&a.peer_id, b"-PS0100-abcdefghijkl");
+        assert_eq!((a.port, a.downloaded, a.left), (6881, 10, 99));
+        assert_eq!(a.event, Event::Started);
+        assert!(a.compact);
+        assert_eq!(a.numwant, Some(5));
+    }
+
+    #[test]
+    fn announce_errors() {
+        assert_eq!(
+            parse_announce(&Q.replace("port=6881", "port=0")),
+            Err(QueryError::PortZero)
+        );
+        assert_eq!(
+            parse_announce(&Q.replace("&left=99", "")),
+            Err(QueryError::Missing("left"))
+        );
+        assert_eq!(
+            parse_announce(&Q.replace("%9a&peer", "&peer")),
+            Err(QueryError::Invalid("info_hash"))
+        );
+        assert_eq!(
+            parse_announce(&Q.replace("port=6881", "port=70000")),
+            Err(QueryError::Invalid("port"))
+        );
+        assert_eq!(
+            parse_announce(&"x=1&".repeat(3000)),
+            Err(QueryError::TooLong)
+        );
+        assert_eq!(parse_announce(""), Err(QueryError::Missing("info_hash")));
+        assert_eq!(
+            parse_announce(&format!("{Q}&event=bogus")),
+            Err(QueryError::Invalid("event"))
+        );
+    }
+
+    #[test]
+    fn compact_reply_bytes() {
+        let peers = [
+            ReplyPeer {
+                addr: "1.2.3.4:6881".parse().expect("addr"),
+                peer_id: [b'a'; 20],
+            },
+            ReplyPeer {
+                addr: "[::1]:7".parse().expect("addr"),
+                peer_id: [b'b'; 20],
+            },
+        ];
+        let r = write_announce(1800, 900, 1, 2, &peers, true, false);
+        let mut want = b"d8:completei1e10:incompletei2e8:intervali1800e12:min intervali900e5:peers6:\x01\x02\x03\x04\x1a\xe16:peers618:".to_vec();
+        want.extend_from_slice(&[0; 15]);
+        want.extend_from_slice(&[1, 0, 7, b'e']);
+        assert_eq!(r, want);
+    }
+
+    #[test]
+    fn dictionary_reply_and_failure() {
+        let peers = [ReplyPeer {
+            addr: "1.2.3.4:6881".parse().expect("addr"),
+            peer_id: [b'a'; 20],
+        }];
+        let r = write_announce(60, 30, 0, 1, &peers, false, false);
+        assert!(
+            r.ends_with(b"5:peersld2:ip7:1.2.3.47:peer id20:aaaaaaaaaaaaaaaaaaaa4:porti6881eeee")
+        );
+        let r = write_announce(60, 30, 0, 1, &peers, false, true);
+        assert!(r.ends_with(b"5:peersld2:ip7:1.2.3.44:porti6881eeee"));
+        assert_eq!(
+            write_failure("unregistered torrent"),
+            b"d14:failure reason20:unregistered torrente"
+        );
+    }
+
+    #[test]
+    fn scrape_parse_and_reply() {
+        let q = format!(
+            "info_hash={}&info_hash={}",
+            "%01".repeat(20),
+            "%02".repeat(20)
+        );
+        assert_eq!(parse_scrape(&q), Ok(vec![[1; 20], [2; 20]]));
+        assert_eq!(parse_scrape(""), Ok(vec![]));
+        assert_eq!(
+            parse_scrape("info_hash=ab"),
+            Err(QueryError::Invalid("info_hash"))
+        );
+        let c = ScrapeCounts {
+            seeders: 1,
+            completed: 2,
+            leechers: 3,
+        };
+        let r = write_scrape(&[([2; 20], c), ([1; 20], c)]);
+        let mut want = b"d5:filesd20:".to_vec();
+        want.extend_from_slice(&[1; 20]);
+        want.extend_from_slice(b"d8:completei1e10:downloadedi2e10:incompletei3ee20:");
+        want.extend_from_slice(&[2; 20]);
+        want.extend_from_slice(b"d8:completei1e10:downloadedi2e10:incompletei3eeee");
+        assert_eq!(r, want);
+    }
+}

@@ -1,0 +1,305 @@
+//! The built-in BitTorrent tracker: which torrents it serves, their swarms, and the rules
+//! of an announce (intervals, numwant, who gets whom), shared by the HTTP and UDP fronts.
+//!
+//! It is not an open tracker: only info hashes that the output folder publishes are
+//! accepted, so memory is bounded by (published torrents × `max_peers_per_torrent`).
+//! Codecs live in [`http`] and [`udp`]; sockets live in `serve`. Time is passed in.
+
+pub mod http;
+pub mod swarm;
+pub mod udp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, RwLock};
+
+use crate::publish::metainfo::InfoHash;
+
+pub use swarm::{Event, PeerUpdate, Swarm};
+use udp::ScrapeCounts;
+
+/// Tracker settings (from `serve:` in the config).
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// Seconds between announces we ask for.
+    pub interval: u32,
+    /// Peers per torrent; the oldest is evicted beyond it.
+    pub max_peers_per_torrent: usize,
+    /// Peers returned when the client does not say.
+    pub default_numwant: usize,
+    /// Most peers returned.
+    pub max_numwant: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            interval: 1800,
+            max_peers_per_torrent: 10_000,
+            default_numwant: 50,
+            max_numwant: 200,
+        }
+    }
+}
+
+/// One announce, from either front.
+#[derive(Debug, Clone)]
+pub struct Announce {
+    /// Torrent.
+    pub info_hash: InfoHash,
+    /// The peer's update.
+    pub update: PeerUpdate,
+    /// Peers wanted.
+    pub numwant: Option<usize>,
+}
+
+/// What an announce gets back.
+#[derive(Debug, Clone)]
+pub struct AnnounceReply {
+    /// Seconds until the next announce.
+    pub interval: u32,
+    /// Seconds a client must at least wait.
+    pub min_interval: u32,
+    /// Seeders.
+    pub complete: usize,
+    /// Leechers.
+    pub incomplete: usize,
+    /// Other peers.
+    pub peers: Vec<(SocketAddr, [u8; 20])>,
+}
+
+/// Why an announce was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackerError {
+    /// Not a torrent the output folder publishes.
+    #[error("unregistered torrent")]
+    Unregistered,
+}
+
+/// Figures for `/stats` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwarmStats {
+    /// Seeders now.
+    pub seeders: usize,
+    /// Leechers now.
+    pub leechers: usize,
+    /// Completed downloads seen.
+    pub completed: u64,
+    /// Sum of the `downloaded` increases peers reported.
+    pub peer_downloaded: u64,
+    /// Sum of the `uploaded` increases peers reported.
+    pub peer_uploaded: u64,
+}
+
+/// The tracker.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    config: TrackerConfig,
+    swarms: RwLock<HashMap<InfoHash, Mutex<Swarm>>>,
+}
+
+impl Tracker {
+    /// A tracker for no torrents yet.
+    pub fn new(config: TrackerConfig) -> Self {
+        Tracker {
+            config,
+            swarms: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Makes `hashes` the served set: new ones start empty, removed ones are dropped,
+    /// the rest keep their peers.
+    pub fn set_torrents(&self, hashes: &[InfoHash]) {
+        let mut swarms = self.swarms.write().unwrap_or_else(|p| p.into_inner());
+        swarms.retain(|h, _| hashes.contains(h));
+        for h in hashes {
+            swarms.entry(*h).or_default();
+        }
+    }
+
+    /// Whether `hash` is served.
+    pub fn serves(&self, hash: &InfoHash) -> bool {
+        self.read().contains_key(hash)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<InfoHash, Mutex<Swarm>>> {
+        self.swarms.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Handles an announce at time `now` (seconds).
+    pub fn announce(&self, a: &Announce, now: u64) -> Result<AnnounceReply, TrackerError> {
+        let swarms = self.read();
+        let swarm = swarms.get(&a.info_hash).ok_or(TrackerError::Unregistered)?;
+        let mut swarm = swarm.lock().unwrap_or_else(|p| p.into_inner());
+        swarm.update(&a.update, now, self.config.max_peers_per_torrent);
+        let want = a
+            .numwant
+            .unwrap_or(self.config.default_numwant)
+            .min(self.config.max_numwant);
+        let peers = if a.update.event == Event::Stopped {
+            Vec::new()
+        } else {
+            swarm
+                .sample(&a.update.addr, a.update.left == 0, want)
+                .into_iter()
+                .map(|p| (p.addr, p.peer_id))
+                .collect()
+        };
+        Ok(AnnounceReply {
+            interval: self.config.interval,
+            min_interval: (self.config.interval / 2).max(1),
+            complete: swarm.seeders(),
+            incomplete: swarm.leechers(),
+            peers,
+        })
+    }
+
+    /// Counts for each hash that is served (others are left out).
+    pub fn scrape(&self, hashes: &[InfoHash]) -> Vec<(InfoHash, ScrapeCounts)> {
+        let swarms = self.read();
+        let counts = |s: &Mutex<Swarm>| {
+            let s = s.lock().unwrap_or_else(|p| p.into_inner());
+            ScrapeCounts {
+                seeders: clamp32(s.seeders() as u64),
+                completed: clamp32(s.completed),
+                leechers: clamp32(s.leechers() as u64),
+            }
+        };
+        if hashes.is_empty() {
+            let mut all: Vec<(InfoHash, ScrapeCounts)> =
+                swarms.iter().map(|(h, s)| (*h, counts(s))).collect();
+            all.sort_by_key(|(h, _)| *h);
+            return all;
+        }
+        hashes
+            .iter()
+            .filter_map(|h| swarms.get(h).map(|s| (*h, counts(s))))
+            .collect()
+    }
+
+    /// Figures for every served torrent.
+    pub fn stats(&self) -> HashMap<InfoHash, SwarmStats> {
+        self.read()
+            .iter()
+            .map(|(h, s)| {
+                let s = s.lock().unwrap_or_else(|p| p.into_inner());
+                (
+                    *h,
+                    SwarmStats {
+                        seeders: s.seeders(),
+                        leechers: s.leechers(),
+                        completed: s.completed,
+                        peer_downloaded: s.peer_downloaded,
+                        peer_uploaded: s.peer_uploaded,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Drops peers silent for two intervals; returns how many.
+    pub fn sweep(&self, now: u64) -> usize {
+        let cutoff = now.saturating_sub(2 * u64::from(self.config.interval));
+        self.read()
+            .values()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).expire(cutoff))
+            .sum()
+    }
+}
+
+fn clamp32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn announce(hash: u8, peer: u8, left: u64, event: Event, numwant: Option<usize>) -> Announce {
+        Announce {
+            info_hash: InfoHash([hash; 20]),
+            update: PeerUpdate {
+                addr: SocketAddr::from(([10, 0, 0, peer], 6881)),
+                peer_id: [peer; 20],
+                event,
+                left,
+                uploaded: 0,
+                downloaded: 0,
+            },
+            numwant,
+        }
+    }
+
+    #[test]
+    fn only_published_torrents_are_tracked() {
+        let t = Tracker::new(TrackerConfig::default());
+        t.set_torrents(&[InfoHash([1; 20])]);
+        assert!(t
+            .announce(&announce(1, 1, 5, Event::Started, None), 0)
+            .is_ok());
+        assert_eq!(
+            t.announce(&announce(2, 1, 5, Event::Started, None), 0)
+                .err(),
+            Some(TrackerError::Unregistered)
+        );
+        // A reload keeps the peers of torrents that stay.
+        t.set_torrents(&[InfoHash([1; 20]), InfoHash([3; 20])]);
+        let r = t
+            .announce(&announce(1, 2, 5, Event::Started, None), 1)
+            .expect("ok");
+        assert_eq!((r.incomplete, r.peers.len()), (2, 1));
+        t.set_torrents(&[InfoHash([3; 20])]);
+        assert!(!t.serves(&InfoHash([1; 20])));
+    }
+
+    #[test]
+    fn numwant_is_capped_and_scrape_counts() {
+        let cfg = TrackerConfig {
+            max_numwant: 3,
+            ..TrackerConfig::default()
+        };
+        let t = Tracker::new(cfg);
+        t.set_torrents(&[InfoHash([1; 20])]);
+        for p in 0..10 {
+            t.announce(&announce(1, p, 5, Event::Started, None), 0)
+                .expect("ok");
+        }
+        let r = t
+            .announce(&announce(1, 99, 0, Event::Completed, Some(100)), 0)
+            .expect("ok");
+        assert_eq!(r.peers.len(), 3);
+        let s = t.scrape(&[InfoHash([1; 20]), InfoHash([9; 20])]);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            s[0].1,
+            ScrapeCounts {
+                seeders: 1,
+                completed: 1,
+                leechers: 10
+            }
+        );
+        assert_eq!(t.scrape(&[]).len(), 1);
+    }
+
+    #[test]
+    fn sweep_expires_after_two_intervals() {
+        let cfg = TrackerConfig {
+            interval: 10,
+            ..TrackerConfig::default()
+        };
+        let t = Tracker::new(cfg);
+        t.set_torrents(&[InfoHash([1; 20])]);
+        t.announce(&announce(1, 1, 5, Event::Started, None), 0)
+            .expect("ok");
+        t.announce(&announce(1, 2, 5, Event::Started, None), 15)
+            .expect("ok");
+        assert_eq!(t.sweep(19), 0);
+        assert_eq!(t.sweep(21), 1);
+        assert_eq!(t.stats()[&InfoHash([1; 20])].leechers, 1);
+    }
+}

@@ -1,0 +1,480 @@
+//! BEP 15 UDP tracker protocol: parse requests and write replies, as pure functions over
+//! byte slices, plus stateless connection ids.
+//!
+//! No sockets here: the async task in `serve::udp` moves datagrams and calls these. A
+//! connection id is a keyed hash of the client's address and a 2-minute time window, so
+//! checking one needs no storage (and a flood of connects costs no memory).
+
+use std::hash::{BuildHasher, Hash};
+use std::net::{IpAddr, SocketAddr};
+
+/// The magic constant a connect request starts with.
+pub const PROTOCOL_ID: u64 = 0x0417_2710_1980;
+
+/// Action codes.
+pub const ACTION_CONNECT: u32 = 0;
+/// Announce action.
+pub const ACTION_ANNOUNCE: u32 = 1;
+/// Scrape action.
+pub const ACTION_SCRAPE: u32 = 2;
+/// Error action.
+pub const ACTION_ERROR: u32 = 3;
+
+/// Most info hashes one scrape may ask for (BEP 15: about 74 fit a datagram).
+pub const MAX_SCRAPE_HASHES: usize = 74;
+
+/// A parsed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Connect: ask for a connection id.
+    Connect {
+        /// Transaction id to echo.
+        transaction_id: u32,
+    },
+    /// Announce.
+    Announce(AnnounceRequest),
+    /// Scrape.
+    Scrape {
+        /// Connection id from a connect reply.
+        connection_id: u64,
+        /// Transaction id to echo.
+        transaction_id: u32,
+        /// Up to 74 info hashes.
+        info_hashes: Vec<[u8; 20]>,
+    },
+}
+
+/// The fields of a UDP announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceRequest {
+    /// Connection id from a connect reply.
+    pub connection_id: u64,
+    /// Transaction id to echo.
+    pub transaction_id: u32,
+    /// Torrent.
+    pub info_hash: [u8; 20],
+    /// Client's peer id.
+    pub peer_id: [u8; 20],
+    /// Bytes downloaded so far.
+    pub downloaded: u64,
+    /// Bytes left.
+    pub left: u64,
+    /// Bytes uploaded so far.
+    pub uploaded: u64,
+    /// 0 none, 1 completed, 2 started, 3 stopped.
+    pub event: u32,
+    /// Requested IPv4 address (0 = use the sender's).
+    pub ip: u32,
+    /// Client key.
+    pub key: u32,
+    /// Peers wanted; -1 for the default.
+    pub num_want: i32,
+    /// Client's listening port.
+    pub port: u16,
+}
+
+/// Why a datagram was not a valid request. Some carry the transaction id, so the
+/// server can answer with an error packet; the rest are dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Shorter than any request (16 bytes): dropped.
+    #[error("packet of {0} bytes is too short")]
+    TooShort(usize),
+    /// A connect without the protocol magic: dropped.
+    #[error("connect without the protocol id")]
+    BadProtocolId,
+    /// Shorter than this action needs.
+    #[error("{action} request of {len} bytes is too short")]
+    Truncated {
+        /// Which action.
+        action: &'static str,
+        /// Its length.
+        len: usize,
+        /// To echo in the error reply.
+        transaction_id: u32,
+    },
+    /// An action we do not know.
+    #[error("unknown action {action}")]
+    UnknownAction {
+        /// The action code.
+        action: u32,
+        /// To echo in the error reply.
+        transaction_id: u32,
+    },
+    /// A scrape of no hashes or of too many.
+    #[error("scrape of {count} info hashes (1 to 74 allowed)")]
+    ScrapeCount {
+        /// Hash count.
+        count: usize,
+        /// To echo in the error reply.
+        transaction_id: u32,
+    },
+}
+
+impl ParseError {
+    /// The transaction id to answer with an error packet, if the request deserves one.
+    pub fn transaction_id(&self) -> Option<u32> {
+        match self {
+            ParseError::TooShort(_) | ParseError::BadProtocolId => None,
+            ParseError::Truncated { transaction_id, .. }
+            | ParseError::UnknownAction { transaction_id, .. }
+            | ParseError::ScrapeCount { transaction_id, .. } => Some(*transaction_id),
+        }
+    }
+}
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_be_bytes([b[i], b[i + 1]])
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_be_bytes(a)
+}
+
+fn hash20(b: &[u8], i: usize) -> [u8; 20] {
+    let mut a = [0u8; 20];
+    a.copy_from_slice(&b[i..i + 20]);
+    a
+}
+
+/// Parses one datagram.
+pub fn parse_request(b: &[u8]) -> Result<Request, ParseError> {
+    if b.len() < 16 {
+        return Err(ParseError::TooShort(b.len()));
+    }
+    let connection_id = u64_at(b, 0);
+    let action = u32_at(b, 8);
+    let transaction_id = u32_at(b, 12);
+    match action {
+        ACTION_CONNECT => {
+            if connection_id != PROTOCOL_ID {
+                return Err(ParseError::BadProtocolId);
+            }
+            Ok(Request::Connect { transaction_id })
+        }
+        ACTION_ANNOUNCE => {
+            if b.len() < 98 {
+                return Err(ParseError::Truncated {
+                    action: "announce",
+                    len: b.len(),
+                    transaction_id,
+                });
+            }
+            Ok(Request::Announce(AnnounceRequest {
+                connection_id,
+                transaction_id,
+                info_hash: hash20(b, 16),
+                peer_id: hash20(b, 36),
+                downloaded: u64_at(b, 56),
+                left: u64_at(b, 64),
+                uploaded: u64_at(b, 72),
+                event: u32_at(b, 80),
+                ip: u32_at(b, 84),
+                key: u32_at(b, 88),
+                num_want: u32_at(b, 92) as i32,
+                port: u16_at(b, 96),
+            }))
+        }
+        ACTION_SCRAPE => {
+            let count = (b.len() - 16) / 20;
+            if count == 0 || count > MAX_SCRAPE_HASHES {
+                return Err(ParseError::ScrapeCount {
+                    count,
+                    transaction_id,
+                });
+            }
+            let info_hashes = (0..count).map(|i| hash20(b, 16 + 20 * i)).collect();
+            Ok(Request::Scrape {
+                connection_id,
+                transaction_id,
+                info_hashes,
+            })
+        }
+        _ => Err(ParseError::UnknownAction {
+            action,
+            transaction_id,
+        }),
+    }
+}
+
+/// Writes a connect reply.
+pub fn write_connect(out: &mut Vec<u8>, transaction_id: u32, connection_id: u64) {
+    out.extend_from_slice(&ACTION_CONNECT.to_be_bytes());
+    out.extend_from_slice(&transaction_id.to_be_bytes());
+    out.extend_from_slice(&connection_id.to_be_bytes());
+}
+
+/// Writes an announce reply. Peers of the other address family than `ipv6` are skipped:
+/// BEP 15 sends 6-byte entries to IPv4 clients and 18-byte ones to IPv6 clients.
+pub fn write_announce(
+    out: &mut Vec<u8>,
+    transaction_id: u32,
+    interval: u32,
+    leechers: u32,
+    seeders: u32,
+    peers: &[SocketAddr],
+    ipv6: bool,
+) {
+    out.extend_from_slice(&ACTION_ANNOUNCE.to_be_bytes());
+    out.extend_from_slice(&transaction_id.to_be_bytes());
+    out.extend_from_slice(&interval.to_be_bytes());
+    out.extend_from_slice(&leechers.to_be_bytes());
+    out.extend_from_slice(&seeders.to_be_bytes());
+    for p in peers {
+        match (p.ip(), ipv6) {
+            (IpAddr::V4(ip), false) => out.extend_from_slice(&ip.octets()),
+            (IpAddr::V6(ip), true) => out.extend_from_slice(&ip.octets()),
+            _ => continue,
+        }
+        out.extend_from_slice(&p.port().to_be_bytes());
+    }
+}
+
+/// Per-torrent counts in a scrape reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScrapeCounts {
+    /// Peers with the whole file.
+    pub seeders: u32,
+    /// Completed downloads.
+    pub completed: u32,
+    /// Peers still downloading.
+    pub leechers: u32,
+}
+
+/// Writes a scrape reply, one entry per requested hash, in order.
+pub fn write_scrape(out: &mut Vec<u8>, transaction_id: u32, entries: &[ScrapeCounts]) {
+    out.extend_from_slice(&ACTION_SCRAPE.to_be_bytes());
+    out.extend_from_slice(&transaction_id.to_be_bytes());
+    for e in entries {
+        out.extend_from_slice(&e.seeders.to_be_bytes());
+        out.extend_from_slice(&e.completed.to_be_bytes());
+        out.extend_from_slice(&e.leechers.to_be_bytes());
+    }
+}
+
+/// Writes an error reply.
+pub fn write_error(out: &mut Vec<u8>, transaction_id: u32, message: &str) {
+    out.extend_from_slice(&ACTION_ERROR.to_be_bytes());
+    out.extend_from_slice(&transaction_id.to_be_bytes());
+    out.extend_from_slice(message.as_bytes());
+}
+
+/// Length of one connection-id window; an id is accepted in its window and the next.
+pub const WINDOW_SECS: u64 = 120;
+
+/// Stateless connection ids: a keyed hash (SipHash with a random per-process key) of the
+/// client's IP and port and the time window.
+#[derive(Debug, Clone)]
+pub struct ConnectionIds {
+    key: std::collections::hash_map::RandomState,
+}
+
+impl Default for ConnectionIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConnectionIds {
+    /// A fresh random key: ids do not survive a restart (clients reconnect, as BEP 15 expects).
+    pub fn new() -> Self {
+        ConnectionIds {
+            key: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn id(&self, addr: &SocketAddr, window: u64) -> u64 {
+        let mut h = self.key.build_hasher();
+        addr.ip().hash(&mut h);
+        addr.port().hash(&mut h);
+        window.hash(&mut h);
+        std::hash::Hasher::finish(&h)
+    }
+
+    /// The id for `addr` at `now_secs` (Unix time).
+    pub fn issue(&self, addr: &SocketAddr, now_secs: u64) -> u64 {
+        self.id(addr, now_secs / WINDOW_SECS)
+    }
+
+    /// Whether `id` was issued to `addr` in this window or the previous one.
+    pub fn check(&self, id: u64, addr: &SocketAddr, now_secs: u64) -> bool {
+        let w = now_secs / WINDOW_SECS;
+        id == self.id(addr, w) || (w > 0 && id == self.id(addr, w - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect_packet(tid: u32) -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(&PROTOCOL_ID.to_be_bytes());
+        p.extend_from_slice(&0u32.to_be_bytes());
+        p.extend_from_slice(&tid.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn connect_request_and_reply_bytes() {
+        let p = connect_packet(0xdead_beef);
+        assert_eq!(
+            p,
+            [0, 0, 4, 0x17, 0x27, 0x10, 0x19, 0x80, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]
+        );
+        assert_eq!(
+            parse_request(&p),
+            Ok(Request::Connect {
+                transaction_id: 0xdead_beef
+            })
+        );
+        let mut out = Vec::new();
+        write_connect(&mut out, 7, 0x0102_0304_0506_0708);
+        assert_eq!(out, [0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn announce_request_layout() {
+        let mut p = Vec::new();
+        p.extend_from_slice(&42u64.to_be_bytes()); // 0 connection_id
+        p.extend_from_slice(&1u32.to_be_bytes()); // 8 action
+        p.extend_from_slice(&9u32.to_be_bytes()); // 12 transaction_id
+        p.extend_from_slice(&[0xaa; 20]); // 16 info_hash
+        p.extend_from_slice(&[0xbb; 20]); // 36 peer_id
+        p.extend_from_slice(&100u64.to_be_bytes()); // 56 downloaded
+        p.extend_from_slice(&200u64.to_be_bytes()); // 64 left
+        p.extend_from_slice(&300u64.to_be_bytes()); // 72 uploaded
+        p.extend_from_slice(&2u32.to_be_bytes()); // 80 event
+        p.extend_from_slice(&0u32.to_be_bytes()); // 84 ip
+        p.extend_from_slice(&77u32.to_be_bytes()); // 88 key
+        p.extend_from_slice(&(-1i32).to_be_bytes()); // 92 num_want
+        p.extend_from_slice(&6881u16.to_be_bytes()); // 96 port
+        assert_eq!(p.len(), 98);
+        let Ok(Request::Announce(a)) = parse_request(&p) else {
+            panic!("announce");
+        };
+        assert_eq!(
+            a,
+            AnnounceRequest {
+                connection_id: 42,
+                transaction_id: 9,
+                info_hash: [0xaa; 20],
+                peer_id: [0xbb; 20],
+                downloaded: 100,
+                left: 200,
+                uploaded: 300,
+                event: 2,
+                ip: 0,
+                key: 77,
+                num_want: -1,
+                port: 6881,
+            }
+        );
+        assert!(matches!(
+            parse_request(&p[..97]),
+            Err(ParseError::Truncated {
+                transaction_id: 9,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn announce_reply_per_family() {
+        let peers: Vec<SocketAddr> = vec![
+            "1.2.3.4:6881".parse().expect("v4"),
+            "[::1]:51413".parse().expect("v6"),
+        ];
+        let mut v4 = Vec::new();
+        write_announce(&mut v4, 5, 1800, 3, 4, &peers, false);
+        assert_eq!(
+            v4,
+            [0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 7, 8, 0, 0, 0, 3, 0, 0, 0, 4, 1, 2, 3, 4, 0x1a, 0xe1]
+        );
+        let mut v6 = Vec::new();
+        write_announce(&mut v6, 5, 1800, 3, 4, &peers, true);
+        assert_eq!(v6.len(), 20 + 18);
+        assert_eq!(
+            &v6[20..36],
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        );
+        assert_eq!(&v6[36..], &51413u16.to_be_bytes());
+    }
+
+    #[test]
+    fn scrape_request_and_reply() {
+        let mut p = Vec::new();
+        p.extend_from_slice(&42u64.to_be_bytes());
+        p.extend_from_slice(&2u32.to_be_bytes());
+        p.extend_from_slice(&3u32.to_be_bytes());
+        p.extend_from_slice(&[1; 20]);
+        p.extend_from_slice(&[2; 20]);
+        let Ok(Request::Scrape { info_hashes, .. }) = parse_request(&p) else {
+            panic!("scrape");
+        };
+        assert_eq!(info_hashes, vec![[1; 20], [2; 20]]);
+        assert!(matches!(
+            parse_request(&p[..16]),
+            Err(ParseError::ScrapeCount { count: 0, .. })
+        ));
+        let mut out = Vec::new();
+        write_scrape(
+            &mut out,
+            3,
+            &[ScrapeCounts {
+                seeders: 1,
+                completed: 2,
+                leechers: 3,
+            }],
+        );
+        assert_eq!(
+            out,
+            [0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]
+        );
+    }
+
+    #[test]
+    fn garbage_is_rejected_not_panicking() {
+        assert_eq!(parse_request(&[]), Err(ParseError::TooShort(0)));
+        assert_eq!(parse_request(&[0; 15]), Err(ParseError::TooShort(15)));
+        let mut bad = connect_packet(1);
+        bad[0] = 9;
+        assert_eq!(parse_request(&bad), Err(ParseError::BadProtocolId));
+        let mut unknown = connect_packet(1);
+        unknown[11] = 9;
+        assert_eq!(
+            parse_request(&unknown).map_err(|e| e.transaction_id()),
+            Err(Some(1))
+        );
+        for len in 0..200 {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let _ = parse_request(&junk);
+        }
+        let mut err = Vec::new();
+        write_error(&mut err, 4, "nope");
+        assert_eq!(err, [0, 0, 0, 3, 0, 0, 0, 4, b'n', b'o', b'p', b'e']);
+    }
+
+    #[test]
+    fn connection_ids_are_bound_to_address_and_time() {
+        let ids = ConnectionIds::new();
+        let a: SocketAddr = "10.0.0.1:1000".parse().expect("addr");
+        let b: SocketAddr = "10.0.0.2:1000".parse().expect("addr");
+        let t = 1_000_000;
+        let id = ids.issue(&a, t);
+        assert!(ids.check(id, &a, t));
+        assert!(ids.check(id, &a, t + WINDOW_SECS));
+        assert!(!ids.check(id, &a, t + 3 * WINDOW_SECS));
+        assert!(!ids.check(id, &b, t));
+        assert!(
+            !ConnectionIds::new().check(id, &a, t),
+            "keys differ per process"
+        );
+    }
+}
