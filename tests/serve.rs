@@ -731,3 +731,56 @@ fn aria2c_downloads_through_our_tracker_and_web_seed() {
         "web seed bytes: {ep}"
     );
 }
+
+#[test]
+fn udp_tracker_over_ipv6_returns_18_byte_peers() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIP udp_tracker_over_ipv6_returns_18_byte_peers: no IPv6 loopback\n",
+        );
+        return;
+    }
+    let d = example_copy();
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let yaml = format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: \"[::1]:0\"\n");
+    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let s = Server::start(d.path(), "podcast.yaml");
+    let to = s.udp.expect("udp");
+    assert!(to.is_ipv6());
+    let hash = info_hashes(d.path())[0];
+    let mut connect = 0x41727101980u64.to_be_bytes().to_vec();
+    connect.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9]);
+    let mut ids = Vec::new();
+    let socks: Vec<UdpSocket> = (0..2)
+        .map(|_| {
+            let s = UdpSocket::bind("[::1]:0").expect("bind v6");
+            s.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
+            s
+        })
+        .collect();
+    for s6 in &socks {
+        let r = udp_exchange(s6, to, &connect).expect("connect");
+        ids.push(r[8..16].to_vec());
+    }
+    let mut replies = Vec::new();
+    for (i, s6) in socks.iter().enumerate() {
+        let mut p = ids[i].clone();
+        p.extend_from_slice(&1u32.to_be_bytes());
+        p.extend_from_slice(&(i as u32).to_be_bytes());
+        p.extend_from_slice(&hash);
+        p.extend_from_slice(&[i as u8; 20]);
+        p.extend_from_slice(&[0; 8]);
+        p.extend_from_slice(&5u64.to_be_bytes());
+        p.extend_from_slice(&[0; 8]);
+        p.extend_from_slice(&[0; 12]); // event, ip, key
+        p.extend_from_slice(&(-1i32).to_be_bytes());
+        p.extend_from_slice(&(7000 + i as u16).to_be_bytes());
+        replies.push(udp_exchange(s6, to, &p).expect("announce"));
+    }
+    // The second peer gets the first: ::1 port 7000, in 18 bytes.
+    let mut want = std::net::Ipv6Addr::LOCALHOST.octets().to_vec();
+    want.extend_from_slice(&7000u16.to_be_bytes());
+    assert_eq!(&replies[1][20..], want.as_slice());
+}
