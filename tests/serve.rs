@@ -500,6 +500,8 @@ fn udp_tracker_speaks_bep15_byte_for_byte() {
         .expect("timeout");
     let r = udp_exchange(&sock2, to, &p).expect("connect");
     let conn2 = r[8..16].to_vec();
+    // It starts as a leecher, then completes (a completion counts only for a known leecher).
+    udp_exchange(&sock2, to, &announce(&conn2, 2, &hashes[0], 10, 2)).expect("reply");
     let r = udp_exchange(&sock2, to, &announce(&conn2, 2, &hashes[0], 0, 1)).expect("reply");
     assert_eq!(&r[12..20], &[0, 0, 0, 1, 0, 0, 0, 1]);
     assert_eq!(&r[20..], &[127, 0, 0, 1, 0x17, 0x71]);
@@ -756,7 +758,8 @@ fn udp_tracker_over_ipv6_returns_18_byte_peers() {
     let socks: Vec<UdpSocket> = (0..2)
         .map(|_| {
             let s = UdpSocket::bind("[::1]:0").expect("bind v6");
-            s.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
+            s.set_read_timeout(Some(Duration::from_millis(1500)))
+                .expect("timeout");
             s
         })
         .collect();
@@ -783,4 +786,158 @@ fn udp_tracker_over_ipv6_returns_18_byte_peers() {
     let mut want = std::net::Ipv6Addr::LOCALHOST.octets().to_vec();
     want.extend_from_slice(&7000u16.to_be_bytes());
     assert_eq!(&replies[1][20..], want.as_slice());
+}
+
+#[test]
+fn a_removed_episode_stops_being_served_and_tracked() {
+    let (d, s) = served_example("");
+    let before = info_hashes(d.path());
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    // Drop the bonus episode from disk and from the config.
+    std::fs::remove_file(
+        d.path()
+            .join("examples/episodes/bonus-behind-the-scenes.mp3"),
+    )
+    .expect("rm");
+    let start = yaml
+        .find("  - file: bonus-behind-the-scenes.mp3")
+        .expect("entry");
+    let end = yaml[start..].find("serve:").expect("serve") + start;
+    std::fs::write(
+        d.path().join("podcast.yaml"),
+        format!("{}{}", &yaml[..start], &yaml[end..]),
+    )
+    .expect("write");
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let after = info_hashes(d.path());
+    let gone = *before
+        .iter()
+        .find(|h| !after.contains(h))
+        .expect("one hash removed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = bdecode(&s.get(&announce_query(&gone, 1, "10.0.0.1", 5, "")).body);
+        if r.contains_key("failure reason") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "removed episode still tracked");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(s.get("/episodes/bonus-behind-the-scenes.mp3").status, 404);
+    assert_eq!(s.stats()["episodes"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let (_d, s) = served_example("  max_connections_per_ip: 4\n");
+    // Four idle connections hold this address's slots...
+    let idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(s.http).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // ...so a fifth is closed without an answer.
+    let mut extra = TcpStream::connect(s.http).expect("connect");
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let _ = extra.write_all(b"GET /feed.xml HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut buf = [0u8; 64];
+    let n = extra.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "a connection over the per-address cap was served");
+    // Once they close, the address is served again.
+    drop(idle);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let ok = std::panic::catch_unwind(|| s.get("/feed.xml").status).unwrap_or(0);
+        if ok == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slots were not released");
+    }
+}
+
+/// A free loopback UDP port.
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn aria2c_announces_over_our_udp_tracker() {
+    if !have_tool("aria2c", "aria2c_announces_over_our_udp_tracker") {
+        return;
+    }
+    let d = example_copy();
+    let (port, udp_port) = (free_port(), free_udp_port());
+    let base = format!("http://127.0.0.1:{port}/");
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let yaml = yaml
+        .replace("https://podcast.example.com/seedbox/", &base)
+        .replace(
+            "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
+            "  trackers: []\n",
+        );
+    let yaml = format!(
+        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: 127.0.0.1:{udp_port}\n  public_url: {base}\n"
+    );
+    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let torrent = d
+        .path()
+        .join("public/torrents/bonus-behind-the-scenes.torrent");
+    let t = Torrent::read_from_file(&torrent).expect("torrent");
+    let udp_url = format!("udp://127.0.0.1:{udp_port}/announce");
+    assert_eq!(
+        t.announce_list,
+        Some(vec![vec![format!("{base}announce")], vec![udp_url]])
+    );
+    let s = Server::start(d.path(), "podcast.yaml");
+    let dl = d.path().join("download");
+    // aria2 speaks UDP trackers through its DHT socket, so DHT is on (with no nodes to
+    // find, on loopback); the HTTP tracker is excluded so the UDP one must do.
+    let status = Command::new("aria2c")
+        .args([
+            "--quiet=true",
+            "--seed-time=0",
+            "--enable-dht=true",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--bt-stop-timeout=60",
+        ])
+        .arg(format!("--bt-exclude-tracker={base}announce"))
+        .arg(format!(
+            "--dht-file-path={}",
+            d.path().join("dht.dat").display()
+        ))
+        .arg("--dir")
+        .arg(&dl)
+        .arg(&torrent)
+        .stdout(Stdio::null())
+        .status()
+        .expect("aria2c");
+    assert!(status.success(), "aria2c failed: {status}");
+    assert_eq!(
+        std::fs::read(dl.join("bonus-behind-the-scenes.mp3")).expect("downloaded"),
+        std::fs::read(
+            d.path()
+                .join("examples/episodes/bonus-behind-the-scenes.mp3")
+        )
+        .expect("src")
+    );
+    let ep = s.stats()["episodes"]
+        .as_array()
+        .expect("episodes")
+        .iter()
+        .find(|e| e["info_hash"] == t.info_hash())
+        .expect("episode")
+        .clone();
+    assert!(
+        ep["completed"].as_u64() >= Some(1),
+        "UDP tracker saw no completed peer: {ep}"
+    );
 }

@@ -237,6 +237,10 @@ pub struct ServeSettings {
     pub trust_proxy: bool,
     /// Most HTTP connections at once.
     pub max_connections: usize,
+    /// Most HTTP connections from one address.
+    pub max_connections_per_ip: usize,
+    /// Peers one address (one /64 for IPv6) may have in a torrent.
+    pub max_peers_per_ip: usize,
 }
 
 impl Default for ServeSettings {
@@ -249,6 +253,8 @@ impl Default for ServeSettings {
             max_peers_per_torrent: 10_000,
             trust_proxy: false,
             max_connections: 1024,
+            max_connections_per_ip: 32,
+            max_peers_per_ip: 16,
         }
     }
 }
@@ -897,16 +903,29 @@ fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
             c.problem(&path, "expected at least 1");
         }
     }
-    if let Some(n) = sf.small_number(c, "max_connections") {
-        if n >= 1 {
-            s.max_connections = n as usize;
-        } else {
-            let path = sf.field_path("max_connections");
-            c.problem(&path, "expected at least 1");
+    for (key, slot) in [
+        ("max_connections", &mut s.max_connections),
+        ("max_connections_per_ip", &mut s.max_connections_per_ip),
+        ("max_peers_per_ip", &mut s.max_peers_per_ip),
+    ] {
+        if let Some(n) = sf.small_number(c, key) {
+            if n >= 1 {
+                *slot = n as usize;
+            } else {
+                let path = sf.field_path(key);
+                c.problem(&path, "expected at least 1");
+            }
         }
     }
     if let Some(b) = sf.boolean(c, "trust_proxy") {
         s.trust_proxy = b;
+    }
+    if s.public_url.is_some() && s.udp_tracker.is_some_and(|a| a.port() == 0) {
+        let path = sf.field_path("udp_tracker");
+        c.problem(
+            &path,
+            "port 0 cannot be announced in torrents; with public_url set, give the UDP tracker a fixed port (or `off`)",
+        );
     }
     sf.finish(c);
     s

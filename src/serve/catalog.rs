@@ -40,6 +40,14 @@ impl Catalog {
         self.episodes.iter().map(|e| e.info_hash).collect()
     }
 
+    /// (info hash, file size) of every episode, for the tracker.
+    pub fn torrents(&self) -> Vec<(InfoHash, u64)> {
+        self.episodes
+            .iter()
+            .map(|e| (e.info_hash, e.size))
+            .collect()
+    }
+
     /// The episode whose MP3 is at `media` (a path in the output folder).
     pub fn by_media(&self, media: &str) -> Option<&CatalogEpisode> {
         self.by_media.get(media).map(|&i| &self.episodes[i])

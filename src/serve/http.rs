@@ -23,10 +23,16 @@ use crate::publish::metainfo::InfoHash;
 use crate::tracker::http::{self as codec, ReplyPeer};
 use crate::tracker::{Announce, PeerUpdate};
 
+use super::conn::{IdleTimeout, PerIp};
 use super::State;
 
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may make no progress at all (a reader that stopped reading).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Request buffer per connection: tracker queries are capped at 8 KiB, so 16 KiB is
+/// plenty, and 1000 connections cannot pin hyper's 400 KB default each.
+const MAX_REQUEST_BUFFER: usize = 16 * 1024;
 /// How long shutdown waits for in-flight responses.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 
@@ -34,11 +40,13 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 /// (up to [`DRAIN_TIMEOUT`]).
 pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(state.max_connections));
+    let per_ip = PerIp::new(state.max_connections_per_ip);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_BUFFER)
         .keep_alive(true);
     loop {
         let accepted = tokio::select! {
@@ -54,6 +62,10 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
                 continue;
             }
         };
+        let Some(ip_slot) = per_ip.acquire(peer.ip().to_canonical()) else {
+            tracing::debug!("http: {} has too many connections; closing one", peer.ip());
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tracing::debug!("http: connection cap reached; closing {peer}");
             continue;
@@ -64,12 +76,13 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
             let state = state.clone();
             async move { Ok::<_, Infallible>(respond(&state, req, peer).await) }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(IdleTimeout::new(stream, IDLE_TIMEOUT));
+        let conn = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("http: {peer}: {e}");
             }
-            drop(permit);
+            drop((permit, ip_slot));
         });
     }
     drop(listener);
@@ -110,14 +123,22 @@ async fn respond(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Res
     }
 }
 
-/// The client's address: the socket's, or with `trust_proxy` the proxy's forwarded one.
+/// The client's address: the socket's, or with `trust_proxy` the one the proxy saw:
+/// `X-Real-IP`, else the last `X-Forwarded-For` entry (the one our proxy appended; earlier
+/// entries come from the client and prove nothing).
 fn client_ip(state: &State, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if state.trust_proxy {
         let forwarded = headers
-            .get("x-forwarded-for")
+            .get("x-real-ip")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .or_else(|| headers.get("x-real-ip").and_then(|v| v.to_str().ok()))
+            .or_else(|| {
+                headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .next_back()
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.rsplit(',').next())
+            })
             .and_then(|v| v.trim().parse::<IpAddr>().ok());
         if let Some(ip) = forwarded {
             return ip.to_canonical();
@@ -147,6 +168,7 @@ pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Ve
             downloaded: a.downloaded,
         },
         numwant: a.numwant,
+        family: None,
     };
     match state.tracker.announce(&announce, state.now()) {
         Ok(r) => {

@@ -7,6 +7,7 @@
 //! `tracker`, file serving in [`files`].
 
 pub mod catalog;
+pub mod conn;
 pub mod files;
 pub mod http;
 pub mod udp;
@@ -74,7 +75,7 @@ pub struct Options {
     pub ready_file: Option<PathBuf>,
 }
 
-type Counter = Arc<dyn Fn(&str, u64) + Send + Sync>;
+use files::OnBodyBytes as Counter;
 
 /// What every listener shares.
 pub struct State {
@@ -88,6 +89,8 @@ pub struct State {
     pub trust_proxy: bool,
     /// HTTP connection cap.
     pub max_connections: usize,
+    /// HTTP connections per client address.
+    pub max_connections_per_ip: usize,
     catalog: Arc<RwLock<Arc<Catalog>>>,
     http_bytes: Arc<Mutex<HashMap<String, u64>>>,
     counter: Counter,
@@ -104,9 +107,10 @@ impl State {
         let tracker = Tracker::new(TrackerConfig {
             interval: config.serve.announce_interval,
             max_peers_per_torrent: config.serve.max_peers_per_torrent,
+            max_peers_per_ip: config.serve.max_peers_per_ip,
             ..TrackerConfig::default()
         });
-        tracker.set_torrents(&catalog.info_hashes());
+        tracker.set_torrents(&catalog.torrents());
         let http_bytes: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
         // Counts MP3 bytes per episode as the file handler sends them.
@@ -131,6 +135,7 @@ impl State {
             connection_ids: ConnectionIds::new(),
             trust_proxy: config.serve.trust_proxy,
             max_connections: config.serve.max_connections,
+            max_connections_per_ip: config.serve.max_connections_per_ip,
             catalog,
             http_bytes,
             counter,
@@ -166,7 +171,7 @@ impl State {
 
     /// Installs a new catalog: the tracker follows, peers of unchanged episodes stay.
     pub fn install(&self, catalog: Catalog) {
-        self.tracker.set_torrents(&catalog.info_hashes());
+        self.tracker.set_torrents(&catalog.torrents());
         if let Ok(mut c) = self.catalog.write() {
             *c = Arc::new(catalog);
         }
@@ -243,6 +248,8 @@ async fn serve(
         config.serve.announce_interval,
     ));
 
+    // Signal handlers are in place before anyone is told we are ready.
+    let signals = Signals::new();
     if let Some(path) = &opts.ready_file {
         let mut ready = serde_json::Map::new();
         ready.insert("http".into(), http_addr.to_string().into());
@@ -252,7 +259,7 @@ async fn serve(
         write_atomically(path, &serde_json::Value::Object(ready).to_string())?;
     }
 
-    shutdown_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down: no new connections, finishing responses");
     let _ = stop.send(true);
     let drained = tokio::time::timeout(http::DRAIN_TIMEOUT + Duration::from_millis(500), async {
@@ -275,26 +282,52 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), ServeError> {
         })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Ctrl-C and SIGTERM, registered when created.
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            let recv = |s: &mut Option<tokio::signal::unix::Signal>| {
+                let s = s.take();
+                async move {
+                    match s {
+                        Some(mut s) => {
+                            s.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            };
+            let (term, int) = (recv(&mut self.term), recv(&mut self.int));
+            tokio::select! {
+                _ = term => {},
+                _ = int => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -316,17 +349,9 @@ async fn reload_loop(out: PathBuf, state: Arc<State>, mut shutdown: watch::Recei
         let dir = out.clone();
         match tokio::task::spawn_blocking(move || catalog::load(&dir)).await {
             Ok(Ok(catalog)) => {
-                let before = state.catalog();
-                let added = catalog
-                    .episodes
-                    .iter()
-                    .filter(|e| !before.info_hashes().contains(&e.info_hash))
-                    .count();
-                let removed = before
-                    .episodes
-                    .iter()
-                    .filter(|e| !catalog.info_hashes().contains(&e.info_hash))
-                    .count();
+                let (old, new) = (state.catalog().info_hashes(), catalog.info_hashes());
+                let added = new.iter().filter(|h| !old.contains(h)).count();
+                let removed = old.iter().filter(|h| !new.contains(h)).count();
                 tracing::info!(
                     "reloaded {}: {} episodes ({added} new, {removed} removed)",
                     out.display(),

@@ -11,8 +11,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use crate::publish::metainfo::InfoHash;
-use crate::tracker::udp::{self, Request, ScrapeCounts};
-use crate::tracker::{Announce, Event, PeerUpdate};
+use crate::tracker::udp::{self, Request};
+use crate::tracker::{Announce, Event, Family, PeerUpdate, ScrapeCounts};
 
 use super::State;
 
@@ -66,6 +66,10 @@ pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>)
                 udp::write_error(out, a.transaction_id, "bad connection id; connect again");
                 return;
             }
+            if a.port == 0 {
+                udp::write_error(out, a.transaction_id, "invalid port 0");
+                return;
+            }
             // The ip field is honoured only from this machine, like HTTP's `ip=`.
             let ip = if a.ip != 0 && from.ip().is_loopback() {
                 IpAddr::V4(Ipv4Addr::from(a.ip))
@@ -88,11 +92,13 @@ pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>)
                     downloaded: a.downloaded,
                 },
                 numwant: usize::try_from(a.num_want).ok(),
+                // A UDP reply carries one family: the one the client asked over.
+                family: Some(if from.is_ipv6() {
+                    Family::V6
+                } else {
+                    Family::V4
+                }),
             };
-            if a.port == 0 {
-                udp::write_error(out, a.transaction_id, "invalid port 0");
-                return;
-            }
             match state.tracker.announce(&announce, now) {
                 Ok(reply) => {
                     let peers: Vec<SocketAddr> = reply.peers.iter().map(|(a, _)| *a).collect();

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use percent_encoding::percent_decode;
 
 use super::swarm::Event;
-use super::udp::ScrapeCounts;
+use super::ScrapeCounts;
 
 /// Longest query string accepted (a full 74-hash scrape fits; anything longer is abuse).
 pub const MAX_QUERY_LEN: usize = 8192;
@@ -107,7 +107,11 @@ pub fn parse_announce(query: &str) -> Result<HttpAnnounce, QueryError> {
             b"port" => port = Some(number::<u16>(&v, "port")?),
             b"uploaded" => uploaded = Some(number::<u64>(&v, "uploaded")?),
             b"downloaded" => downloaded = Some(number::<u64>(&v, "downloaded")?),
-            b"left" => left = Some(number::<u64>(&v, "left")?),
+            // Some clients send left=-1 when they do not know: count them as leechers.
+            b"left" => {
+                let n = number::<i128>(&v, "left")?;
+                left = Some(u64::try_from(n).unwrap_or(u64::MAX));
+            }
             b"event" => {
                 a.event = match v.as_slice() {
                     b"started" => Event::Started,
@@ -119,15 +123,10 @@ pub fn parse_announce(query: &str) -> Result<HttpAnnounce, QueryError> {
             }
             b"compact" => a.compact = v.as_slice() != b"0",
             b"no_peer_id" => a.no_peer_id = v.as_slice() == b"1",
-            b"numwant" => a.numwant = Some(number::<usize>(&v, "numwant")?),
-            b"ip" => {
-                a.ip = Some(
-                    std::str::from_utf8(&v)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or(QueryError::Invalid("ip"))?,
-                )
-            }
+            // Optional hints: a value we cannot use (numwant=-1, a host name in ip=) is
+            // ignored rather than failing the announce.
+            b"numwant" => a.numwant = number::<usize>(&v, "numwant").ok(),
+            b"ip" => a.ip = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok()),
             _ => {}
         }
     }
@@ -317,6 +316,16 @@ mod tests {
             parse_announce(&format!("{Q}&event=bogus")),
             Err(QueryError::Invalid("event"))
         );
+    }
+
+    #[test]
+    fn unusable_hints_are_ignored() {
+        let a = parse_announce(&format!("{Q}&numwant=-1&ip=host.example")).expect("valid");
+        assert_eq!((a.numwant, a.ip), (None, None));
+        let a = parse_announce(&Q.replace("left=99", "left=-1")).expect("valid");
+        assert!(a.left > 0);
+        let a = parse_announce(&Q.replace("left=99", "left=0")).expect("valid");
+        assert_eq!(a.left, 0);
     }
 
     #[test]

@@ -15,8 +15,18 @@ use std::sync::{Mutex, RwLock};
 
 use crate::publish::metainfo::InfoHash;
 
-pub use swarm::{Event, PeerUpdate, Swarm};
-use udp::ScrapeCounts;
+pub use swarm::{Event, Family, Limits, PeerUpdate, Swarm};
+
+/// Per-torrent counts of a scrape (both fronts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScrapeCounts {
+    /// Peers with the whole file.
+    pub seeders: u32,
+    /// Completed downloads.
+    pub completed: u32,
+    /// Peers still downloading.
+    pub leechers: u32,
+}
 
 /// Tracker settings (from `serve:` in the config).
 #[derive(Debug, Clone)]
@@ -25,6 +35,8 @@ pub struct TrackerConfig {
     pub interval: u32,
     /// Peers per torrent; the oldest is evicted beyond it.
     pub max_peers_per_torrent: usize,
+    /// Peers per address (per /64 for IPv6) in one torrent.
+    pub max_peers_per_ip: usize,
     /// Peers returned when the client does not say.
     pub default_numwant: usize,
     /// Most peers returned.
@@ -36,6 +48,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             interval: 1800,
             max_peers_per_torrent: 10_000,
+            max_peers_per_ip: 16,
             default_numwant: 50,
             max_numwant: 200,
         }
@@ -51,6 +64,8 @@ pub struct Announce {
     pub update: PeerUpdate,
     /// Peers wanted.
     pub numwant: Option<usize>,
+    /// The address family the reply can carry (UDP), or None for both (HTTP).
+    pub family: Option<Family>,
 }
 
 /// What an announce gets back.
@@ -95,8 +110,19 @@ pub struct SwarmStats {
 #[derive(Debug, Default)]
 pub struct Tracker {
     config: TrackerConfig,
-    swarms: RwLock<HashMap<InfoHash, Mutex<Swarm>>>,
+    swarms: RwLock<HashMap<InfoHash, Tracked>>,
 }
+
+/// A served torrent: its swarm and the file size that bounds reported transfers.
+#[derive(Debug, Default)]
+struct Tracked {
+    swarm: Mutex<Swarm>,
+    size: u64,
+}
+
+/// Slack over twice the file size for reported per-announce transfers (re-downloads,
+/// discarded pieces).
+const TRANSFER_SLACK: u64 = 16 << 20;
 
 impl Tracker {
     /// A tracker for no torrents yet.
@@ -112,13 +138,13 @@ impl Tracker {
         &self.config
     }
 
-    /// Makes `hashes` the served set: new ones start empty, removed ones are dropped,
-    /// the rest keep their peers.
-    pub fn set_torrents(&self, hashes: &[InfoHash]) {
+    /// Makes `torrents` (info hash, file size) the served set: new ones start empty,
+    /// removed ones are dropped, the rest keep their peers.
+    pub fn set_torrents(&self, torrents: &[(InfoHash, u64)]) {
         let mut swarms = self.swarms.write().unwrap_or_else(|p| p.into_inner());
-        swarms.retain(|h, _| hashes.contains(h));
-        for h in hashes {
-            swarms.entry(*h).or_default();
+        swarms.retain(|h, _| torrents.iter().any(|(t, _)| t == h));
+        for (h, size) in torrents {
+            swarms.entry(*h).or_default().size = *size;
         }
     }
 
@@ -127,16 +153,24 @@ impl Tracker {
         self.read().contains_key(hash)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<InfoHash, Mutex<Swarm>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<InfoHash, Tracked>> {
         self.swarms.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Handles an announce at time `now` (seconds).
     pub fn announce(&self, a: &Announce, now: u64) -> Result<AnnounceReply, TrackerError> {
         let swarms = self.read();
-        let swarm = swarms.get(&a.info_hash).ok_or(TrackerError::Unregistered)?;
-        let mut swarm = swarm.lock().unwrap_or_else(|p| p.into_inner());
-        swarm.update(&a.update, now, self.config.max_peers_per_torrent);
+        let tracked = swarms.get(&a.info_hash).ok_or(TrackerError::Unregistered)?;
+        let limits = Limits {
+            max_peers: self.config.max_peers_per_torrent,
+            max_per_ip: self.config.max_peers_per_ip,
+            max_transfer: tracked
+                .size
+                .saturating_mul(2)
+                .saturating_add(TRANSFER_SLACK),
+        };
+        let mut swarm = tracked.swarm.lock().unwrap_or_else(|p| p.into_inner());
+        swarm.update(&a.update, now, &limits);
         let want = a
             .numwant
             .unwrap_or(self.config.default_numwant)
@@ -145,7 +179,7 @@ impl Tracker {
             Vec::new()
         } else {
             swarm
-                .sample(&a.update.addr, a.update.left == 0, want)
+                .sample(&a.update.addr, a.update.left == 0, want, a.family)
                 .into_iter()
                 .map(|p| (p.addr, p.peer_id))
                 .collect()
@@ -162,8 +196,8 @@ impl Tracker {
     /// Counts for each hash that is served (others are left out).
     pub fn scrape(&self, hashes: &[InfoHash]) -> Vec<(InfoHash, ScrapeCounts)> {
         let swarms = self.read();
-        let counts = |s: &Mutex<Swarm>| {
-            let s = s.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = |t: &Tracked| {
+            let s = t.swarm.lock().unwrap_or_else(|p| p.into_inner());
             ScrapeCounts {
                 seeders: clamp32(s.seeders() as u64),
                 completed: clamp32(s.completed),
@@ -186,8 +220,8 @@ impl Tracker {
     pub fn stats(&self) -> HashMap<InfoHash, SwarmStats> {
         self.read()
             .iter()
-            .map(|(h, s)| {
-                let s = s.lock().unwrap_or_else(|p| p.into_inner());
+            .map(|(h, t)| {
+                let s = t.swarm.lock().unwrap_or_else(|p| p.into_inner());
                 (
                     *h,
                     SwarmStats {
@@ -207,7 +241,12 @@ impl Tracker {
         let cutoff = now.saturating_sub(2 * u64::from(self.config.interval));
         self.read()
             .values()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).expire(cutoff))
+            .map(|t| {
+                t.swarm
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .expire(cutoff)
+            })
             .sum()
     }
 }
@@ -232,13 +271,14 @@ mod tests {
                 downloaded: 0,
             },
             numwant,
+            family: None,
         }
     }
 
     #[test]
     fn only_published_torrents_are_tracked() {
         let t = Tracker::new(TrackerConfig::default());
-        t.set_torrents(&[InfoHash([1; 20])]);
+        t.set_torrents(&[(InfoHash([1; 20]), 1000)]);
         assert!(t
             .announce(&announce(1, 1, 5, Event::Started, None), 0)
             .is_ok());
@@ -248,12 +288,12 @@ mod tests {
             Some(TrackerError::Unregistered)
         );
         // A reload keeps the peers of torrents that stay.
-        t.set_torrents(&[InfoHash([1; 20]), InfoHash([3; 20])]);
+        t.set_torrents(&[(InfoHash([1; 20]), 1000), (InfoHash([3; 20]), 1000)]);
         let r = t
             .announce(&announce(1, 2, 5, Event::Started, None), 1)
             .expect("ok");
         assert_eq!((r.incomplete, r.peers.len()), (2, 1));
-        t.set_torrents(&[InfoHash([3; 20])]);
+        t.set_torrents(&[(InfoHash([3; 20]), 1000)]);
         assert!(!t.serves(&InfoHash([1; 20])));
     }
 
@@ -264,11 +304,13 @@ mod tests {
             ..TrackerConfig::default()
         };
         let t = Tracker::new(cfg);
-        t.set_torrents(&[InfoHash([1; 20])]);
+        t.set_torrents(&[(InfoHash([1; 20]), 1000)]);
         for p in 0..10 {
             t.announce(&announce(1, p, 5, Event::Started, None), 0)
                 .expect("ok");
         }
+        t.announce(&announce(1, 99, 5, Event::Started, None), 0)
+            .expect("ok");
         let r = t
             .announce(&announce(1, 99, 0, Event::Completed, Some(100)), 0)
             .expect("ok");
@@ -293,7 +335,7 @@ mod tests {
             ..TrackerConfig::default()
         };
         let t = Tracker::new(cfg);
-        t.set_torrents(&[InfoHash([1; 20])]);
+        t.set_torrents(&[(InfoHash([1; 20]), 1000)]);
         t.announce(&announce(1, 1, 5, Event::Started, None), 0)
             .expect("ok");
         t.announce(&announce(1, 2, 5, Event::Started, None), 15)

@@ -1,12 +1,14 @@
-//! One torrent's swarm: its peers, split into seeders and leechers, with bounded size.
+//! One torrent's swarm: its peers, kept in four groups (seeders and leechers, IPv4 and
+//! IPv6), with bounded size.
 //!
 //! Peers are keyed by (ip, port). Each group is a vector plus an index map, so adding,
-//! removing and sampling are O(1) per peer; an insertion-order queue (compacted as it grows)
-//! finds the oldest peer to evict when the swarm is full. Time is passed in, never read,
-//! so tests control it. No I/O and no locking here.
+//! removing and sampling cost O(1) per peer. An announce-order queue tagged with a
+//! per-announce sequence number (compacted as it grows) finds the oldest peer to evict when
+//! the swarm is full; a per-address cap (per /64 for IPv6) keeps one host from filling it.
+//! Time is passed in, never read, so tests control it. No I/O and no locking here.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 
 /// One peer as the tracker knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub struct Peer {
     pub uploaded: u64,
     /// Bytes it reported downloaded.
     pub downloaded: u64,
+    /// Sequence number of its latest announce, matching its entry in the order queue.
+    seq: u64,
 }
 
 /// Peers of one kind, indexable and removable in O(1).
@@ -31,9 +35,8 @@ struct PeerSet {
 }
 
 impl PeerSet {
-    fn get_mut(&mut self, addr: &SocketAddr) -> Option<&mut Peer> {
-        let i = *self.index.get(addr)?;
-        self.peers.get_mut(i)
+    fn get(&self, addr: &SocketAddr) -> Option<&Peer> {
+        self.peers.get(*self.index.get(addr)?)
     }
 
     fn insert(&mut self, peer: Peer) {
@@ -55,24 +58,6 @@ impl PeerSet {
     }
 }
 
-/// Adds peers of `set` to `out` until it holds `want`, from a random starting point.
-fn take_from<'a>(set: &'a PeerSet, requester: &SocketAddr, want: usize, out: &mut Vec<&'a Peer>) {
-    let n = set.peers.len();
-    if n == 0 {
-        return;
-    }
-    let start = fastrand::usize(..n);
-    for i in 0..n {
-        if out.len() >= want {
-            break;
-        }
-        let p = &set.peers[(start + i) % n];
-        if p.addr != *requester {
-            out.push(p);
-        }
-    }
-}
-
 /// Byte counters reported by a peer's announce, as deltas since its previous one.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
@@ -82,14 +67,36 @@ pub struct Transfer {
     pub uploaded: u64,
 }
 
+/// Which address family a client can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 only (a UDP announce over IPv4).
+    V4,
+    /// IPv6 only (a UDP announce over IPv6).
+    V6,
+}
+
+/// Limits that keep a swarm's memory flat and one host from owning it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Peers in the swarm; the least recently seen is evicted beyond it.
+    pub max_peers: usize,
+    /// Peers per address (per /64 for IPv6); further ones are not stored.
+    pub max_per_ip: usize,
+    /// Largest byte increase one announce may report (the file's size, plus slack).
+    pub max_transfer: u64,
+}
+
 /// One torrent's swarm.
 #[derive(Debug, Default)]
 pub struct Swarm {
-    seeders: PeerSet,
-    leechers: PeerSet,
-    /// Announce order for eviction: (addr, last_seen at push); stale entries are skipped.
+    /// [seeder as usize][ipv6 as usize].
+    groups: [[PeerSet; 2]; 2],
+    /// Announce order for eviction: (addr, seq); entries whose seq is stale are skipped.
     order: VecDeque<(SocketAddr, u64)>,
-    /// Completed downloads ever seen (the scrape's `downloaded`).
+    next_seq: u64,
+    per_host: HashMap<IpAddr, usize>,
+    /// Completed downloads seen (the scrape's `downloaded`).
     pub completed: u64,
     /// Sum of `downloaded` increases peers reported.
     pub peer_downloaded: u64,
@@ -127,75 +134,120 @@ pub struct PeerUpdate {
     pub downloaded: u64,
 }
 
+/// The key the per-address cap counts by: the address, or its /64 for IPv6.
+fn host_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
 impl Swarm {
+    fn group(&self, seeder: bool, v6: bool) -> &PeerSet {
+        &self.groups[usize::from(seeder)][usize::from(v6)]
+    }
+
+    fn group_mut(&mut self, seeder: bool, v6: bool) -> &mut PeerSet {
+        &mut self.groups[usize::from(seeder)][usize::from(v6)]
+    }
+
     /// Seeders now.
     pub fn seeders(&self) -> usize {
-        self.seeders.len()
+        self.group(true, false).len() + self.group(true, true).len()
     }
 
     /// Leechers now.
     pub fn leechers(&self) -> usize {
-        self.leechers.len()
+        self.group(false, false).len() + self.group(false, true).len()
     }
 
-    /// Applies an announce at time `now`, evicting the oldest peer if the swarm would
-    /// exceed `max_peers`.
-    pub fn update(&mut self, u: &PeerUpdate, now: u64, max_peers: usize) -> Transfer {
-        let previous = self
-            .seeders
-            .remove(&u.addr)
-            .or_else(|| self.leechers.remove(&u.addr));
+    fn len(&self) -> usize {
+        self.seeders() + self.leechers()
+    }
+
+    fn find(&self, addr: &SocketAddr) -> Option<&Peer> {
+        let v6 = addr.is_ipv6();
+        self.group(true, v6)
+            .get(addr)
+            .or_else(|| self.group(false, v6).get(addr))
+    }
+
+    /// Removes a peer; returns it and whether it was a seeder.
+    fn remove(&mut self, addr: &SocketAddr) -> Option<(Peer, bool)> {
+        let v6 = addr.is_ipv6();
+        let (peer, seeder) = match self.group_mut(true, v6).remove(addr) {
+            Some(p) => (p, true),
+            None => (self.group_mut(false, v6).remove(addr)?, false),
+        };
+        let key = host_key(addr.ip());
+        if let Some(n) = self.per_host.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_host.remove(&key);
+            }
+        }
+        Some((peer, seeder))
+    }
+
+    /// Applies an announce at time `now`.
+    pub fn update(&mut self, u: &PeerUpdate, now: u64, limits: &Limits) -> Transfer {
+        let previous = self.remove(&u.addr);
+        // Deltas are clamped: a client's numbers are only claims.
         let transfer = previous
             .as_ref()
-            .map_or_else(Transfer::default, |p| Transfer {
-                downloaded: u.downloaded.saturating_sub(p.downloaded),
-                uploaded: u.uploaded.saturating_sub(p.uploaded),
+            .map_or_else(Transfer::default, |(p, _)| Transfer {
+                downloaded: u
+                    .downloaded
+                    .saturating_sub(p.downloaded)
+                    .min(limits.max_transfer),
+                uploaded: u
+                    .uploaded
+                    .saturating_sub(p.uploaded)
+                    .min(limits.max_transfer),
             });
-        self.peer_downloaded += transfer.downloaded;
-        self.peer_uploaded += transfer.uploaded;
-        if u.event == Event::Completed {
-            self.completed += 1;
+        self.peer_downloaded = self.peer_downloaded.saturating_add(transfer.downloaded);
+        self.peer_uploaded = self.peer_uploaded.saturating_add(transfer.uploaded);
+        // Only a leecher we knew can complete, so repeating the event counts nothing.
+        if u.event == Event::Completed && matches!(previous, Some((_, false))) {
+            self.completed = self.completed.saturating_add(1);
         }
         if u.event == Event::Stopped {
             return transfer;
         }
+        let key = host_key(u.addr.ip());
         if previous.is_none() {
-            while self.seeders.len() + self.leechers.len() >= max_peers.max(1) {
+            if self.per_host.get(&key).copied().unwrap_or(0) >= limits.max_per_ip.max(1) {
+                return transfer;
+            }
+            while self.len() >= limits.max_peers.max(1) {
                 if !self.evict_oldest() {
                     break;
                 }
             }
         }
+        self.next_seq += 1;
         let peer = Peer {
             addr: u.addr,
             peer_id: u.peer_id,
             last_seen: now,
             uploaded: u.uploaded,
             downloaded: u.downloaded,
+            seq: self.next_seq,
         };
-        if u.left == 0 {
-            self.seeders.insert(peer);
-        } else {
-            self.leechers.insert(peer);
-        }
-        self.order.push_back((u.addr, now));
+        *self.per_host.entry(key).or_default() += 1;
+        self.group_mut(u.left == 0, u.addr.is_ipv6()).insert(peer);
+        self.order.push_back((u.addr, self.next_seq));
         self.compact_order();
         transfer
     }
 
-    fn lookup(&mut self, addr: &SocketAddr) -> Option<&mut Peer> {
-        if self.seeders.index.contains_key(addr) {
-            self.seeders.get_mut(addr)
-        } else {
-            self.leechers.get_mut(addr)
-        }
-    }
-
     /// Removes the peer that announced least recently; false if none is left.
     fn evict_oldest(&mut self) -> bool {
-        while let Some((addr, seen)) = self.order.pop_front() {
-            // Only the entry matching the peer's latest announce counts.
-            if self.lookup(&addr).is_some_and(|p| p.last_seen == seen) {
+        while let Some((addr, seq)) = self.order.pop_front() {
+            if self.find(&addr).is_some_and(|p| p.seq == seq) {
                 self.remove(&addr);
                 return true;
             }
@@ -203,41 +255,78 @@ impl Swarm {
         false
     }
 
-    fn remove(&mut self, addr: &SocketAddr) {
-        if self.seeders.remove(addr).is_none() {
-            self.leechers.remove(addr);
-        }
-    }
-
-    /// Keeps the order queue within twice the peer count (stale entries pile up as peers
-    /// re-announce).
+    /// Keeps the order queue within twice the peer count: every re-announce leaves a stale
+    /// entry behind, and only the latest (by sequence number) survives compaction.
     fn compact_order(&mut self) {
-        let live = self.seeders.len() + self.leechers.len();
-        if self.order.len() > 2 * live + 64 {
+        if self.order.len() > 2 * self.len() + 64 {
             let mut order = std::mem::take(&mut self.order);
-            order.retain(|(addr, seen)| self.lookup(addr).is_some_and(|p| p.last_seen == *seen));
+            order.retain(|(addr, seq)| self.find(addr).is_some_and(|p| p.seq == *seq));
             self.order = order;
         }
     }
 
-    /// Up to `want` peers for `requester` (excluded), leechers and (unless the requester
-    /// is a seeder) seeders, from a random starting point.
-    pub fn sample(&self, requester: &SocketAddr, is_seeder: bool, want: usize) -> Vec<&Peer> {
-        let mut out = Vec::with_capacity(want.min(self.seeders.len() + self.leechers.len()));
-        take_from(&self.leechers, requester, want, &mut out);
-        if !is_seeder {
-            take_from(&self.seeders, requester, want, &mut out);
-        }
-        out
+    /// Up to `want` peers for `requester` (never itself), drawn uniformly without
+    /// replacement: leechers get seeders and leechers, seeders get leechers. `family`
+    /// restricts the draw to what the client can use (UDP replies carry one family).
+    pub fn sample(
+        &self,
+        requester: &SocketAddr,
+        is_seeder: bool,
+        want: usize,
+        family: Option<Family>,
+    ) -> Vec<&Peer> {
+        let families: &[bool] = match family {
+            None => &[false, true],
+            Some(Family::V4) => &[false],
+            Some(Family::V6) => &[true],
+        };
+        let kinds: &[bool] = if is_seeder { &[false] } else { &[false, true] };
+        let sets: Vec<&PeerSet> = kinds
+            .iter()
+            .flat_map(|&s| families.iter().map(move |&v6| (s, v6)))
+            .map(|(s, v6)| self.group(s, v6))
+            .collect();
+        let total: usize = sets.iter().map(|s| s.len()).sum();
+        let at = |mut i: usize| -> &Peer {
+            for s in &sets {
+                if i < s.len() {
+                    return &s.peers[i];
+                }
+                i -= s.len();
+            }
+            unreachable!("index below the total")
+        };
+        // One more than wanted, in case the requester is among them.
+        let k = want.saturating_add(1).min(total);
+        let mut picked: Vec<&Peer> = if k == total {
+            (0..total).map(at).collect()
+        } else {
+            // Floyd's algorithm: k distinct indices in O(k).
+            let mut chosen = HashSet::with_capacity(k);
+            let mut order = Vec::with_capacity(k);
+            for j in total - k..total {
+                let t = fastrand::usize(..=j);
+                let pick = if chosen.insert(t) { t } else { j };
+                if pick == j {
+                    chosen.insert(j);
+                }
+                order.push(pick);
+            }
+            order.into_iter().map(at).collect()
+        };
+        picked.retain(|p| p.addr != *requester);
+        fastrand::shuffle(&mut picked);
+        picked.truncate(want);
+        picked
     }
 
     /// Drops peers not seen since `cutoff`; returns how many.
     pub fn expire(&mut self, cutoff: u64) -> usize {
         let stale: Vec<SocketAddr> = self
-            .seeders
-            .peers
+            .groups
             .iter()
-            .chain(&self.leechers.peers)
+            .flatten()
+            .flat_map(|g| &g.peers)
             .filter(|p| p.last_seen < cutoff)
             .map(|p| p.addr)
             .collect();
@@ -252,6 +341,12 @@ impl Swarm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_peers: 100,
+        max_per_ip: 100,
+        max_transfer: 1 << 40,
+    };
 
     fn addr(i: u32) -> SocketAddr {
         SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 6881))
@@ -271,13 +366,15 @@ mod tests {
     #[test]
     fn seeders_leechers_stop_and_complete() {
         let mut s = Swarm::default();
-        s.update(&up(1, Event::Started, 100), 0, 100);
-        s.update(&up(2, Event::Started, 0), 0, 100);
+        s.update(&up(1, Event::Started, 100), 0, &LIMITS);
+        s.update(&up(2, Event::Started, 0), 0, &LIMITS);
         assert_eq!((s.seeders(), s.leechers()), (1, 1));
-        // Peer 1 finishes: it moves to the seeders and counts as completed.
-        s.update(&up(1, Event::Completed, 0), 1, 100);
+        // Peer 1 finishes: it moves to the seeders and counts as completed, once.
+        s.update(&up(1, Event::Completed, 0), 1, &LIMITS);
+        s.update(&up(1, Event::Completed, 0), 2, &LIMITS);
+        s.update(&up(2, Event::Completed, 0), 2, &LIMITS);
         assert_eq!((s.seeders(), s.leechers(), s.completed), (2, 0, 1));
-        s.update(&up(2, Event::Stopped, 0), 2, 100);
+        s.update(&up(2, Event::Stopped, 0), 2, &LIMITS);
         assert_eq!((s.seeders(), s.leechers()), (1, 0));
     }
 
@@ -285,53 +382,119 @@ mod tests {
     fn seeders_get_no_seeders_and_nobody_gets_themselves() {
         let mut s = Swarm::default();
         for i in 0..10 {
-            s.update(&up(i, Event::Started, u64::from(i % 2)), 0, 100);
+            s.update(&up(i, Event::Started, u64::from(i % 2)), 0, &LIMITS);
         }
-        let got = s.sample(&addr(0), true, 50);
+        let got = s.sample(&addr(0), true, 50, None);
         assert_eq!(got.len(), 5);
         assert!(got.iter().all(|p| p.addr != addr(0)));
-        let got = s.sample(&addr(1), false, 50);
+        let got = s.sample(&addr(1), false, 50, None);
         assert_eq!(got.len(), 9);
-        assert_eq!(s.sample(&addr(1), false, 3).len(), 3);
+        assert_eq!(s.sample(&addr(1), false, 3, None).len(), 3);
     }
 
     #[test]
-    fn full_swarm_evicts_the_oldest() {
+    fn leechers_get_seeders_even_in_a_crowd_of_leechers() {
+        let mut s = Swarm::default();
+        for i in 0..60 {
+            s.update(&up(i, Event::Started, 5), 0, &LIMITS);
+        }
+        for i in 60..70 {
+            s.update(&up(i, Event::Started, 0), 0, &LIMITS);
+        }
+        let mut seeders_seen = 0;
+        for _ in 0..50 {
+            let got = s.sample(&addr(0), false, 20, None);
+            assert_eq!(got.len(), 20);
+            let distinct: HashSet<SocketAddr> = got.iter().map(|p| p.addr).collect();
+            assert_eq!(distinct.len(), 20, "sampled twice");
+            seeders_seen += got.iter().filter(|p| p.addr >= addr(60)).count();
+        }
+        // Uniform draws give 50 × 20 × 10/69 ≈ 145 seeders; 0 would mean leechers first.
+        assert!(
+            seeders_seen > 60,
+            "only {seeders_seen} seeders in 1000 draws"
+        );
+    }
+
+    #[test]
+    fn family_filter_fills_the_reply_from_one_family() {
+        let mut s = Swarm::default();
+        for i in 0..100 {
+            s.update(&up(i, Event::Started, 5), 0, &LIMITS);
+        }
+        for i in 0..5u16 {
+            let mut u = up(0, Event::Started, 5);
+            u.addr = SocketAddr::new(
+                IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, i, 0, 0, 0, 0, 1)),
+                7000,
+            );
+            s.update(&u, 0, &LIMITS);
+        }
+        let me = SocketAddr::from(([127, 0, 0, 1], 1));
+        assert_eq!(s.sample(&me, false, 10, Some(Family::V6)).len(), 5);
+        let v4 = s.sample(&me, false, 10, Some(Family::V4));
+        assert_eq!(v4.len(), 10);
+        assert!(v4.iter().all(|p| p.addr.is_ipv4()));
+    }
+
+    #[test]
+    fn full_swarm_evicts_the_oldest_and_one_host_cannot_fill_it() {
+        let limits = Limits {
+            max_peers: 5,
+            max_per_ip: 2,
+            ..LIMITS
+        };
         let mut s = Swarm::default();
         for i in 0..5 {
-            s.update(&up(i, Event::None, 1), u64::from(i), 5);
+            s.update(&up(i, Event::None, 1), u64::from(i), &limits);
         }
         // Peer 0 re-announces: peer 1 is now the oldest.
-        s.update(&up(0, Event::None, 1), 10, 5);
-        s.update(&up(9, Event::None, 1), 11, 5);
+        s.update(&up(0, Event::None, 1), 10, &limits);
+        s.update(&up(9, Event::None, 1), 11, &limits);
         let addrs: Vec<SocketAddr> = s
-            .sample(&addr(99), false, 10)
+            .sample(&addr(99), false, 10, None)
             .iter()
             .map(|p| p.addr)
             .collect();
         assert_eq!(addrs.len(), 5);
         assert!(!addrs.contains(&addr(1)));
         assert!(addrs.contains(&addr(0)) && addrs.contains(&addr(9)));
-    }
-
-    #[test]
-    fn order_queue_stays_bounded_under_reannounces() {
-        let mut s = Swarm::default();
-        for t in 0..10_000u64 {
-            s.update(&up((t % 3) as u32, Event::None, 1), t, 100);
+        // Many ports of one address: only two are kept, and nobody else is evicted.
+        for port in 0..50 {
+            let mut u = up(77, Event::None, 1);
+            u.addr.set_port(10_000 + port);
+            s.update(&u, 12, &limits);
         }
-        assert!(s.order.len() <= 2 * 3 + 64 + 1);
+        let from_77 = s
+            .sample(&addr(99), false, 10, None)
+            .iter()
+            .filter(|p| p.addr.ip() == addr(77).ip())
+            .count();
+        assert_eq!(from_77, 2);
     }
 
     #[test]
-    fn expiry_and_transfer_deltas() {
+    fn reannouncing_within_one_second_keeps_the_order_queue_short() {
+        let mut s = Swarm::default();
+        for _ in 0..20_000 {
+            s.update(&up(1, Event::None, 1), 0, &LIMITS);
+        }
+        assert!(s.order.len() <= 2 + 64 + 1, "{}", s.order.len());
+    }
+
+    #[test]
+    fn expiry_and_clamped_transfer_deltas() {
+        let limits = Limits {
+            max_transfer: 1000,
+            ..LIMITS
+        };
         let mut s = Swarm::default();
         let mut u = up(1, Event::Started, 10);
-        s.update(&u, 0, 10);
+        s.update(&u, 0, &limits);
         u.downloaded = 500;
         u.uploaded = 20;
         u.event = Event::None;
-        let t = s.update(&u, 5, 10);
+        let t = s.update(&u, 5, &limits);
         assert_eq!(
             t,
             Transfer {
@@ -339,9 +502,11 @@ mod tests {
                 uploaded: 20
             }
         );
-        assert_eq!((s.peer_downloaded, s.peer_uploaded), (500, 20));
-        s.update(&up(2, Event::Started, 10), 9, 10);
-        assert_eq!(s.expire(6), 1);
+        u.downloaded = u64::MAX;
+        s.update(&u, 6, &limits);
+        assert_eq!((s.peer_downloaded, s.peer_uploaded), (1500, 20));
+        s.update(&up(2, Event::Started, 10), 9, &limits);
+        assert_eq!(s.expire(7), 1);
         assert_eq!(s.leechers(), 1);
     }
 }

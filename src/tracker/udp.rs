@@ -8,6 +8,8 @@
 use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, SocketAddr};
 
+use super::ScrapeCounts;
+
 /// The magic constant a connect request starts with.
 pub const PROTOCOL_ID: u64 = 0x0417_2710_1980;
 
@@ -84,7 +86,7 @@ pub enum ParseError {
     #[error("connect without the protocol id")]
     BadProtocolId,
     /// Shorter than this action needs.
-    #[error("{action} request of {len} bytes is too short")]
+    #[error("truncated {action}")]
     Truncated {
         /// Which action.
         action: &'static str,
@@ -102,7 +104,7 @@ pub enum ParseError {
         transaction_id: u32,
     },
     /// A scrape of no hashes or of too many.
-    #[error("scrape of {count} info hashes (1 to 74 allowed)")]
+    #[error("scrape 1-74 hashes")]
     ScrapeCount {
         /// Hash count.
         count: usize,
@@ -236,17 +238,6 @@ pub fn write_announce(
     }
 }
 
-/// Per-torrent counts in a scrape reply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ScrapeCounts {
-    /// Peers with the whole file.
-    pub seeders: u32,
-    /// Completed downloads.
-    pub completed: u32,
-    /// Peers still downloading.
-    pub leechers: u32,
-}
-
 /// Writes a scrape reply, one entry per requested hash, in order.
 pub fn write_scrape(out: &mut Vec<u8>, transaction_id: u32, entries: &[ScrapeCounts]) {
     out.extend_from_slice(&ACTION_SCRAPE.to_be_bytes());
@@ -297,7 +288,7 @@ impl ConnectionIds {
         std::hash::Hasher::finish(&h)
     }
 
-    /// The id for `addr` at `now_secs` (Unix time).
+    /// The id for `addr` at `now_secs` (any clock in seconds, the same for `check`).
     pub fn issue(&self, addr: &SocketAddr, now_secs: u64) -> u64 {
         self.id(addr, now_secs / WINDOW_SECS)
     }
