@@ -57,6 +57,8 @@ serve:
   udp_tracker: 127.0.0.1:$PS_UDP
   max_peers_per_torrent: 10000
   max_connections: 4096
+  max_connections_per_ip: 4096
+  max_peers_per_ip: 100000
 EOF
 "$BIN" publish --quiet
 python3 -c 'import json; m=json.load(open("public/.podseed/manifest.json")); print("\n".join(p["info_hash"] for p in m["published"]))' > hashes.txt
@@ -88,25 +90,50 @@ end
 LUA
 
 rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS=$(getconf CLK_TCK)
 wrk_rps() { HASHES="$W/hashes.txt" wrk -t "$THREADS" -c "$CONNS" -d "${SECS}s" -s announce.lua "$1" | awk '/Requests\/sec/ {print $2}'; }
 
+# Each measurement also records the server's CPU seconds, for announces per CPU second:
+# on two shared cores, a server that needs less CPU leaves more to the load generator.
+measure() { # pid command... ; prints "rate cpu_seconds"
+  local pid=$1; shift
+  local before rate after
+  before=$(cpu_ticks "$pid")
+  rate=$("$@")
+  after=$(cpu_ticks "$pid")
+  echo "$rate $(python3 -c "print(($after - $before) / $TICKS)")"
+}
+udp_rps() { "$LOAD" "$1" "$SECS" $((THREADS * 2)) hashes.txt | awk '{print $2}'; }
+
 echo "== HTTP announces, wrk -t $THREADS -c $CONNS, ${SECS}s each"
-PS_HTTP_RPS=$(wrk_rps "http://127.0.0.1:$PS_HTTP")
-OT_HTTP_RPS=$(wrk_rps "http://127.0.0.1:$OT_PORT")
-echo "== UDP announces, udp_load, $((THREADS * 2)) sockets, ${SECS}s each"
-PS_UDP_RPS=$("$LOAD" "127.0.0.1:$PS_UDP" "$SECS" $((THREADS * 2)) hashes.txt | awk '{print $2}')
-OT_UDP_RPS=$("$LOAD" "127.0.0.1:$OT_PORT" "$SECS" $((THREADS * 2)) hashes.txt | awk '{print $2}')
+read -r PS_HTTP_RPS PS_HTTP_CPU < <(measure "$PS_PID" wrk_rps "http://127.0.0.1:$PS_HTTP")
+read -r OT_HTTP_RPS OT_HTTP_CPU < <(measure "$OT_PID" wrk_rps "http://127.0.0.1:$OT_PORT")
+echo "== UDP announces, udp_load, $((THREADS * 2)) sockets, ${SECS}s each, twice, alternating"
+read -r PS_UDP1 PS_UDP_CPU1 < <(measure "$PS_PID" udp_rps "127.0.0.1:$PS_UDP")
+read -r OT_UDP1 OT_UDP_CPU1 < <(measure "$OT_PID" udp_rps "127.0.0.1:$OT_PORT")
+read -r PS_UDP2 PS_UDP_CPU2 < <(measure "$PS_PID" udp_rps "127.0.0.1:$PS_UDP")
+read -r OT_UDP2 OT_UDP_CPU2 < <(measure "$OT_PID" udp_rps "127.0.0.1:$OT_PORT")
+PS_UDP_RPS=$(python3 -c "print(($PS_UDP1 + $PS_UDP2) / 2)"); PS_UDP_CPU=$(python3 -c "print(($PS_UDP_CPU1 + $PS_UDP_CPU2) / 2)")
+OT_UDP_RPS=$(python3 -c "print(($OT_UDP1 + $OT_UDP2) / 2)"); OT_UDP_CPU=$(python3 -c "print(($OT_UDP_CPU1 + $OT_UDP_CPU2) / 2)")
 
 PS_PEERS=$(curl -s "http://127.0.0.1:$PS_HTTP/stats" | python3 -c 'import json,sys; t=json.load(sys.stdin)["totals"]; print(t["seeders"]+t["leechers"])')
 OT_PEERS=$(curl -s "http://127.0.0.1:$OT_PORT/stats?mode=peer&format=txt" | head -1 | awk '{print $1}')
 PS_RSS=$(rss_kb "$PS_PID"); OT_RSS=$(rss_kb "$OT_PID")
 
-python3 - "$PS_HTTP_RPS" "$OT_HTTP_RPS" "$PS_UDP_RPS" "$OT_UDP_RPS" "$PS_PEERS" "$OT_PEERS" "$PS_RSS" "$OT_RSS" <<'PY'
+python3 - "$PS_HTTP_RPS" "$OT_HTTP_RPS" "$PS_UDP_RPS" "$OT_UDP_RPS" "$PS_PEERS" "$OT_PEERS" "$PS_RSS" "$OT_RSS" \
+  "$PS_HTTP_CPU" "$OT_HTTP_CPU" "$PS_UDP_CPU" "$OT_UDP_CPU" "$SECS" <<'PY'
 import sys
 ph, oh, pu, ou = (float(x or 0) for x in sys.argv[1:5])
 pp, op, pr, orr = sys.argv[5], sys.argv[6], int(sys.argv[7]), int(sys.argv[8])
+phc, ohc, puc, ouc = (float(x or 0) for x in sys.argv[9:13])
+secs = float(sys.argv[13])
+per_cpu = lambda rate, cpu: rate * secs / cpu if cpu else 0
 print()
 print(f"HTTP announces/s  podseed {ph:9.0f}   opentracker {oh:9.0f}   ratio {ph / oh if oh else 0:.2f} (target >= 1.00)")
+print(f"     per CPU s    podseed {per_cpu(ph, phc):9.0f}   opentracker {per_cpu(oh, ohc):9.0f}   (server CPU {phc:.1f} s vs {ohc:.1f} s)")
 print(f"UDP  announces/s  podseed {pu:9.0f}   opentracker {ou:9.0f}   ratio {pu / ou if ou else 0:.2f} (target >= 1.00)")
+print(f"     per CPU s    podseed {per_cpu(pu, puc):9.0f}   opentracker {per_cpu(ou, ouc):9.0f}   (server CPU {puc:.1f} s vs {ouc:.1f} s)")
 print(f"peak RSS          podseed {pr / 1024:7.1f} MB with {pp} peers   opentracker {orr / 1024:7.1f} MB with {op} peers (target: podseed < 100 MB)")
 PY

@@ -1,7 +1,8 @@
 //! `podseed serve`: the output folder over HTTP (site and BEP 19 web seed), the tracker over
 //! HTTP and UDP, and reloads when `publish` writes a new build.
 //!
-//! One tokio runtime; each listener is a task sharing one [`State`]. The catalog of
+//! One tokio runtime; the HTTP listener and the background loops are tasks, the UDP
+//! tracker a dedicated thread (see [`udp`]), all sharing one [`State`]. The catalog of
 //! published episodes comes from the build manifest and is swapped whole on reload, so the
 //! tracker never serves half a build. This module wires things up; protocol logic lives in
 //! `tracker`, file serving in [`files`].
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -218,12 +219,10 @@ async fn serve(
     );
     let udp = match config.serve.udp_tracker {
         Some(addr) => {
-            let socket = UdpSocket::bind(addr)
-                .await
-                .map_err(bind_err("udp tracker", addr))?;
+            let socket = std::net::UdpSocket::bind(addr).map_err(bind_err("udp tracker", addr))?;
             let bound = socket.local_addr().map_err(bind_err("udp tracker", addr))?;
             tracing::info!("udp tracker: udp://{bound}/announce");
-            Some((Arc::new(socket), bound))
+            Some((socket, bound))
         }
         None => None,
     };
@@ -231,11 +230,20 @@ async fn serve(
     let (stop, stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(http::run(http, state.clone(), stopped.clone()));
-    if let Some((socket, _)) = &udp {
-        // Two receivers on one socket keep both cores busy under load.
-        for _ in 0..2 {
-            tasks.spawn(udp::run(socket.clone(), state.clone(), stopped.clone()));
-        }
+    let mut udp_thread = None;
+    let mut udp_bound = None;
+    if let Some((socket, bound)) = udp {
+        let (state, stopped) = (state.clone(), stopped.clone());
+        udp_bound = Some(bound);
+        udp_thread = Some(
+            std::thread::Builder::new()
+                .name("udp-tracker".into())
+                .spawn(move || udp::run(socket, state, stopped))
+                .map_err(|source| ServeError::Io {
+                    path: PathBuf::from("udp tracker thread"),
+                    source,
+                })?,
+        );
     }
     tasks.spawn(reload_loop(
         out.to_path_buf(),
@@ -253,7 +261,7 @@ async fn serve(
     if let Some(path) = &opts.ready_file {
         let mut ready = serde_json::Map::new();
         ready.insert("http".into(), http_addr.to_string().into());
-        if let Some((_, bound)) = &udp {
+        if let Some(bound) = &udp_bound {
             ready.insert("udp_tracker".into(), bound.to_string().into());
         }
         write_atomically(path, &serde_json::Value::Object(ready).to_string())?;
@@ -268,6 +276,10 @@ async fn serve(
     .await;
     if drained.is_err() {
         tasks.abort_all();
+    }
+    if let Some(t) = udp_thread {
+        // It notices the flag within one receive timeout.
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     Ok(())
 }

@@ -220,7 +220,7 @@ pub fn write_announce(
     interval: u32,
     leechers: u32,
     seeders: u32,
-    peers: &[SocketAddr],
+    peers: impl IntoIterator<Item = SocketAddr>,
     ipv6: bool,
 ) {
     out.extend_from_slice(&ACTION_ANNOUNCE.to_be_bytes());
@@ -383,13 +383,13 @@ mod tests {
             "[::1]:51413".parse().expect("v6"),
         ];
         let mut v4 = Vec::new();
-        write_announce(&mut v4, 5, 1800, 3, 4, &peers, false);
+        write_announce(&mut v4, 5, 1800, 3, 4, peers.iter().copied(), false);
         assert_eq!(
             v4,
             [0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 7, 8, 0, 0, 0, 3, 0, 0, 0, 4, 1, 2, 3, 4, 0x1a, 0xe1]
         );
         let mut v6 = Vec::new();
-        write_announce(&mut v6, 5, 1800, 3, 4, &peers, true);
+        write_announce(&mut v6, 5, 1800, 3, 4, peers.iter().copied(), true);
         assert_eq!(v6.len(), 20 + 18);
         assert_eq!(
             &v6[20..36],
