@@ -55,6 +55,7 @@ base_url: http://127.0.0.1:$PS_HTTP/
 serve:
   http: 127.0.0.1:$PS_HTTP
   udp_tracker: 127.0.0.1:$PS_UDP
+  peer: off
   max_peers_per_torrent: 10000
   max_connections: 4096
   max_connections_per_ip: 4096

@@ -7,5 +7,6 @@
 pub mod cli;
 pub mod config;
 pub mod publish;
+pub mod seeder;
 pub mod serve;
 pub mod tracker;

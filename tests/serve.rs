@@ -143,8 +143,9 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 fn served_example(extra_serve: &str) -> (tempfile::TempDir, Server) {
     let d = example_copy();
     let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let yaml =
-        format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: 127.0.0.1:0\n{extra_serve}");
+    let yaml = format!(
+        "{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: 127.0.0.1:0\n  peer: off\n{extra_serve}"
+    );
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     podseed_ok(d.path(), &["publish", "--quiet"]);
     let server = Server::start(d.path(), "podcast.yaml");
@@ -676,7 +677,7 @@ fn aria2c_downloads_through_our_tracker_and_web_seed() {
             "  trackers: []\n",
         );
     let yaml = format!(
-        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n"
+        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: off\n"
     );
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     podseed_ok(d.path(), &["publish", "--quiet"]);
@@ -745,7 +746,8 @@ fn udp_tracker_over_ipv6_returns_18_byte_peers() {
     }
     let d = example_copy();
     let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let yaml = format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: \"[::1]:0\"\n");
+    let yaml =
+        format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: \"[::1]:0\"\n  peer: off\n");
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     podseed_ok(d.path(), &["publish", "--quiet"]);
     let s = Server::start(d.path(), "podcast.yaml");
@@ -882,7 +884,7 @@ fn aria2c_announces_over_our_udp_tracker() {
             "  trackers: []\n",
         );
     let yaml = format!(
-        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: 127.0.0.1:{udp_port}\n  public_url: {base}\n"
+        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: 127.0.0.1:{udp_port}\n  public_url: {base}\n  peer: off\n"
     );
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     podseed_ok(d.path(), &["publish", "--quiet"]);

@@ -241,6 +241,18 @@ pub struct ServeSettings {
     pub max_connections_per_ip: usize,
     /// Peers one address (one /64 for IPv6) may have in a torrent.
     pub max_peers_per_ip: usize,
+    /// The seeder's listener, or None when off.
+    pub peer: Option<SocketAddr>,
+    /// The seeder's address as the world sees it, when public_url's host is not it.
+    pub peer_public_addr: Option<SocketAddr>,
+    /// Seeder unchoke slots (plus one optimistic).
+    pub unchoke_slots: usize,
+    /// Seeder peer connections at once.
+    pub max_peer_connections: usize,
+    /// Seeder peer connections per address.
+    pub max_peer_connections_per_ip: usize,
+    /// Upload limit of the seeder, bytes per second (0: none).
+    pub max_upload_rate: u64,
 }
 
 impl Default for ServeSettings {
@@ -255,6 +267,12 @@ impl Default for ServeSettings {
             max_connections: 1024,
             max_connections_per_ip: 32,
             max_peers_per_ip: 16,
+            peer: Some(SocketAddr::from(([0, 0, 0, 0], 6881))),
+            peer_public_addr: None,
+            unchoke_slots: 8,
+            max_peer_connections: 200,
+            max_peer_connections_per_ip: 8,
+            max_upload_rate: 0,
         }
     }
 }
@@ -884,6 +902,15 @@ fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
     if let Some(a) = addr(c, &mut sf, "udp_tracker") {
         s.udp_tracker = a;
     }
+    if let Some(a) = addr(c, &mut sf, "peer") {
+        s.peer = a;
+    }
+    if let Some(a) = addr(c, &mut sf, "peer_public_addr") {
+        s.peer_public_addr = a;
+    }
+    if let Some(n) = sf.number(c, "max_upload_rate") {
+        s.max_upload_rate = n;
+    }
     if let Some(u) = sf.url(c, "public_url") {
         s.public_url = Some(as_directory(u));
     }
@@ -907,6 +934,12 @@ fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
         ("max_connections", &mut s.max_connections),
         ("max_connections_per_ip", &mut s.max_connections_per_ip),
         ("max_peers_per_ip", &mut s.max_peers_per_ip),
+        ("unchoke_slots", &mut s.unchoke_slots),
+        ("max_peer_connections", &mut s.max_peer_connections),
+        (
+            "max_peer_connections_per_ip",
+            &mut s.max_peer_connections_per_ip,
+        ),
     ] {
         if let Some(n) = sf.small_number(c, key) {
             if n >= 1 {

@@ -43,6 +43,9 @@ pub struct Published {
     pub torrent: String,
     /// Size of the MP3.
     pub size: u64,
+    /// The MP3's mtime (seconds, nanoseconds), so `serve` can tell it was not edited since.
+    #[serde(default)]
+    pub mtime: (i64, u32),
 }
 
 /// What one build learned about one source file.

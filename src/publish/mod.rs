@@ -447,7 +447,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     ];
     let mut manifest = manifest;
     manifest.outputs = plan.paths();
-    manifest.published = episodes
+    let published = episodes
         .iter()
         .map(|e| cache::Published {
             title: e.title.clone(),
@@ -455,8 +455,10 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
             media: format!("episodes/{}", e.rel),
             torrent: e.torrent_rel.clone(),
             size: e.size,
+            mtime: manifest.episodes.get(&e.rel).map_or((0, 0), |c| c.mtime),
         })
         .collect();
+    manifest.published = published;
     plan.manifest = cache::to_bytes(&manifest);
     let stats = output::write(&out, &plan, &previous.outputs)?;
 

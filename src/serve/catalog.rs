@@ -24,6 +24,8 @@ pub struct CatalogEpisode {
     pub torrent: String,
     /// MP3 size.
     pub size: u64,
+    /// MP3 mtime (seconds, nanoseconds) when published.
+    pub mtime: (i64, u32),
 }
 
 /// Every published episode, in feed order.
@@ -97,6 +99,7 @@ pub fn load(out: &Path) -> Result<Catalog, ServeError> {
             media: p.media,
             torrent: p.torrent,
             size: p.size,
+            mtime: p.mtime,
         });
     }
     Ok(catalog)

@@ -92,6 +92,11 @@ pub struct State {
     pub max_connections: usize,
     /// HTTP connections per client address.
     pub max_connections_per_ip: usize,
+    /// The seeder, when on.
+    pub seeder: Option<Arc<crate::seeder::Seeder>>,
+    /// Where the tracker lists our seeder.
+    seeder_addr: RwLock<Option<SocketAddr>>,
+    out: PathBuf,
     catalog: Arc<RwLock<Arc<Catalog>>>,
     http_bytes: Arc<Mutex<HashMap<String, u64>>>,
     counter: Counter,
@@ -137,6 +142,16 @@ impl State {
             trust_proxy: config.serve.trust_proxy,
             max_connections: config.serve.max_connections,
             max_connections_per_ip: config.serve.max_connections_per_ip,
+            seeder: config.serve.peer.map(|_| {
+                Arc::new(crate::seeder::Seeder::new(crate::seeder::SeederConfig {
+                    unchoke_slots: config.serve.unchoke_slots,
+                    max_peers: config.serve.max_peer_connections,
+                    max_peers_per_ip: config.serve.max_peer_connections_per_ip,
+                    max_upload_rate: config.serve.max_upload_rate,
+                }))
+            }),
+            seeder_addr: RwLock::new(None),
+            out: out.to_path_buf(),
             catalog,
             http_bytes,
             counter,
@@ -170,12 +185,27 @@ impl State {
         self.counter.clone()
     }
 
-    /// Installs a new catalog: the tracker follows, peers of unchanged episodes stay.
+    /// Installs a new catalog: the tracker and the seeder follow, peers of unchanged
+    /// episodes stay. Blocking (the seeder reads .torrent files): call off async workers.
     pub fn install(&self, catalog: Catalog) {
         self.tracker.set_torrents(&catalog.torrents());
+        if let Some(seeder) = &self.seeder {
+            seeder.install(&self.out, &catalog);
+        }
+        self.list_seeder();
         if let Ok(mut c) = self.catalog.write() {
             *c = Arc::new(catalog);
         }
+    }
+
+    /// Tells the tracker where our seeder is and which torrents it still seeds.
+    pub fn list_seeder(&self) {
+        let addr = *self.seeder_addr.read().unwrap_or_else(|p| p.into_inner());
+        let listed = match (&self.seeder, addr) {
+            (Some(seeder), Some(addr)) => Some((addr, seeder.active())),
+            _ => None,
+        };
+        self.tracker.set_local_seeder(listed);
     }
 }
 
@@ -227,6 +257,19 @@ async fn serve(
         None => None,
     };
 
+    let peer = match config.serve.peer {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(bind_err("peer (seeder)", addr))?;
+            let bound = listener
+                .local_addr()
+                .map_err(bind_err("peer (seeder)", addr))?;
+            Some((listener, bound))
+        }
+        None => None,
+    };
+
     let (stop, stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(http::run(http, state.clone(), stopped.clone()));
@@ -244,6 +287,30 @@ async fn serve(
                     source,
                 })?,
         );
+    }
+    let mut peer_bound = None;
+    if let (Some((listener, bound)), Some(seeder)) = (peer, state.seeder.clone()) {
+        let catalog = state.catalog();
+        let (s, dir) = (seeder.clone(), out.to_path_buf());
+        let _ = tokio::task::spawn_blocking(move || s.install(&dir, &catalog)).await;
+        let listed = crate::seeder::public_addr(
+            bound,
+            config.serve.peer_public_addr,
+            config.serve.public_url.as_ref(),
+        )
+        .await;
+        *state.seeder_addr.write().unwrap_or_else(|p| p.into_inner()) = listed;
+        state.list_seeder();
+        tracing::info!(
+            "seeder: {bound}, seeding {} of {episodes} episodes, {}",
+            seeder.active().len(),
+            listed.map_or_else(
+                || "not listed by the tracker (address unknown)".to_string(),
+                |a| format!("listed by the tracker as {a}")
+            )
+        );
+        tasks.spawn(crate::seeder::run(listener, seeder, stopped.clone()));
+        peer_bound = Some(bound);
     }
     tasks.spawn(reload_loop(
         out.to_path_buf(),
@@ -263,6 +330,9 @@ async fn serve(
         ready.insert("http".into(), http_addr.to_string().into());
         if let Some(bound) = &udp_bound {
             ready.insert("udp_tracker".into(), bound.to_string().into());
+        }
+        if let Some(bound) = &peer_bound {
+            ready.insert("peer".into(), bound.to_string().into());
         }
         write_atomically(path, &serde_json::Value::Object(ready).to_string())?;
     }
@@ -353,24 +423,29 @@ async fn reload_loop(out: PathBuf, state: Arc<State>, mut shutdown: watch::Recei
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
         }
+        // A torrent the seeder disabled (its file changed) leaves the tracker's lists.
+        state.list_seeder();
         let now = stamp_of(out.clone()).await.ok().flatten();
         if now.is_none() || now == last {
             continue;
         }
         last = now;
-        let dir = out.clone();
-        match tokio::task::spawn_blocking(move || catalog::load(&dir)).await {
-            Ok(Ok(catalog)) => {
-                let (old, new) = (state.catalog().info_hashes(), catalog.info_hashes());
-                let added = new.iter().filter(|h| !old.contains(h)).count();
-                let removed = old.iter().filter(|h| !new.contains(h)).count();
-                tracing::info!(
-                    "reloaded {}: {} episodes ({added} new, {removed} removed)",
-                    out.display(),
-                    catalog.episodes.len()
-                );
-                state.install(catalog);
-            }
+        let (dir, st) = (out.clone(), state.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            let catalog = catalog::load(&dir)?;
+            let (old, new) = (st.catalog().info_hashes(), catalog.info_hashes());
+            let added = new.iter().filter(|h| !old.contains(h)).count();
+            let removed = old.iter().filter(|h| !new.contains(h)).count();
+            let count = catalog.episodes.len();
+            st.install(catalog);
+            Ok::<_, ServeError>((count, added, removed))
+        })
+        .await;
+        match loaded {
+            Ok(Ok((count, added, removed))) => tracing::info!(
+                "reloaded {}: {count} episodes ({added} new, {removed} removed)",
+                out.display()
+            ),
             Ok(Err(e)) => tracing::warn!("reload skipped: {e}"),
             Err(e) => tracing::warn!("reload failed: {e}"),
         }

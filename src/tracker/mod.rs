@@ -111,6 +111,8 @@ pub struct SwarmStats {
 pub struct Tracker {
     config: TrackerConfig,
     swarms: RwLock<HashMap<InfoHash, Tracked>>,
+    /// Our own seeder: its address and the torrents it seeds right now.
+    local: RwLock<Option<(SocketAddr, Vec<InfoHash>)>>,
 }
 
 /// A served torrent: its swarm and the file size that bounds reported transfers.
@@ -130,7 +132,23 @@ impl Tracker {
         Tracker {
             config,
             swarms: RwLock::new(HashMap::new()),
+            local: RwLock::new(None),
         }
+    }
+
+    /// Lists our seeder at `addr` for `hashes` in every leecher's reply (None: list it
+    /// nowhere, e.g. when its address is unknown).
+    pub fn set_local_seeder(&self, seeder: Option<(SocketAddr, Vec<InfoHash>)>) {
+        *self.local.write().unwrap_or_else(|p| p.into_inner()) = seeder;
+    }
+
+    /// Our seeder's address when it seeds `hash`.
+    fn local_for(&self, hash: &InfoHash) -> Option<SocketAddr> {
+        let local = self.local.read().unwrap_or_else(|p| p.into_inner());
+        local
+            .as_ref()
+            .filter(|(_, hashes)| hashes.contains(hash))
+            .map(|(addr, _)| *addr)
     }
 
     /// The settings.
@@ -175,19 +193,38 @@ impl Tracker {
             .numwant
             .unwrap_or(self.config.default_numwant)
             .min(self.config.max_numwant);
-        let peers = if a.update.event == Event::Stopped {
-            Vec::new()
+        let local = self.local_for(&a.info_hash);
+        let mut peers: Vec<(SocketAddr, [u8; 20])> = Vec::with_capacity(want);
+        let is_seeder = a.update.left == 0;
+        if let Some(addr) = local {
+            // Our seeder is always in the list (first), in a family the client can use, even
+            // for a client announcing left=0: one that only has a magnet link does that
+            // while it fetches the metadata, and we are where it gets it.
+            let family_ok = match a.family {
+                None => true,
+                Some(Family::V4) => addr.is_ipv4(),
+                Some(Family::V6) => addr.is_ipv6(),
+            };
+            if family_ok && addr != a.update.addr && want > 0 {
+                peers.push((addr, [0; 20]));
+            }
+        }
+        if a.update.event != Event::Stopped {
+            let rest = want - peers.len();
+            peers.extend(
+                swarm
+                    .sample(&a.update.addr, is_seeder, rest, a.family)
+                    .into_iter()
+                    .filter(|p| Some(p.addr) != local)
+                    .map(|p| (p.addr, p.peer_id)),
+            );
         } else {
-            swarm
-                .sample(&a.update.addr, a.update.left == 0, want, a.family)
-                .into_iter()
-                .map(|p| (p.addr, p.peer_id))
-                .collect()
-        };
+            peers.clear();
+        }
         Ok(AnnounceReply {
             interval: self.config.interval,
             min_interval: (self.config.interval / 2).max(1),
-            complete: swarm.seeders(),
+            complete: swarm.seeders() + usize::from(local.is_some()),
             incomplete: swarm.leechers(),
             peers,
         })
@@ -326,6 +363,38 @@ mod tests {
             }
         );
         assert_eq!(t.scrape(&[]).len(), 1);
+    }
+
+    #[test]
+    fn our_seeder_is_listed_where_it_seeds() {
+        let t = Tracker::new(TrackerConfig::default());
+        t.set_torrents(&[(InfoHash([1; 20]), 1000), (InfoHash([2; 20]), 1000)]);
+        let me: SocketAddr = "192.0.2.1:6881".parse().expect("addr");
+        t.set_local_seeder(Some((me, vec![InfoHash([1; 20])])));
+        let r = t
+            .announce(&announce(1, 1, 5, Event::Started, None), 0)
+            .expect("ok");
+        assert_eq!(r.peers.first().map(|p| p.0), Some(me));
+        assert_eq!(r.complete, 1);
+        // A magnet-link client announces left=0 while it fetches the metadata from us.
+        let r = t
+            .announce(&announce(1, 2, 0, Event::Started, None), 0)
+            .expect("ok");
+        assert_eq!(r.peers.first().map(|p| p.0), Some(me));
+        assert!(r
+            .peers
+            .iter()
+            .skip(1)
+            .all(|p| p.0 != SocketAddr::from(([10, 0, 0, 2], 6881))));
+        let r = t
+            .announce(&announce(2, 3, 5, Event::Started, None), 0)
+            .expect("ok");
+        assert!(r.peers.is_empty(), "not seeded: not listed");
+        t.set_local_seeder(None);
+        let r = t
+            .announce(&announce(1, 4, 5, Event::Started, None), 0)
+            .expect("ok");
+        assert!(r.peers.iter().all(|p| p.0 != me));
     }
 
     #[test]

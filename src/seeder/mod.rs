@@ -1,0 +1,236 @@
+//! The built-in BitTorrent seeder: one TCP port that seeds every published episode, so a
+//! torrent downloads even when no listener is online.
+//!
+//! [`wire`] is the pure peer-protocol codec, [`storage`] the verified bytes, [`choke`] who
+//! gets served, [`peer`] one connection. This module holds what they share (the torrents
+//! by info hash, the choker, the rate limit, caps) and accepts connections. It seeds only
+//! what the catalog publishes, and swaps torrents on reload.
+
+pub mod choke;
+pub mod peer;
+pub mod storage;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::publish::metainfo::InfoHash;
+use crate::serve::catalog::Catalog;
+use crate::serve::conn::PerIp;
+
+use choke::{Choker, RateLimiter};
+use storage::SeededTorrent;
+
+/// Seeder settings (from `serve:`).
+#[derive(Debug, Clone)]
+pub struct SeederConfig {
+    /// Regular unchoke slots (one optimistic slot comes on top).
+    pub unchoke_slots: usize,
+    /// Peer connections at once.
+    pub max_peers: usize,
+    /// Peer connections per address.
+    pub max_peers_per_ip: usize,
+    /// Upload limit for the whole process, bytes per second (0: none).
+    pub max_upload_rate: u64,
+}
+
+/// What every peer connection shares.
+pub struct Seeder {
+    /// Our BEP 20 peer id: `-PS0100-` and 12 random characters.
+    pub peer_id: [u8; 20],
+    /// Who gets served.
+    pub choker: Choker,
+    /// The process-wide upload limit.
+    pub limiter: RateLimiter,
+    torrents: RwLock<HashMap<InfoHash, Arc<SeededTorrent>>>,
+    uploaded: AtomicU64,
+    config: SeederConfig,
+}
+
+/// A BEP 20 (Azureus-style) peer id for podseed 0.1.0.
+pub fn new_peer_id() -> [u8; 20] {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut id = *b"-PS0100-000000000000";
+    for b in &mut id[8..] {
+        *b = ALPHABET[fastrand::usize(..ALPHABET.len())];
+    }
+    id
+}
+
+impl Seeder {
+    /// A seeder with no torrents yet.
+    pub fn new(config: SeederConfig) -> Self {
+        Seeder {
+            peer_id: new_peer_id(),
+            choker: Choker::new(config.unchoke_slots),
+            limiter: RateLimiter::new(config.max_upload_rate),
+            torrents: RwLock::new(HashMap::new()),
+            uploaded: AtomicU64::new(0),
+            config,
+        }
+    }
+
+    /// The torrent with this info hash, if seeded.
+    pub fn torrent(&self, hash: &InfoHash) -> Option<Arc<SeededTorrent>> {
+        self.torrents
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    /// Info hashes seeded now (active ones only).
+    pub fn active(&self) -> Vec<InfoHash> {
+        self.torrents
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|t| t.is_active())
+            .map(|t| t.info_hash)
+            .collect()
+    }
+
+    /// Bytes of blocks sent to peers.
+    pub fn uploaded(&self) -> u64 {
+        self.uploaded.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_upload(&self, n: u64) {
+        self.uploaded.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Seeds the catalog's episodes from the output folder `out`: new ones are loaded (size
+    /// and mtime checked, no hashing), removed ones dropped, unchanged ones kept with what
+    /// they verified. Blocking (reads the .torrent files): call off the async workers.
+    pub fn install(&self, out: &Path, catalog: &Catalog) {
+        let current: HashMap<InfoHash, Arc<SeededTorrent>> = self
+            .torrents
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut next = HashMap::new();
+        for e in &catalog.episodes {
+            if let Some(t) = current.get(&e.info_hash) {
+                next.insert(e.info_hash, t.clone());
+                continue;
+            }
+            match SeededTorrent::load(out, e) {
+                Ok(t) => {
+                    next.insert(e.info_hash, Arc::new(t));
+                }
+                Err(err) => tracing::warn!("seeder: not seeding {:?}: {err}", e.title),
+            }
+        }
+        *self.torrents.write().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+}
+
+/// Accepts peer connections until `shutdown` turns true.
+pub async fn run(listener: TcpListener, seeder: Arc<Seeder>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(seeder.config.max_peers));
+    let per_ip = PerIp::new(seeder.config.max_peers_per_ip);
+    let mut rotate = tokio::time::interval(choke::ROTATE_EVERY);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = rotate.tick() => {
+                seeder.choker.rotate();
+                continue;
+            }
+            a = listener.accept() => a,
+        };
+        let (stream, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("seeder: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(ip_slot) = per_ip.acquire(addr.ip().to_canonical()) else {
+            tracing::debug!("seeder: {} has too many connections", addr.ip());
+            continue;
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("seeder: peer cap reached; closing {addr}");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let seeder = seeder.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                r = peer::serve(stream, addr, seeder) => {
+                    if let Err(e) = r {
+                        tracing::debug!("seeder: {addr}: {e}");
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+            drop((permit, ip_slot));
+        });
+    }
+}
+
+/// The address the tracker hands out for our seeder: the override, else `public_url`'s
+/// host when it is an IP literal or resolves, else loopback when we only listen there.
+pub async fn public_addr(
+    bound: SocketAddr,
+    override_addr: Option<SocketAddr>,
+    public_url: Option<&url::Url>,
+) -> Option<SocketAddr> {
+    if let Some(a) = override_addr {
+        return Some(a);
+    }
+    if bound.ip().is_loopback() {
+        return Some(bound);
+    }
+    let host = public_url?.host_str()?.trim_matches(['[', ']']).to_string();
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(SocketAddr::new(ip, bound.port()));
+    }
+    let resolved = tokio::net::lookup_host((host.as_str(), bound.port())).await;
+    match resolved {
+        Ok(mut addrs) => addrs.next(),
+        Err(e) => {
+            tracing::warn!(
+                "seeder: cannot resolve {host} ({e}); the tracker will not list our seeder. Set serve.peer_public_addr"
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_follow_bep20() {
+        let a = new_peer_id();
+        assert!(a.starts_with(b"-PS0100-"));
+        assert!(a[8..].iter().all(u8::is_ascii_alphanumeric));
+        assert_ne!(a, new_peer_id());
+    }
+
+    #[tokio::test]
+    async fn public_address_rules() {
+        let lo: SocketAddr = "127.0.0.1:6881".parse().expect("addr");
+        let any: SocketAddr = "0.0.0.0:6881".parse().expect("addr");
+        assert_eq!(public_addr(lo, None, None).await, Some(lo));
+        let url = url::Url::parse("https://203.0.113.5/pod/").expect("url");
+        assert_eq!(
+            public_addr(any, None, Some(&url)).await,
+            Some("203.0.113.5:6881".parse().expect("addr"))
+        );
+        let o: SocketAddr = "198.51.100.1:7000".parse().expect("addr");
+        assert_eq!(public_addr(any, Some(o), Some(&url)).await, Some(o));
+        assert_eq!(public_addr(any, None, None).await, None);
+    }
+}

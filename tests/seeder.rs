@@ -1,0 +1,492 @@
+//! Black-box tests of the built-in seeder: real clients (aria2c) download from it alone,
+//! by .torrent and by magnet link, and a raw test peer probes the edge cases.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use podseed::seeder::wire::{self, Handshake, Message};
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    http: SocketAddr,
+    peer: SocketAddr,
+}
+
+impl Server {
+    // The child is waited for in Drop, which clippy's lint cannot see.
+    #[allow(clippy::zombie_processes)]
+    fn start(dir: &Path) -> Server {
+        let ready = dir.join("ready.json");
+        let _ = std::fs::remove_file(&ready);
+        let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_podseed"))
+            .args(["serve", "--ready-file"])
+            .arg(&ready)
+            .current_dir(dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start serve");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                let v: Value = serde_json::from_str(&text).expect("ready JSON");
+                let addr = |k: &str| v[k].as_str().expect(k).parse().expect("addr");
+                return Server {
+                    http: addr("http"),
+                    peer: addr("peer"),
+                    child,
+                };
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("serve did not become ready");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The example, published for a loopback server with no web seed (the seeder alone).
+fn seeded_example() -> (tempfile::TempDir, Value, Server) {
+    let d = example_copy();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/");
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let yaml = yaml
+        .replace("https://podcast.example.com/seedbox/", &base)
+        .replace(
+            "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
+            "  trackers: []\n",
+        )
+        .replace("  web_seed: true", "  web_seed: false");
+    let yaml = format!(
+        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n"
+    );
+    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
+    let summary: Value =
+        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let server = Server::start(d.path());
+    (d, summary, server)
+}
+
+fn episode<'a>(summary: &'a Value, file: &str) -> &'a Value {
+    summary["episodes"]
+        .as_array()
+        .expect("episodes")
+        .iter()
+        .find(|e| e["file"] == file)
+        .expect("episode")
+}
+
+fn aria2c(dir: &Path, what: &str) -> Child {
+    Command::new("aria2c")
+        .args([
+            "--quiet=true",
+            "--seed-time=0",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--bt-stop-timeout=30",
+            "--dir",
+        ])
+        .arg(dir)
+        .arg(what)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aria2c")
+}
+
+fn wait_ok(mut child: Child, what: &str) {
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{what}: aria2c exited with {status}");
+}
+
+#[test]
+fn aria2c_downloads_from_our_seeder_alone_by_torrent_and_by_magnet() {
+    if !have_tool(
+        "aria2c",
+        "aria2c_downloads_from_our_seeder_alone_by_torrent_and_by_magnet",
+    ) {
+        return;
+    }
+    let (d, summary, _s) = seeded_example();
+    let file = "2026-02-01-swarm-basics.mp3";
+    let src = std::fs::read(d.path().join("examples/episodes").join(file)).expect("src");
+    let torrent = d
+        .path()
+        .join("public/torrents/2026-02-01-swarm-basics.torrent");
+    wait_ok(
+        aria2c(
+            &d.path().join("by-torrent"),
+            torrent.to_str().expect("path"),
+        ),
+        "torrent",
+    );
+    assert_eq!(
+        std::fs::read(d.path().join("by-torrent").join(file)).expect("dl"),
+        src
+    );
+    // The magnet link alone: the metadata comes from our ut_metadata.
+    let magnet = episode(&summary, file)["magnet"].as_str().expect("magnet");
+    assert!(
+        !magnet.contains("&ws="),
+        "web seed must be off for this test"
+    );
+    wait_ok(aria2c(&d.path().join("by-magnet"), magnet), "magnet");
+    assert_eq!(
+        std::fs::read(d.path().join("by-magnet").join(file)).expect("dl"),
+        src
+    );
+}
+
+#[test]
+fn five_clients_at_once_all_finish() {
+    if !have_tool("aria2c", "five_clients_at_once_all_finish") {
+        return;
+    }
+    let (d, _summary, _s) = seeded_example();
+    let torrent = d.path().join("public/torrents/2026-01-15-welcome.torrent");
+    let src =
+        std::fs::read(d.path().join("examples/episodes/2026-01-15-welcome.mp3")).expect("src");
+    let clients: Vec<Child> = (0..5)
+        .map(|i| {
+            aria2c(
+                &d.path().join(format!("c{i}")),
+                torrent.to_str().expect("path"),
+            )
+        })
+        .collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        wait_ok(c, &format!("client {i}"));
+        let got = std::fs::read(d.path().join(format!("c{i}/2026-01-15-welcome.mp3"))).expect("dl");
+        assert_eq!(got, src, "client {i}");
+    }
+}
+
+#[test]
+fn a_file_changed_after_publish_is_never_served() {
+    if !have_tool("aria2c", "a_file_changed_after_publish_is_never_served") {
+        return;
+    }
+    let (d, _summary, s) = seeded_example();
+    drop(s);
+    // Corrupt the published MP3 in place, keeping its size and mtime (so only the piece
+    // check can notice).
+    let media = d.path().join("public/episodes/bonus-behind-the-scenes.mp3");
+    let meta = std::fs::metadata(&media).expect("meta");
+    let mtime = meta.modified().expect("mtime");
+    let mut bytes = std::fs::read(&media).expect("read");
+    for b in &mut bytes[20_000..20_100] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&media, &bytes).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&media)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("mtime");
+    let s = Server::start(d.path());
+    let torrent = d
+        .path()
+        .join("public/torrents/bonus-behind-the-scenes.torrent");
+    let dl = d.path().join("dl");
+    let status = Command::new("aria2c")
+        .args([
+            "--quiet=true",
+            "--seed-time=0",
+            "--enable-dht=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--bt-stop-timeout=8",
+            "--dir",
+        ])
+        .arg(&dl)
+        .arg(&torrent)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("aria2c");
+    assert!(
+        !status.success(),
+        "a corrupted episode downloaded completely"
+    );
+    let log = std::fs::read_to_string(d.path().join("serve.log")).expect("log");
+    assert!(log.contains("no longer seeded"), "{log}");
+    // Other episodes are still served.
+    let other = d.path().join("public/torrents/2026-01-15-welcome.torrent");
+    wait_ok(
+        aria2c(&d.path().join("other"), other.to_str().expect("path")),
+        "other episode",
+    );
+    drop(s);
+}
+
+/// A raw test peer: handshake with the fast and extension bits.
+fn connect_peer(addr: SocketAddr, info_hash: [u8; 20]) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(&Handshake::ours(info_hash, *b"-TS0001-testpeer0000").encode())
+        .expect("handshake");
+    let mut hs = [0u8; Handshake::LEN];
+    s.read_exact(&mut hs).expect("their handshake");
+    let theirs = Handshake::decode(&hs).expect("valid");
+    assert_eq!(theirs.info_hash, info_hash);
+    assert!(theirs.peer_id.starts_with(b"-PS0100-"));
+    assert!(theirs.supports_fast() && theirs.supports_extensions());
+    s
+}
+
+/// Reads messages until `pred` matches one (or the peer closes / times out).
+fn read_until(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    pred: impl Fn(&Message) -> bool,
+) -> Option<Message> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut chunk = [0u8; 65536];
+    loop {
+        while let Ok(Some((m, n))) = wire::decode(buf, 1 << 20) {
+            buf.drain(..n);
+            if pred(&m) {
+                return Some(m);
+            }
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn send(s: &mut TcpStream, m: &Message) {
+    let mut out = Vec::new();
+    wire::encode(m, &mut out);
+    s.write_all(&out).expect("send");
+}
+
+fn hash_of(summary: &Value, file: &str) -> [u8; 20] {
+    let hex = episode(summary, file)["info_hash"].as_str().expect("hash");
+    let v: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    v.try_into().expect("20")
+}
+
+/// A well-behaved peer gets block 0 of piece 0 with the right bytes.
+fn fetch_first_block(addr: SocketAddr, hash: [u8; 20], src: &[u8]) {
+    let mut s = connect_peer(addr, hash);
+    let mut buf = Vec::new();
+    assert!(read_until(&mut s, &mut buf, |m| *m == Message::HaveAll).is_some());
+    send(&mut s, &Message::Interested);
+    assert!(read_until(&mut s, &mut buf, |m| *m == Message::Unchoke).is_some());
+    send(
+        &mut s,
+        &Message::Request {
+            index: 0,
+            begin: 0,
+            length: 16384,
+        },
+    );
+    let got = read_until(&mut s, &mut buf, |m| matches!(m, Message::Piece { .. }));
+    let Some(Message::Piece {
+        index: 0,
+        begin: 0,
+        block,
+    }) = got
+    else {
+        panic!("no piece: {got:?}");
+    };
+    assert_eq!(block, src[..16384]);
+}
+
+#[test]
+fn misbehaving_peers_do_not_stop_the_seeder() {
+    let (d, summary, s) = seeded_example();
+    let file = "2026-02-01-swarm-basics.mp3";
+    let hash = hash_of(&summary, file);
+    let src = std::fs::read(d.path().join("examples/episodes").join(file)).expect("src");
+    fetch_first_block(s.peer, hash, &src);
+
+    // An unknown info hash: the connection is closed without a handshake.
+    let mut c = TcpStream::connect(s.peer).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    c.write_all(&Handshake::ours([9; 20], [1; 20]).encode())
+        .expect("send");
+    let mut b = [0u8; 68];
+    assert!(c.read_exact(&mut b).is_err(), "answered an unknown torrent");
+
+    // Junk instead of a handshake.
+    let mut c = TcpStream::connect(s.peer).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    c.write_all(&[0x42; 68]).expect("send");
+    assert!(c.read_exact(&mut b).is_err(), "answered junk");
+
+    // A 4 GB length prefix after a good handshake: dropped, nothing allocated.
+    let mut c = connect_peer(s.peer, hash);
+    c.write_all(&[0xff, 0xff, 0xff, 0xff, 7]).expect("send");
+    let mut buf = Vec::new();
+    assert!(read_until(&mut c, &mut buf, |_| false).is_none());
+
+    // Requests while choked get RejectRequest (fast extension), not data.
+    let mut c = connect_peer(s.peer, hash);
+    let mut buf = Vec::new();
+    send(
+        &mut c,
+        &Message::Request {
+            index: 0,
+            begin: 0,
+            length: 16384,
+        },
+    );
+    let got = read_until(&mut c, &mut buf, |m| {
+        matches!(m, Message::Reject { .. } | Message::Piece { .. })
+    });
+    assert!(
+        matches!(
+            got,
+            Some(Message::Reject {
+                index: 0,
+                begin: 0,
+                length: 16384
+            })
+        ),
+        "{got:?}"
+    );
+
+    // Out-of-range and oversized requests are rejected; a flood beyond reqq too.
+    send(&mut c, &Message::Interested);
+    assert!(read_until(&mut c, &mut buf, |m| *m == Message::Unchoke).is_some());
+    for (index, begin, length) in [(10_000, 0, 16384), (0, 16380, 16384), (0, 0, 200_000)] {
+        send(
+            &mut c,
+            &Message::Request {
+                index,
+                begin,
+                length,
+            },
+        );
+        let got = read_until(&mut c, &mut buf, |m| matches!(m, Message::Reject { .. }));
+        assert_eq!(
+            got,
+            Some(Message::Reject {
+                index,
+                begin,
+                length
+            })
+        );
+    }
+    let mut flood = Vec::new();
+    for i in 0..2000u32 {
+        wire::encode(
+            &Message::Request {
+                index: 0,
+                begin: (i % 8) * 1024,
+                length: 1024,
+            },
+            &mut flood,
+        );
+    }
+    c.write_all(&flood).expect("flood");
+    let rejected = (0..100)
+        .filter_map(|_| read_until(&mut c, &mut buf, |m| matches!(m, Message::Reject { .. })))
+        .count();
+    assert!(rejected > 0, "no request of the flood was rejected");
+    drop(c);
+
+    // Through all of it, a normal peer is still served.
+    fetch_first_block(s.peer, hash, &src);
+    // Metadata: a ut_metadata request for piece 0 returns the info dict; piece 99 is rejected.
+    let mut c = connect_peer(s.peer, hash);
+    let mut buf = Vec::new();
+    let hs = read_until(&mut c, &mut buf, |m| {
+        matches!(m, Message::Extended { id: 0, .. })
+    });
+    let Some(Message::Extended { payload, .. }) = hs else {
+        panic!("no extended handshake");
+    };
+    let ext = wire::decode_extended_handshake(&payload).expect("ext");
+    let theirs = ext.ut_metadata.expect("ut_metadata id");
+    let ours = b"d1:md11:ut_metadatai3eee".to_vec();
+    send(
+        &mut c,
+        &Message::Extended {
+            id: 0,
+            payload: ours,
+        },
+    );
+    send(
+        &mut c,
+        &Message::Extended {
+            id: theirs,
+            payload: b"d8:msg_typei0e5:piecei0ee".to_vec(),
+        },
+    );
+    let got = read_until(&mut c, &mut buf, |m| {
+        matches!(m, Message::Extended { id: 3, .. })
+    });
+    let Some(Message::Extended { payload, .. }) = got else {
+        panic!("no metadata: {got:?}");
+    };
+    let torrent = lava_torrent::torrent::v1::Torrent::read_from_file(
+        d.path()
+            .join("public/torrents/2026-02-01-swarm-basics.torrent"),
+    )
+    .expect("torrent");
+    let info = torrent.construct_info().encode();
+    assert!(
+        payload.ends_with(&info),
+        "metadata is not the exact info dict"
+    );
+    send(
+        &mut c,
+        &Message::Extended {
+            id: theirs,
+            payload: b"d8:msg_typei0e5:piecei99ee".to_vec(),
+        },
+    );
+    let got = read_until(&mut c, &mut buf, |m| {
+        matches!(m, Message::Extended { id: 3, .. })
+    });
+    let Some(Message::Extended { payload, .. }) = got else {
+        panic!("no reject");
+    };
+    assert!(
+        payload.starts_with(b"d8:msg_typei2e"),
+        "{:?}",
+        String::from_utf8_lossy(&payload)
+    );
+    let _ = s.http;
+}
