@@ -77,6 +77,12 @@ pub struct PublishArgs {
     /// Re-read and re-hash every episode, ignoring the cache.
     #[arg(long)]
     pub force: bool,
+    /// Then serve the result (site, tracker, seeder) in the same process, as `podseed serve`.
+    #[arg(long)]
+    pub serve: bool,
+    /// With --serve: write the bound addresses here as JSON once every listener is up.
+    #[arg(long, requires = "serve")]
+    pub ready_file: Option<PathBuf>,
     /// Output options.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -195,6 +201,13 @@ fn run_publish(args: &PublishArgs) -> Result<(), CliError> {
         println!("{json}");
     } else if !args.out.quiet {
         print_summary(&summary, &config);
+    }
+    if args.serve {
+        let opts = crate::serve::Options {
+            output_dir: args.output.clone(),
+            ready_file: args.ready_file.clone(),
+        };
+        crate::serve::run(&config, &opts)?;
     }
     Ok(())
 }

@@ -490,3 +490,31 @@ fn misbehaving_peers_do_not_stop_the_seeder() {
     );
     let _ = s.http;
 }
+
+#[test]
+fn publish_serve_builds_then_serves_in_one_process() {
+    let d = example_copy();
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let yaml =
+        format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: off\n  peer: 127.0.0.1:0\n");
+    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
+    let ready = d.path().join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_podseed"))
+        .args(["publish", "--quiet", "--serve", "--ready-file"])
+        .arg(&ready)
+        .current_dir(d.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&ready).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: Value = serde_json::from_str(&text).expect("ready JSON after publishing");
+    assert!(v["http"].is_string() && v["peer"].is_string(), "{v}");
+    assert!(d.path().join("public/feed.xml").is_file());
+}
