@@ -21,13 +21,17 @@ struct Server {
 
 impl Server {
     // The child is waited for in Drop, which clippy's lint cannot see.
-    #[allow(clippy::zombie_processes)]
     fn start(dir: &Path) -> Server {
-        let ready = dir.join("ready.json");
+        Self::start_with(dir, "podcast.yaml", "serve.log")
+    }
+
+    #[allow(clippy::zombie_processes)]
+    fn start_with(dir: &Path, config: &str, log: &str) -> Server {
+        let ready = dir.join(format!("{log}.ready.json"));
         let _ = std::fs::remove_file(&ready);
-        let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+        let log = std::fs::File::create(dir.join(log)).expect("log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_podseed"))
-            .args(["serve", "--ready-file"])
+            .args(["serve", "-c", config, "--ready-file"])
             .arg(&ready)
             .current_dir(dir)
             .env("RUST_LOG", "info")
@@ -42,7 +46,9 @@ impl Server {
                 let addr = |k: &str| v[k].as_str().expect(k).parse().expect("addr");
                 return Server {
                     http: addr("http"),
-                    peer: addr("peer"),
+                    peer: v["peer"]
+                        .as_str()
+                        .map_or(addr("http"), |p| p.parse().expect("addr")),
                     child,
                 };
             }
@@ -517,4 +523,95 @@ fn publish_serve_builds_then_serves_in_one_process() {
     let v: Value = serde_json::from_str(&text).expect("ready JSON after publishing");
     assert!(v["http"].is_string() && v["peer"].is_string(), "{v}");
     assert!(d.path().join("public/feed.xml").is_file());
+}
+
+fn get_json(addr: SocketAddr, path: &str) -> Value {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers")
+        + 4;
+    serde_json::from_slice(&raw[at..]).expect("json")
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn the_seeder_announces_to_other_trackers_over_http_and_udp() {
+    let d = example_copy();
+    let (a_port, b_port, b_udp) = (free_port(), free_port(), free_udp_port());
+    let a_base = format!("http://127.0.0.1:{a_port}/");
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let common = yaml.replace("https://podcast.example.com/seedbox/", &a_base).replace(
+        "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
+        &format!(
+            "  trackers:\n    - http://127.0.0.1:{b_port}/announce\n    - udp://127.0.0.1:{b_udp}/announce\n"
+        ),
+    );
+    // A: our seeder with its own tracker; B: another tracker (a second podseed serving the
+    // same build, so it accepts these info hashes) that A must announce to.
+    std::fs::write(
+        d.path().join("podcast.yaml"),
+        format!("{common}serve:\n  http: 127.0.0.1:{a_port}\n  udp_tracker: off\n  public_url: {a_base}\n  peer: 127.0.0.1:0\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        d.path().join("b.yaml"),
+        format!("{common}serve:\n  http: 127.0.0.1:{b_port}\n  udp_tracker: 127.0.0.1:{b_udp}\n  peer: off\n"),
+    )
+    .expect("write");
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let b = Server::start_with(d.path(), "b.yaml", "b.log");
+    let mut a = Server::start_with(d.path(), "podcast.yaml", "a.log");
+    let seeders = |v: &Value| -> Vec<u64> {
+        v["episodes"]
+            .as_array()
+            .expect("episodes")
+            .iter()
+            .map(|e| e["seeders"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if seeders(&get_json(b.http, "/stats")) == [1, 1, 1] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never saw our seeder");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = std::fs::read_to_string(d.path().join("a.log")).expect("log");
+    assert!(
+        log.contains(&format!("to http://127.0.0.1:{b_port}/announce")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("to udp://127.0.0.1:{b_udp}/announce")),
+        "{log}"
+    );
+    // SIGTERM: A says `stopped`, and B forgets it.
+    let pid = a.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let status = a.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+    assert_eq!(seeders(&get_json(b.http, "/stats")), [0, 0, 0]);
 }

@@ -6,6 +6,7 @@
 //! by info hash, the choker, the rate limit, caps) and accepts connections. It seeds only
 //! what the catalog publishes, and swaps torrents on reload.
 
+pub mod announce;
 pub mod choke;
 pub mod peer;
 pub mod storage;

@@ -198,6 +198,9 @@ impl Session<'_> {
                         writer.write_all(&wire::piece_header(index, begin, length)).await?;
                         writer.write_all(&data).await?;
                         self.seeder.count_upload(data.len() as u64);
+                        self.torrent
+                            .uploaded
+                            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
             }

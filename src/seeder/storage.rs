@@ -64,6 +64,10 @@ pub struct SeededTorrent {
     pub length: u64,
     /// Piece length.
     pub piece_length: u64,
+    /// Announce URLs of the torrent, tiers flattened, in order.
+    pub trackers: Vec<String>,
+    /// Bytes of this torrent sent to peers.
+    pub uploaded: std::sync::atomic::AtomicU64,
     pieces: Vec<[u8; 20]>,
     verified: Mutex<Vec<bool>>,
     disabled: AtomicBool,
@@ -124,9 +128,21 @@ impl SeededTorrent {
         if piece_length == 0 || pieces.len() as u64 != episode.size.div_ceil(piece_length) {
             return Err(mismatch("piece list does not cover the file".into()));
         }
+        let mut trackers: Vec<String> = torrent
+            .announce_list
+            .as_ref()
+            .map(|tiers| tiers.iter().flatten().cloned().collect())
+            .unwrap_or_default();
+        if let Some(a) = &torrent.announce {
+            if !trackers.contains(a) {
+                trackers.insert(0, a.clone());
+            }
+        }
         Ok(SeededTorrent {
             info_hash,
             info_bytes,
+            trackers,
+            uploaded: std::sync::atomic::AtomicU64::new(0),
             path,
             length: episode.size,
             piece_length,

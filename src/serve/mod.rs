@@ -309,6 +309,17 @@ async fn serve(
                 |a| format!("listed by the tracker as {a}")
             )
         );
+        let identity = crate::seeder::announce::Identity {
+            peer_id: seeder.peer_id,
+            port: listed.map_or(bound.port(), |a| a.port()),
+            ip: config.serve.peer_public_addr.map(|a| a.ip()),
+        };
+        tasks.spawn(crate::seeder::announce::run(
+            seeder.clone(),
+            identity,
+            config.serve.tracker_urls(),
+            stopped.clone(),
+        ));
         tasks.spawn(crate::seeder::run(listener, seeder, stopped.clone()));
         peer_bound = Some(bound);
     }

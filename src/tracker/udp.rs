@@ -256,6 +256,59 @@ pub fn write_error(out: &mut Vec<u8>, transaction_id: u32, message: &str) {
     out.extend_from_slice(message.as_bytes());
 }
 
+/// Client side (our seeder announcing to other UDP trackers): a connect request.
+pub fn write_connect_request(out: &mut Vec<u8>, transaction_id: u32) {
+    out.extend_from_slice(&PROTOCOL_ID.to_be_bytes());
+    out.extend_from_slice(&ACTION_CONNECT.to_be_bytes());
+    out.extend_from_slice(&transaction_id.to_be_bytes());
+}
+
+/// Client side: an announce request (98 bytes).
+pub fn write_announce_request(out: &mut Vec<u8>, a: &AnnounceRequest) {
+    out.extend_from_slice(&a.connection_id.to_be_bytes());
+    out.extend_from_slice(&ACTION_ANNOUNCE.to_be_bytes());
+    out.extend_from_slice(&a.transaction_id.to_be_bytes());
+    out.extend_from_slice(&a.info_hash);
+    out.extend_from_slice(&a.peer_id);
+    out.extend_from_slice(&a.downloaded.to_be_bytes());
+    out.extend_from_slice(&a.left.to_be_bytes());
+    out.extend_from_slice(&a.uploaded.to_be_bytes());
+    out.extend_from_slice(&a.event.to_be_bytes());
+    out.extend_from_slice(&a.ip.to_be_bytes());
+    out.extend_from_slice(&a.key.to_be_bytes());
+    out.extend_from_slice(&a.num_want.to_be_bytes());
+    out.extend_from_slice(&a.port.to_be_bytes());
+}
+
+/// A tracker's reply as the client side reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Connect reply: the connection id.
+    Connected(u64),
+    /// Announce reply: the interval (peers are of no use to a seed).
+    Announced {
+        /// Seconds until the next announce.
+        interval: u32,
+    },
+    /// Error reply: the message.
+    Error(String),
+}
+
+/// Parses a reply to the request with `transaction_id`; None when it is not one.
+pub fn parse_reply(b: &[u8], transaction_id: u32) -> Option<Reply> {
+    if b.len() < 8 || u32_at(b, 4) != transaction_id {
+        return None;
+    }
+    match u32_at(b, 0) {
+        ACTION_CONNECT if b.len() >= 16 => Some(Reply::Connected(u64_at(b, 8))),
+        ACTION_ANNOUNCE if b.len() >= 20 => Some(Reply::Announced {
+            interval: u32_at(b, 8),
+        }),
+        ACTION_ERROR => Some(Reply::Error(String::from_utf8_lossy(&b[8..]).into_owned())),
+        _ => None,
+    }
+}
+
 /// Length of one connection-id window; an id is accepted in its window and the next.
 pub const WINDOW_SECS: u64 = 120;
 
@@ -450,6 +503,46 @@ mod tests {
         let mut err = Vec::new();
         write_error(&mut err, 4, "nope");
         assert_eq!(err, [0, 0, 0, 3, 0, 0, 0, 4, b'n', b'o', b'p', b'e']);
+    }
+
+    #[test]
+    fn client_side_requests_parse_as_server_side_requests() {
+        let mut c = Vec::new();
+        write_connect_request(&mut c, 77);
+        assert_eq!(
+            parse_request(&c),
+            Ok(Request::Connect { transaction_id: 77 })
+        );
+        let a = AnnounceRequest {
+            connection_id: 1,
+            transaction_id: 2,
+            info_hash: [3; 20],
+            peer_id: [4; 20],
+            downloaded: 5,
+            left: 0,
+            uploaded: 7,
+            event: 2,
+            ip: 0,
+            key: 9,
+            num_want: -1,
+            port: 6881,
+        };
+        let mut p = Vec::new();
+        write_announce_request(&mut p, &a);
+        assert_eq!(parse_request(&p), Ok(Request::Announce(a)));
+        let mut r = Vec::new();
+        write_connect(&mut r, 5, 99);
+        assert_eq!(parse_reply(&r, 5), Some(Reply::Connected(99)));
+        assert_eq!(parse_reply(&r, 6), None);
+        let mut r = Vec::new();
+        write_announce(&mut r, 5, 1800, 0, 1, std::iter::empty(), false);
+        assert_eq!(
+            parse_reply(&r, 5),
+            Some(Reply::Announced { interval: 1800 })
+        );
+        let mut r = Vec::new();
+        write_error(&mut r, 5, "no");
+        assert_eq!(parse_reply(&r, 5), Some(Reply::Error("no".into())));
     }
 
     #[test]

@@ -1,0 +1,353 @@
+//! Announcing our seeder to every other tracker of each torrent: HTTP(S) via reqwest, UDP
+//! per BEP 15 (the client side of `tracker::udp`), `started` first, then every interval
+//! with `left=0`, `stopped` at shutdown. Failures are logged and retried with backoff,
+//! never fatal. The built-in tracker is told in process, not here.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lava_torrent::bencode::BencodeElem;
+use percent_encoding::{percent_encode, NON_ALPHANUMERIC};
+use tokio::net::UdpSocket;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
+
+use crate::publish::metainfo::InfoHash;
+use crate::tracker::udp::{self, AnnounceRequest, Reply};
+
+use super::Seeder;
+
+/// One announce may take this long.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Announces in flight at once.
+const CONCURRENT: usize = 8;
+/// Bounds on the interval a tracker may ask for.
+const MIN_INTERVAL: u64 = 60;
+const MAX_INTERVAL: u64 = 7200;
+/// First retry delay after a failure; it doubles up to the interval bound.
+const RETRY_FIRST: u64 = 60;
+
+/// What we say to trackers about ourselves.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Our peer id.
+    pub peer_id: [u8; 20],
+    /// The port peers should connect to.
+    pub port: u16,
+    /// An address to announce explicitly (`serve.peer_public_addr`), else the tracker
+    /// uses the one our packets come from.
+    pub ip: Option<std::net::IpAddr>,
+}
+
+/// Announce events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnounceEvent {
+    /// First announce.
+    Started,
+    /// Regular.
+    Regular,
+    /// Leaving.
+    Stopped,
+}
+
+#[derive(Debug)]
+struct Slot {
+    due: Instant,
+    started: bool,
+    failures: u32,
+}
+
+/// Announces every active torrent to its trackers other than `own`, until `shutdown`;
+/// then sends `stopped` where `started` got through.
+pub async fn run(
+    seeder: Arc<Seeder>,
+    identity: Identity,
+    own: Vec<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(ANNOUNCE_TIMEOUT)
+        .user_agent(concat!("podseed/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("seeder: no HTTP client ({e}); not announcing to other trackers");
+            return;
+        }
+    };
+    let limit = Arc::new(Semaphore::new(CONCURRENT));
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut slots: HashMap<(InfoHash, String), Slot> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tick.tick() => {}
+            Some((key, result)) = done_rx.recv() => {
+                let key: (InfoHash, String) = key;
+                if let Some(slot) = slots.get_mut(&key) {
+                    match result {
+                        Ok(interval) => {
+                            if !slot.started {
+                                tracing::info!("seeder: announced {} to {}", key.0, key.1);
+                            }
+                            slot.started = true;
+                            slot.failures = 0;
+                            slot.due = Instant::now()
+                                + Duration::from_secs(u64::from(interval).clamp(MIN_INTERVAL, MAX_INTERVAL));
+                        }
+                        Err(e) => {
+                            slot.failures += 1;
+                            let wait = (RETRY_FIRST << slot.failures.min(6)).min(MAX_INTERVAL);
+                            tracing::warn!("seeder: announce of {} to {} failed ({e}); retrying in {wait} s", key.0, key.1);
+                            slot.due = Instant::now() + Duration::from_secs(wait);
+                        }
+                    }
+                }
+                continue;
+            }
+        }
+        // Follow the seeded set: new torrents get slots, removed ones lose them.
+        let mut wanted = Vec::new();
+        for hash in seeder.active() {
+            if let Some(t) = seeder.torrent(&hash) {
+                for url in &t.trackers {
+                    if !own.contains(url) {
+                        wanted.push((hash, url.clone()));
+                    }
+                }
+            }
+        }
+        slots.retain(|k, _| wanted.contains(k));
+        let now = Instant::now();
+        for key in wanted {
+            let slot = slots.entry(key.clone()).or_insert(Slot {
+                due: now,
+                started: false,
+                failures: 0,
+            });
+            if slot.due > now {
+                continue;
+            }
+            // Not due again until this attempt reports back.
+            slot.due = now + ANNOUNCE_TIMEOUT * 4;
+            let event = if slot.started {
+                AnnounceEvent::Regular
+            } else {
+                AnnounceEvent::Started
+            };
+            let uploaded = seeder
+                .torrent(&key.0)
+                .map_or(0, |t| t.uploaded.load(std::sync::atomic::Ordering::Relaxed));
+            let (client, identity, done, limit) = (
+                client.clone(),
+                identity.clone(),
+                done_tx.clone(),
+                limit.clone(),
+            );
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let r = announce(&client, &key.1, &key.0, &identity, event, uploaded).await;
+                let _ = done.send((key, r));
+            });
+        }
+    }
+    // Shutdown: `stopped` to every tracker that heard `started`, within a few seconds.
+    let stops = slots
+        .into_iter()
+        .filter(|(_, s)| s.started)
+        .map(|((hash, url), _)| {
+            let (client, identity) = (client.clone(), identity.clone());
+            let uploaded = seeder
+                .torrent(&hash)
+                .map_or(0, |t| t.uploaded.load(std::sync::atomic::Ordering::Relaxed));
+            async move {
+                if let Err(e) = announce(
+                    &client,
+                    &url,
+                    &hash,
+                    &identity,
+                    AnnounceEvent::Stopped,
+                    uploaded,
+                )
+                .await
+                {
+                    tracing::debug!("seeder: stopped to {url}: {e}");
+                }
+            }
+        });
+    let _ = tokio::time::timeout(
+        Duration::from_secs(3),
+        futures_util::future::join_all(stops),
+    )
+    .await;
+}
+
+/// One announce; returns the interval the tracker asks for.
+pub async fn announce(
+    client: &reqwest::Client,
+    url: &str,
+    hash: &InfoHash,
+    me: &Identity,
+    event: AnnounceEvent,
+    uploaded: u64,
+) -> Result<u32, String> {
+    if url.starts_with("udp://") {
+        tokio::time::timeout(
+            ANNOUNCE_TIMEOUT,
+            announce_udp(url, hash, me, event, uploaded),
+        )
+        .await
+        .map_err(|_| "timed out".to_string())?
+    } else if url.starts_with("http://") || url.starts_with("https://") {
+        announce_http(client, url, hash, me, event, uploaded).await
+    } else {
+        Err("unsupported tracker scheme".into())
+    }
+}
+
+fn enc(bytes: &[u8]) -> String {
+    percent_encode(bytes, NON_ALPHANUMERIC).to_string()
+}
+
+async fn announce_http(
+    client: &reqwest::Client,
+    url: &str,
+    hash: &InfoHash,
+    me: &Identity,
+    event: AnnounceEvent,
+    uploaded: u64,
+) -> Result<u32, String> {
+    let mut q = format!(
+        "info_hash={}&peer_id={}&port={}&uploaded={uploaded}&downloaded=0&left=0&compact=1&numwant=0",
+        enc(&hash.0),
+        enc(&me.peer_id),
+        me.port
+    );
+    match event {
+        AnnounceEvent::Started => q.push_str("&event=started"),
+        AnnounceEvent::Stopped => q.push_str("&event=stopped"),
+        AnnounceEvent::Regular => {}
+    }
+    if let Some(ip) = me.ip {
+        q.push_str(&format!("&ip={ip}"));
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let body = client
+        .get(format!("{url}{sep}{q}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .error_for_status()
+        .map_err(|e| e.to_string())?
+        .bytes()
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(BencodeElem::Dictionary(d)) = BencodeElem::from_bytes(&body)
+        .ok()
+        .and_then(|v| v.into_iter().next())
+    else {
+        return Err("reply is not a bencoded dictionary".into());
+    };
+    if let Some(reason) = d.get("failure reason") {
+        return Err(format!("tracker says: {}", text_of(reason)));
+    }
+    match d.get("interval") {
+        Some(BencodeElem::Integer(i)) => Ok(u32::try_from(*i).unwrap_or(u32::MAX)),
+        _ => Ok(1800),
+    }
+}
+
+fn text_of(e: &BencodeElem) -> String {
+    match e {
+        BencodeElem::String(s) => s.clone(),
+        BencodeElem::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+async fn announce_udp(
+    url: &str,
+    hash: &InfoHash,
+    me: &Identity,
+    event: AnnounceEvent,
+    uploaded: u64,
+) -> Result<u32, String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = parsed.host_str().ok_or("no host")?.trim_matches(['[', ']']);
+    let port = parsed.port().ok_or("no port")?;
+    let target: SocketAddr = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("host has no address")?;
+    let bind: SocketAddr = if target.is_ipv6() {
+        "[::]:0".parse().map_err(|_| "bind")?
+    } else {
+        "0.0.0.0:0".parse().map_err(|_| "bind")?
+    };
+    let sock = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
+    sock.connect(target).await.map_err(|e| e.to_string())?;
+    let exchange = |packet: Vec<u8>, tid: u32| {
+        let sock = &sock;
+        async move {
+            let mut buf = [0u8; 1024];
+            // BEP 15: retry with a growing timeout; two tries fit our overall timeout.
+            for wait in [3u64, 6] {
+                sock.send(&packet).await.map_err(|e| e.to_string())?;
+                match tokio::time::timeout(Duration::from_secs(wait), sock.recv(&mut buf)).await {
+                    Ok(Ok(n)) => {
+                        if let Some(r) = udp::parse_reply(&buf[..n], tid) {
+                            return Ok(r);
+                        }
+                    }
+                    Ok(Err(e)) => return Err(e.to_string()),
+                    Err(_) => continue,
+                }
+            }
+            Err("no reply".to_string())
+        }
+    };
+    let tid = fastrand::u32(..);
+    let mut p = Vec::new();
+    udp::write_connect_request(&mut p, tid);
+    let connection_id = match exchange(p, tid).await? {
+        Reply::Connected(id) => id,
+        Reply::Error(m) => return Err(format!("tracker says: {m}")),
+        Reply::Announced { .. } => return Err("unexpected reply".into()),
+    };
+    let tid = fastrand::u32(..);
+    let mut p = Vec::new();
+    udp::write_announce_request(
+        &mut p,
+        &AnnounceRequest {
+            connection_id,
+            transaction_id: tid,
+            info_hash: hash.0,
+            peer_id: me.peer_id,
+            downloaded: 0,
+            left: 0,
+            uploaded,
+            event: match event {
+                AnnounceEvent::Regular => 0,
+                AnnounceEvent::Started => 2,
+                AnnounceEvent::Stopped => 3,
+            },
+            ip: match me.ip {
+                Some(std::net::IpAddr::V4(v4)) => u32::from(v4),
+                _ => 0,
+            },
+            key: 0,
+            num_want: 0,
+            port: me.port,
+        },
+    );
+    match exchange(p, tid).await? {
+        Reply::Announced { interval } => Ok(interval),
+        Reply::Error(m) => Err(format!("tracker says: {m}")),
+        Reply::Connected(_) => Err("unexpected reply".into()),
+    }
+}
