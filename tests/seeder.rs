@@ -91,7 +91,7 @@ fn seeded_example() -> (tempfile::TempDir, Value, Server) {
         )
         .replace("  web_seed: true", "  web_seed: false");
     let yaml = format!(
-        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n"
+        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  dht: false\n"
     );
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     let summary: Value =
@@ -502,7 +502,7 @@ fn publish_serve_builds_then_serves_in_one_process() {
     let d = example_copy();
     let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
     let yaml =
-        format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: off\n  peer: 127.0.0.1:0\n");
+        format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: off\n  peer: 127.0.0.1:0\n  dht: false\n");
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     let ready = d.path().join("ready.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_podseed"))
@@ -568,7 +568,7 @@ fn the_seeder_announces_to_other_trackers_over_http_and_udp() {
     // same build, so it accepts these info hashes) that A must announce to.
     std::fs::write(
         d.path().join("podcast.yaml"),
-        format!("{common}serve:\n  http: 127.0.0.1:{a_port}\n  udp_tracker: off\n  public_url: {a_base}\n  peer: 127.0.0.1:0\n"),
+        format!("{common}serve:\n  http: 127.0.0.1:{a_port}\n  udp_tracker: off\n  public_url: {a_base}\n  peer: 127.0.0.1:0\n  dht: false\n"),
     )
     .expect("write");
     std::fs::write(
@@ -614,4 +614,56 @@ fn the_seeder_announces_to_other_trackers_over_http_and_udp() {
     let status = a.child.wait().expect("wait");
     assert!(status.success(), "{status}");
     assert_eq!(seeders(&get_json(b.http, "/stats")), [0, 0, 0]);
+}
+
+#[test]
+fn a_client_finds_our_seeder_on_a_local_dht_without_any_tracker() {
+    // A private DHT of five nodes on loopback; podseed bootstraps from it.
+    let testnet = mainline::Testnet::builder(5).build().expect("testnet");
+    let d = example_copy();
+    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let yaml = yaml.replace(
+        "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
+        "  trackers: []\n",
+    );
+    let nodes: String = testnet
+        .bootstrap
+        .iter()
+        .map(|n| format!("    - \"{n}\"\n"))
+        .collect();
+    std::fs::write(
+        d.path().join("podcast.yaml"),
+        format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: off\n  peer: 127.0.0.1:0\n  dht: true\n  dht_bootstrap:\n{nodes}"),
+    )
+    .expect("write");
+    let summary: Value =
+        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let s = Server::start(d.path());
+    let hash = hash_of(&summary, "2026-01-15-welcome.mp3");
+    // A client that knows only the info hash and the DHT.
+    let mut client = mainline::Dht::builder();
+    client
+        .bootstrap(&testnet.bootstrap)
+        .bind_address(std::net::Ipv4Addr::LOCALHOST);
+    let client = client.build().expect("client");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        #[allow(deprecated)]
+        let found: Vec<std::net::SocketAddrV4> = client
+            .get_peers(mainline::Id::from(hash))
+            .flatten()
+            .collect();
+        if found.iter().any(|a| a.port() == s.peer.port()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "our seeder never appeared on the DHT: {found:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // And what it finds there serves the episode.
+    let src =
+        std::fs::read(d.path().join("examples/episodes/2026-01-15-welcome.mp3")).expect("src");
+    fetch_first_block(s.peer, hash, &src);
 }

@@ -253,6 +253,10 @@ pub struct ServeSettings {
     pub max_peer_connections_per_ip: usize,
     /// Upload limit of the seeder, bytes per second (0: none).
     pub max_upload_rate: u64,
+    /// Announce seeded torrents on the DHT.
+    pub dht: bool,
+    /// DHT bootstrap nodes (`host:port`); empty for the public defaults.
+    pub dht_bootstrap: Vec<String>,
 }
 
 impl Default for ServeSettings {
@@ -273,6 +277,8 @@ impl Default for ServeSettings {
             max_peer_connections: 200,
             max_peer_connections_per_ip: 8,
             max_upload_rate: 0,
+            dht: true,
+            dht_bootstrap: Vec::new(),
         }
     }
 }
@@ -952,6 +958,21 @@ fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
     }
     if let Some(b) = sf.boolean(c, "trust_proxy") {
         s.trust_proxy = b;
+    }
+    if let Some(b) = sf.boolean(c, "dht") {
+        s.dht = b;
+    }
+    for (v, p) in sf.list(c, "dht_bootstrap") {
+        match v.as_str() {
+            Some(node)
+                if node
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok()) =>
+            {
+                s.dht_bootstrap.push(node.to_string())
+            }
+            _ => c.problem(&p, "expected host:port, e.g. router.bittorrent.com:6881"),
+        }
     }
     if s.public_url.is_some() && s.udp_tracker.is_some_and(|a| a.port() == 0) {
         let path = sf.field_path("udp_tracker");

@@ -8,6 +8,7 @@
 
 pub mod announce;
 pub mod choke;
+pub mod dht;
 pub mod peer;
 pub mod storage;
 pub mod wire;

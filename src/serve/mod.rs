@@ -320,6 +320,15 @@ async fn serve(
             config.serve.tracker_urls(),
             stopped.clone(),
         ));
+        if config.serve.dht {
+            tasks.spawn(crate::seeder::dht::run(
+                seeder.clone(),
+                bound,
+                listed.map_or(bound.port(), |a| a.port()),
+                config.serve.dht_bootstrap.clone(),
+                stopped.clone(),
+            ));
+        }
         tasks.spawn(crate::seeder::run(listener, seeder, stopped.clone()));
         peer_bound = Some(bound);
     }
