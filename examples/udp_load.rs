@@ -80,8 +80,11 @@ fn main() {
             std::thread::spawn(move || {
                 let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
                 sock.connect(target).expect("connect");
-                sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
-                let Some(mut conn) = connect(&sock) else { return };
+                sock.set_read_timeout(Some(Duration::from_millis(200)))
+                    .expect("timeout");
+                let Some(mut conn) = connect(&sock) else {
+                    return;
+                };
                 let mut buf = [0u8; 2048];
                 let mut tid = 0u32;
                 while !stop.load(Ordering::Relaxed) {
@@ -115,5 +118,8 @@ fn main() {
         let _ = w.join();
     }
     let n = done.load(Ordering::Relaxed);
-    println!("announces/s {:.0}", n as f64 / started.elapsed().as_secs_f64());
+    println!(
+        "announces/s {:.0}",
+        n as f64 / started.elapsed().as_secs_f64()
+    );
 }

@@ -22,7 +22,7 @@ use crate::serve::catalog::CatalogEpisode;
 /// Largest block a peer may request (BEP 3 clients use 16 KiB; some ask up to 128 KiB).
 pub const MAX_BLOCK: u32 = 128 * 1024;
 /// Pieces kept in memory per torrent.
-const CACHED_PIECES: usize = 8;
+const CACHED_PIECES: usize = 16;
 
 /// Why a torrent cannot be seeded, or a block not served.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,8 @@ pub struct SeededTorrent {
     pub info_bytes: Vec<u8>,
     /// The MP3.
     pub path: PathBuf,
+    /// The MP3, opened once (positioned reads need no seeking, so it is shared).
+    file: std::fs::File,
     /// File length.
     pub length: u64,
     /// Piece length.
@@ -138,7 +140,12 @@ impl SeededTorrent {
                 trackers.insert(0, a.clone());
             }
         }
+        let file = std::fs::File::open(&path).map_err(|source| StorageError::Io {
+            path: path.clone(),
+            source,
+        })?;
         Ok(SeededTorrent {
+            file,
             info_hash,
             info_bytes,
             trackers,
@@ -195,6 +202,17 @@ impl SeededTorrent {
             .ok_or(StorageError::OutOfRange)
     }
 
+    /// The block when its piece is in the cache (and so verified), without waiting.
+    pub fn cached_block(&self, index: u32, begin: u32, length: u32) -> Option<Vec<u8>> {
+        if !self.is_active() || !self.check_request(index, begin, length) {
+            return None;
+        }
+        let piece = self.cached(index)?;
+        piece
+            .get(begin as usize..begin as usize + length as usize)
+            .map(<[u8]>::to_vec)
+    }
+
     async fn piece(self: &Arc<Self>, index: u32) -> Result<Arc<Vec<u8>>, StorageError> {
         if !self.is_active() {
             return Err(StorageError::Disabled);
@@ -232,8 +250,8 @@ impl SeededTorrent {
             source,
         };
         let mut buf = vec![0u8; self.piece_len(index) as usize];
-        let file = std::fs::File::open(&self.path).map_err(io_err)?;
-        read_exact_at(&file, &mut buf, u64::from(index) * self.piece_length).map_err(io_err)?;
+        read_exact_at(&self.file, &mut buf, u64::from(index) * self.piece_length)
+            .map_err(io_err)?;
         let already = {
             let v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
             v.get(index as usize).copied().unwrap_or(false)
@@ -331,8 +349,13 @@ mod tests {
         let (d, ep) = fixture(&bytes);
         let t = Arc::new(SeededTorrent::load(d.path(), &ep).expect("load"));
         assert_eq!(t.piece_count(), 4);
+        assert_eq!(t.cached_block(1, 100, 1000), None, "not read yet");
         let b = t.block(1, 100, 1000).await.expect("block");
         assert_eq!(b, bytes[16384 + 100..16384 + 1100]);
+        assert_eq!(
+            t.cached_block(1, 0, 50),
+            Some(bytes[16384..16384 + 50].to_vec())
+        );
         // The last, short piece.
         let last = t
             .block(3, 0, (50_000 - 3 * 16384) as u32)

@@ -250,11 +250,14 @@ pub struct EpisodeStats {
     pub completed: u64,
     /// Bytes of this episode's MP3 sent over HTTP (players and web seed).
     pub http_bytes: u64,
+    /// Bytes our seeder sent to peers.
+    pub seeder_bytes: u64,
     /// Bytes listeners reported downloading (from announces).
     pub peer_downloaded_bytes: u64,
     /// Bytes listeners reported uploading to each other.
     pub peer_uploaded_bytes: u64,
-    /// Downloaded by listeners but not sent by us over HTTP: what the swarm saved.
+    /// Downloaded by listeners but sent by neither our HTTP nor our seeder: what the
+    /// swarm saved.
     pub swarm_saved_bytes: u64,
 }
 
@@ -280,6 +283,8 @@ pub struct Totals {
     pub completed: u64,
     /// HTTP bytes of MP3s.
     pub http_bytes: u64,
+    /// Bytes our seeder sent.
+    pub seeder_bytes: u64,
     /// Reported peer downloads.
     pub peer_downloaded_bytes: u64,
     /// Reported peer uploads.
@@ -300,11 +305,19 @@ pub fn stats(state: &State) -> Stats {
         .map(|e| {
             let s = swarms.get(&e.info_hash).cloned().unwrap_or_default();
             let http_bytes = http.get(&e.media).copied().unwrap_or(0);
-            let saved = s.peer_downloaded.saturating_sub(http_bytes);
+            let seeder_bytes = state
+                .seeder
+                .as_ref()
+                .and_then(|sd| sd.torrent(&e.info_hash))
+                .map_or(0, |t| t.uploaded.load(std::sync::atomic::Ordering::Relaxed));
+            let saved = s
+                .peer_downloaded
+                .saturating_sub(http_bytes.saturating_add(seeder_bytes));
             totals.seeders += s.seeders;
             totals.leechers += s.leechers;
             totals.completed += s.completed;
             totals.http_bytes += http_bytes;
+            totals.seeder_bytes += seeder_bytes;
             totals.peer_downloaded_bytes += s.peer_downloaded;
             totals.peer_uploaded_bytes += s.peer_uploaded;
             totals.swarm_saved_bytes += saved;
@@ -315,6 +328,7 @@ pub fn stats(state: &State) -> Stats {
                 leechers: s.leechers,
                 completed: s.completed,
                 http_bytes,
+                seeder_bytes,
                 peer_downloaded_bytes: s.peer_downloaded,
                 peer_uploaded_bytes: s.peer_uploaded,
                 swarm_saved_bytes: saved,
@@ -346,7 +360,7 @@ type Series = (
 pub fn metrics(state: &State) -> String {
     let s = stats(state);
     let mut out = String::new();
-    let series: [Series; 7] = [
+    let series: [Series; 8] = [
         ("podseed_seeders", "gauge", "Seeders in the swarm.", |e| {
             e.seeders as u64
         }),
@@ -364,6 +378,12 @@ pub fn metrics(state: &State) -> String {
             "counter",
             "MP3 bytes sent over HTTP.",
             |e| e.http_bytes,
+        ),
+        (
+            "podseed_seeder_bytes_total",
+            "counter",
+            "Bytes our seeder sent to peers.",
+            |e| e.seeder_bytes,
         ),
         (
             "podseed_peer_downloaded_bytes_total",
