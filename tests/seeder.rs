@@ -432,6 +432,48 @@ fn misbehaving_peers_do_not_stop_the_seeder() {
     assert!(rejected > 0, "no request of the flood was rejected");
     drop(c);
 
+    // BEP 6: with the fast extension every request gets exactly one answer, a piece or a
+    // Reject, also when it is cancelled.
+    let mut c = connect_peer(s.peer, hash);
+    let mut buf = Vec::new();
+    send(&mut c, &Message::Interested);
+    assert!(read_until(&mut c, &mut buf, |m| *m == Message::Unchoke).is_some());
+    let mut burst = Vec::new();
+    for i in 0..40u32 {
+        wire::encode(
+            &Message::Request {
+                index: i % 8,
+                begin: (i / 8) * 1024,
+                length: 1024,
+            },
+            &mut burst,
+        );
+    }
+    for i in 0..40u32 {
+        wire::encode(
+            &Message::Cancel {
+                index: i % 8,
+                begin: (i / 8) * 1024,
+                length: 1024,
+            },
+            &mut burst,
+        );
+    }
+    c.write_all(&burst).expect("burst");
+    let mut answers = 0;
+    while read_until(&mut c, &mut buf, |m| {
+        matches!(m, Message::Reject { .. } | Message::Piece { .. })
+    })
+    .is_some()
+    {
+        answers += 1;
+        if answers == 40 {
+            break;
+        }
+    }
+    assert_eq!(answers, 40, "requests answered");
+    drop(c);
+
     // Through all of it, a normal peer is still served.
     fetch_first_block(s.peer, hash, &src);
     // Metadata: a ut_metadata request for piece 0 returns the info dict; piece 99 is rejected.

@@ -80,7 +80,7 @@ impl Choker {
         if let Some(e) = s.peers.get_mut(&key) {
             e.interested = interested;
             if !interested {
-                e.unchoked.send_replace(false);
+                set(&e.unchoked, false);
             }
         }
         self.fill(&mut s);
@@ -106,7 +106,7 @@ impl Choker {
                 break;
             }
             if let Some(e) = s.peers.get(&k) {
-                e.unchoked.send_replace(true);
+                set(&e.unchoked, true);
                 free -= 1;
             }
         }
@@ -133,9 +133,19 @@ impl Choker {
             s.cursor = last + 1;
         }
         for (k, e) in &s.peers {
-            e.unchoked.send_replace(chosen.contains(k));
+            set(&e.unchoked, chosen.contains(k));
         }
     }
+}
+
+/// Changes a peer's state, waking it only when the state really changes (a rotation must
+/// not re-send Unchoke to peers that stay unchoked).
+fn set(tx: &watch::Sender<bool>, unchoked: bool) {
+    tx.send_if_modified(|v| {
+        let changed = *v != unchoked;
+        *v = unchoked;
+        changed
+    });
 }
 
 /// A token bucket shared by every upload (bytes per second; 0 means unlimited).

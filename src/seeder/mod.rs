@@ -29,6 +29,9 @@ use crate::serve::conn::PerIp;
 use choke::{Choker, RateLimiter};
 use storage::SeededTorrent;
 
+/// A connection making no progress either way for this long is closed.
+const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Seeder settings (from `serve:`).
 #[derive(Debug, Clone)]
 pub struct SeederConfig {
@@ -118,15 +121,25 @@ impl Seeder {
             .clone();
         let mut next = HashMap::new();
         for e in &catalog.episodes {
+            // Keep a torrent (and what it verified) only while it seeds the very file the
+            // catalog names; a republished file gets a fresh start.
             if let Some(t) = current.get(&e.info_hash) {
-                next.insert(e.info_hash, t.clone());
-                continue;
+                if t.is_active() && t.published_as(e) {
+                    next.insert(e.info_hash, t.clone());
+                    continue;
+                }
             }
             match SeededTorrent::load(out, e) {
                 Ok(t) => {
                     next.insert(e.info_hash, Arc::new(t));
                 }
                 Err(err) => tracing::warn!("seeder: not seeding {:?}: {err}", e.title),
+            }
+        }
+        // Connections to torrents that are gone end (their sessions check `is_active`).
+        for (hash, t) in &current {
+            if !next.get(hash).is_some_and(|n| Arc::ptr_eq(n, t)) {
+                t.disable();
             }
         }
         *self.torrents.write().unwrap_or_else(|p| p.into_inner()) = next;
@@ -155,7 +168,9 @@ pub async fn run(listener: TcpListener, seeder: Arc<Seeder>, mut shutdown: watch
                 continue;
             }
         };
-        let Some(ip_slot) = per_ip.acquire(addr.ip().to_canonical()) else {
+        let Some(ip_slot) =
+            per_ip.acquire(crate::tracker::swarm::host_key(addr.ip().to_canonical()))
+        else {
             tracing::debug!("seeder: {} has too many connections", addr.ip());
             continue;
         };
@@ -164,6 +179,8 @@ pub async fn run(listener: TcpListener, seeder: Arc<Seeder>, mut shutdown: watch
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // A peer that stops reading (or sending) for a minute is dropped, even mid-write.
+        let stream = crate::serve::conn::IdleTimeout::new(stream, PEER_IDLE_TIMEOUT);
         let seeder = seeder.clone();
         let mut stop = shutdown.clone();
         tokio::spawn(async move {

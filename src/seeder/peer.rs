@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::task::JoinHandle;
 
 use crate::publish::metainfo::InfoHash;
 
@@ -50,9 +50,11 @@ pub enum PeerError {
     Timeout,
 }
 
-/// Serves one incoming connection until it ends.
-pub async fn serve(
-    mut stream: TcpStream,
+/// Serves one incoming connection until it ends. The stream should carry a no-progress
+/// timeout (the listener wraps it in `serve::conn::IdleTimeout`), so a peer that stops
+/// reading cannot hold a write, a slot and a turn in the rotation forever.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     addr: SocketAddr,
     seeder: Arc<Seeder>,
 ) -> Result<(), PeerError> {
@@ -87,20 +89,41 @@ pub async fn serve(
     }
     stream.write_all(&out).await?;
 
-    let (key, mut unchoked) = seeder.choker.join();
-    let result = Session {
+    let slot = ChokeSlot::join(&seeder);
+    let session = Session {
         seeder: &seeder,
         torrent: &torrent,
         fast,
         their_metadata_id: None,
         queue: VecDeque::new(),
         choked_sent: true,
-        key,
+        key: slot.key,
+    };
+    session.run(stream, slot.unchoked.clone()).await
+}
+
+/// A place in the choker, given back however the connection ends.
+struct ChokeSlot<'a> {
+    seeder: &'a Seeder,
+    key: u64,
+    unchoked: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<'a> ChokeSlot<'a> {
+    fn join(seeder: &'a Seeder) -> Self {
+        let (key, unchoked) = seeder.choker.join();
+        ChokeSlot {
+            seeder,
+            key,
+            unchoked,
+        }
     }
-    .run(&mut stream, &mut unchoked)
-    .await;
-    seeder.choker.leave(key);
-    result
+}
+
+impl Drop for ChokeSlot<'_> {
+    fn drop(&mut self) {
+        self.seeder.choker.leave(self.key);
+    }
 }
 
 struct Session<'a> {
@@ -114,60 +137,86 @@ struct Session<'a> {
     key: u64,
 }
 
+/// A block read under way, kept across loop turns so incoming messages do not restart it.
+type PendingRead = ((u32, u32, u32), JoinHandle<Result<Vec<u8>, StorageError>>);
+
 impl Session<'_> {
-    async fn run(
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         mut self,
-        stream: &mut TcpStream,
-        unchoked: &mut tokio::sync::watch::Receiver<bool>,
+        stream: S,
+        mut unchoked: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), PeerError> {
-        let (mut reader, mut writer) = stream.split();
+        let (mut reader, mut writer) = tokio::io::split(stream);
         let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut chunk = vec![0u8; 32 * 1024];
         let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
         keepalive.tick().await;
         let mut last_heard = tokio::time::Instant::now();
-        loop {
+        let mut pending: Option<PendingRead> = None;
+        let result = loop {
             if !self.torrent.is_active() {
-                return Err(PeerError::UnknownTorrent);
+                break Err(PeerError::UnknownTorrent);
             }
-            // The block at the front of the queue is read without holding `self`, and taken
-            // off the queue only once read: a Cancel that arrives meanwhile wins.
-            let front = if self.choked_sent {
-                None
-            } else {
-                self.queue.front().copied()
-            };
-            let torrent = self.torrent.clone();
-            let read_front = async move {
-                match front {
-                    Some((i, b, l)) => Some(((i, b, l), torrent.block(i, b, l).await)),
-                    None => std::future::pending().await,
+            // Decode what has arrived, but stop once a batch of replies is waiting: the
+            // rest stays in `buf`, and we read no more until it is handled, so neither
+            // buffer can grow without bound (ut_metadata replies are 16 KiB each).
+            let mut used = 0;
+            while out.len() < BATCH_BYTES {
+                match wire::decode(&buf[used..], MAX_MESSAGE) {
+                    Ok(Some((msg, len))) => {
+                        used += len;
+                        self.handle(msg, &mut out)?;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err(PeerError::Protocol(e.to_string())),
                 }
-            };
+            }
+            buf.drain(..used);
+            if !out.is_empty() {
+                writer.write_all(&out).await?;
+                out.clear();
+                if out.capacity() > 4 * BATCH_BYTES {
+                    out = Vec::with_capacity(64 * 1024);
+                }
+            }
+            let backlog = buf.len() > MAX_MESSAGE as usize;
+            if backlog {
+                // Whole messages are still waiting (a full message never exceeds
+                // MAX_MESSAGE): handle them before reading more.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            // Start reading the block at the front of the queue; it is taken off the queue
+            // only once read, so a Cancel that arrives meanwhile wins.
+            if pending.is_none() && !self.choked_sent {
+                if let Some(&req) = self.queue.front() {
+                    let torrent = self.torrent.clone();
+                    let (i, b, l) = req;
+                    pending = Some((
+                        req,
+                        tokio::spawn(async move { torrent.block(i, b, l).await }),
+                    ));
+                }
+            }
             tokio::select! {
                 biased;
                 n = reader.read(&mut chunk) => {
                     let n = n?;
                     if n == 0 {
-                        return Ok(());
+                        break Ok(());
                     }
                     last_heard = tokio::time::Instant::now();
                     buf.extend_from_slice(&chunk[..n]);
-                    let mut used = 0;
-                    while let Some((msg, len)) = wire::decode(&buf[used..], MAX_MESSAGE)
-                        .map_err(|e| PeerError::Protocol(e.to_string()))?
-                    {
-                        used += len;
-                        self.handle(msg, &mut out)?;
-                    }
-                    buf.drain(..used);
                 }
                 changed = unchoked.changed() => {
                     if changed.is_err() {
-                        return Ok(());
+                        break Ok(());
                     }
                     let now_unchoked = *unchoked.borrow_and_update();
+                    if now_unchoked != self.choked_sent {
+                        continue;
+                    }
                     self.choked_sent = !now_unchoked;
                     wire::encode(if now_unchoked { &Message::Unchoke } else { &Message::Choke }, &mut out);
                     if !now_unchoked {
@@ -181,48 +230,51 @@ impl Session<'_> {
                 }
                 _ = keepalive.tick() => {
                     if last_heard.elapsed() > IDLE_TIMEOUT {
-                        return Err(PeerError::Timeout);
+                        break Err(PeerError::Timeout);
                     }
                     wire::encode(&Message::KeepAlive, &mut out);
                 }
-                Some(((index, begin, length), data)) = read_front => {
-                    let data = match data {
-                        Ok(d) => d,
-                        Err(StorageError::Disabled) => return Err(PeerError::UnknownTorrent),
-                        Err(e) => {
+                joined = async { match pending.as_mut() { Some((_, h)) => h.await, None => std::future::pending().await } } => {
+                    let Some(((index, begin, length), _)) = pending.take() else { continue };
+                    let data = match joined {
+                        Ok(Ok(d)) => d,
+                        Ok(Err(StorageError::Disabled)) => break Err(PeerError::UnknownTorrent),
+                        Ok(Err(e)) => {
                             tracing::warn!("seeder: {}: {e}", self.torrent.path.display());
-                            return Err(PeerError::UnknownTorrent);
+                            break Err(PeerError::UnknownTorrent);
+                        }
+                        Err(e) => {
+                            tracing::warn!("seeder: block read failed: {e}");
+                            break Err(PeerError::UnknownTorrent);
                         }
                     };
-                    if self.queue.front() == Some(&(index, begin, length)) {
-                        self.queue.pop_front();
-                        // Batch: further queued blocks whose pieces are already in memory go
-                        // out in the same write (one syscall for up to BATCH_BYTES, not two
-                        // per 16 KiB block).
-                        out.extend_from_slice(&wire::piece_header(index, begin, length));
-                        out.extend_from_slice(&data);
-                        let mut sent = data.len() as u64;
-                        while out.len() < BATCH_BYTES {
-                            let Some(&(i, b, l)) = self.queue.front() else { break };
-                            let Some(block) = self.torrent.cached_block(i, b, l) else { break };
-                            self.queue.pop_front();
-                            out.extend_from_slice(&wire::piece_header(i, b, l));
-                            out.extend_from_slice(&block);
-                            sent += u64::from(l);
-                        }
-                        self.seeder.limiter.acquire(sent).await;
-                        self.seeder.count_upload(sent);
-                        self.torrent
-                            .uploaded
-                            .fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
+                    if self.choked_sent || self.queue.front() != Some(&(index, begin, length)) {
+                        continue;
                     }
+                    self.queue.pop_front();
+                    // Batch: further queued blocks whose pieces are already in memory go out
+                    // in the same write (one syscall for up to BATCH_BYTES, not two per block).
+                    out.extend_from_slice(&wire::piece_header(index, begin, length));
+                    out.extend_from_slice(&data);
+                    let mut sent = data.len() as u64;
+                    while out.len() < BATCH_BYTES {
+                        let Some(&(i, b, l)) = self.queue.front() else { break };
+                        let Some(block) = self.torrent.cached_block(i, b, l) else { break };
+                        self.queue.pop_front();
+                        out.extend_from_slice(&wire::piece_header(i, b, l));
+                        out.extend_from_slice(&block);
+                        sent += u64::from(l);
+                    }
+                    self.seeder.limiter.acquire(sent).await;
+                    self.seeder.count_upload(sent);
+                    self.torrent.uploaded.fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            if !out.is_empty() {
-                writer.write_all(&out).await?;
-                out.clear();
-            }
+        };
+        if let Some((_, h)) = pending {
+            h.abort();
         }
+        result
     }
 
     fn handle(&mut self, msg: Message, out: &mut Vec<u8>) -> Result<(), PeerError> {
@@ -259,7 +311,25 @@ impl Session<'_> {
                 index,
                 begin,
                 length,
-            } => self.queue.retain(|r| *r != (index, begin, length)),
+            } => {
+                let found = self.queue.iter().position(|r| *r == (index, begin, length));
+                let cancelled = found.and_then(|i| self.queue.remove(i)).is_some();
+                // BEP 6: every request gets exactly one answer, a cancelled one a Reject.
+                if self.fast && cancelled {
+                    wire::encode(
+                        &Message::Reject {
+                            index,
+                            begin,
+                            length,
+                        },
+                        out,
+                    );
+                }
+            }
+            // We never request, so a piece is unsolicited (BEP 6: close the connection).
+            Message::Piece { .. } => {
+                return Err(PeerError::Protocol("unsolicited piece".into()));
+            }
             Message::Extended { id: 0, payload } => {
                 // A handshake we cannot read only costs the peer the metadata extension;
                 // a later one lists changes only, so a missing ut_metadata keeps the old id.
@@ -288,8 +358,9 @@ impl Session<'_> {
             .map_err(|e| PeerError::Protocol(e.to_string()))?;
         if let MetadataMessage::Request { piece } = msg {
             let info = &self.torrent.info_bytes;
-            let start = piece as usize * METADATA_PIECE;
-            let reply = if start < info.len() {
+            let start = u64::from(piece) * METADATA_PIECE as u64;
+            let reply = if start < info.len() as u64 {
+                let start = start as usize;
                 let end = (start + METADATA_PIECE).min(info.len());
                 wire::encode_metadata_data(piece, info.len() as u32, &info[start..end])
             } else {

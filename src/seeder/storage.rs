@@ -1,5 +1,5 @@
 //! The bytes the seeder serves: one published MP3 per torrent, read with positioned reads
-//! off the async workers, every piece checked against its SHA-1 the first time it is served.
+//! off the async workers, every piece checked against its SHA-1 each time it is read.
 //!
 //! A piece that fails its check means the file changed after `publish`: the torrent stops
 //! seeding for good (until a new build), and the log says which file to republish. Start-up
@@ -70,8 +70,9 @@ pub struct SeededTorrent {
     pub trackers: Vec<String>,
     /// Bytes of this torrent sent to peers.
     pub uploaded: std::sync::atomic::AtomicU64,
+    /// Size and mtime the catalog published, to tell a republished file.
+    published: (u64, (i64, u32)),
     pieces: Vec<[u8; 20]>,
-    verified: Mutex<Vec<bool>>,
     disabled: AtomicBool,
     cache: Mutex<VecDeque<(u32, Arc<Vec<u8>>)>>,
 }
@@ -145,6 +146,7 @@ impl SeededTorrent {
             source,
         })?;
         Ok(SeededTorrent {
+            published: (episode.size, episode.mtime),
             file,
             info_hash,
             info_bytes,
@@ -153,11 +155,20 @@ impl SeededTorrent {
             path,
             length: episode.size,
             piece_length,
-            verified: Mutex::new(vec![false; pieces.len()]),
             pieces,
             disabled: AtomicBool::new(false),
             cache: Mutex::new(VecDeque::new()),
         })
+    }
+
+    /// Whether this torrent serves the file `episode` describes (same size and mtime).
+    pub fn published_as(&self, episode: &CatalogEpisode) -> bool {
+        self.info_hash == episode.info_hash && self.published == (episode.size, episode.mtime)
+    }
+
+    /// Stops seeding this torrent (its episode left the catalog or was republished).
+    pub fn disable(&self) {
+        self.disabled.store(true, Ordering::Relaxed);
     }
 
     /// Number of pieces.
@@ -243,7 +254,9 @@ impl SeededTorrent {
             .map(|(_, p)| p.clone())
     }
 
-    /// Reads piece `index` (blocking) and checks it once.
+    /// Reads piece `index` (blocking) and checks it. Every read from disk is checked, not
+    /// only the first: the published file is a hard link to the podcaster's, and an edit
+    /// in place must never reach a peer. Only checked pieces enter the cache.
     fn read_piece(&self, index: u32) -> Result<Vec<u8>, StorageError> {
         let io_err = |source| StorageError::Io {
             path: self.path.clone(),
@@ -252,29 +265,19 @@ impl SeededTorrent {
         let mut buf = vec![0u8; self.piece_len(index) as usize];
         read_exact_at(&self.file, &mut buf, u64::from(index) * self.piece_length)
             .map_err(io_err)?;
-        let already = {
-            let v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            v.get(index as usize).copied().unwrap_or(false)
-        };
-        if !already {
-            let ok = self
-                .pieces
-                .get(index as usize)
-                .is_some_and(|want| <[u8; 20]>::from(Sha1::digest(&buf)) == *want);
-            if !ok {
-                if !self.disabled.swap(true, Ordering::Relaxed) {
-                    tracing::error!(
-                        "{}: piece {index} does not match torrent {}: the file changed after publish; this episode is no longer seeded. Run `podseed publish` to republish it",
-                        self.path.display(),
-                        self.info_hash
-                    );
-                }
-                return Err(StorageError::Disabled);
+        let ok = self
+            .pieces
+            .get(index as usize)
+            .is_some_and(|want| <[u8; 20]>::from(Sha1::digest(&buf)) == *want);
+        if !ok {
+            if !self.disabled.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    "{}: piece {index} does not match torrent {}: the file changed after publish; this episode is no longer seeded. Run `podseed publish` to republish it",
+                    self.path.display(),
+                    self.info_hash
+                );
             }
-            let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(slot) = v.get_mut(index as usize) {
-                *slot = true;
-            }
+            return Err(StorageError::Disabled);
         }
         Ok(buf)
     }
@@ -392,6 +395,25 @@ mod tests {
         ));
         assert!(!t.is_active());
         // Even verified, cached pieces are not served any more.
+        assert!(matches!(
+            t.block(0, 0, 16).await,
+            Err(StorageError::Disabled)
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_edit_after_a_piece_was_served_is_caught_too() {
+        let bytes = data(16384 * 20);
+        let (d, ep) = fixture(&bytes);
+        let t = Arc::new(SeededTorrent::load(d.path(), &ep).expect("load"));
+        assert!(t.block(0, 0, 16).await.is_ok());
+        // Push piece 0 out of the cache, then edit it in place.
+        for i in 1..20 {
+            assert!(t.block(i, 0, 16).await.is_ok());
+        }
+        let mut changed = bytes.clone();
+        changed[5] ^= 1;
+        std::fs::write(d.path().join("episodes/a.mp3"), &changed).expect("write");
         assert!(matches!(
             t.block(0, 0, 16).await,
             Err(StorageError::Disabled)

@@ -202,7 +202,11 @@ impl State {
     pub fn list_seeder(&self) {
         let addr = *self.seeder_addr.read().unwrap_or_else(|p| p.into_inner());
         let listed = match (&self.seeder, addr) {
-            (Some(seeder), Some(addr)) => Some((addr, seeder.active())),
+            (Some(seeder), Some(addr)) => Some(crate::tracker::LocalSeeder {
+                addr,
+                peer_id: seeder.peer_id,
+                torrents: seeder.active(),
+            }),
             _ => None,
         };
         self.tracker.set_local_seeder(listed);

@@ -111,8 +111,8 @@ pub struct SwarmStats {
 pub struct Tracker {
     config: TrackerConfig,
     swarms: RwLock<HashMap<InfoHash, Tracked>>,
-    /// Our own seeder: its address and the torrents it seeds right now.
-    local: RwLock<Option<(SocketAddr, Vec<InfoHash>)>>,
+    /// Our own seeder: its address, peer id and the torrents it seeds right now.
+    local: RwLock<Option<LocalSeeder>>,
 }
 
 /// A served torrent: its swarm and the file size that bounds reported transfers.
@@ -120,6 +120,17 @@ pub struct Tracker {
 struct Tracked {
     swarm: Mutex<Swarm>,
     size: u64,
+}
+
+/// Our own seeder as the tracker lists it.
+#[derive(Debug, Clone)]
+pub struct LocalSeeder {
+    /// Where peers reach it.
+    pub addr: SocketAddr,
+    /// Its peer id (for dictionary-form replies).
+    pub peer_id: [u8; 20],
+    /// The torrents it seeds now.
+    pub torrents: Vec<InfoHash>,
 }
 
 /// Slack over twice the file size for reported per-announce transfers (re-downloads,
@@ -138,17 +149,17 @@ impl Tracker {
 
     /// Lists our seeder at `addr` for `hashes` in every leecher's reply (None: list it
     /// nowhere, e.g. when its address is unknown).
-    pub fn set_local_seeder(&self, seeder: Option<(SocketAddr, Vec<InfoHash>)>) {
+    pub fn set_local_seeder(&self, seeder: Option<LocalSeeder>) {
         *self.local.write().unwrap_or_else(|p| p.into_inner()) = seeder;
     }
 
-    /// Our seeder's address when it seeds `hash`.
-    fn local_for(&self, hash: &InfoHash) -> Option<SocketAddr> {
+    /// Our seeder's address and peer id when it seeds `hash`.
+    fn local_for(&self, hash: &InfoHash) -> Option<(SocketAddr, [u8; 20])> {
         let local = self.local.read().unwrap_or_else(|p| p.into_inner());
         local
             .as_ref()
-            .filter(|(_, hashes)| hashes.contains(hash))
-            .map(|(addr, _)| *addr)
+            .filter(|l| l.torrents.contains(hash))
+            .map(|l| (l.addr, l.peer_id))
     }
 
     /// The settings.
@@ -194,6 +205,7 @@ impl Tracker {
             .unwrap_or(self.config.default_numwant)
             .min(self.config.max_numwant);
         let local = self.local_for(&a.info_hash);
+        let (local, local_id) = (local.map(|l| l.0), local.map_or([0; 20], |l| l.1));
         let mut peers: Vec<(SocketAddr, [u8; 20])> = Vec::with_capacity(want);
         let is_seeder = a.update.left == 0;
         if let Some(addr) = local {
@@ -206,7 +218,7 @@ impl Tracker {
                 Some(Family::V6) => addr.is_ipv6(),
             };
             if family_ok && addr != a.update.addr && want > 0 {
-                peers.push((addr, [0; 20]));
+                peers.push((addr, local_id));
             }
         }
         if a.update.event != Event::Stopped {
@@ -370,7 +382,11 @@ mod tests {
         let t = Tracker::new(TrackerConfig::default());
         t.set_torrents(&[(InfoHash([1; 20]), 1000), (InfoHash([2; 20]), 1000)]);
         let me: SocketAddr = "192.0.2.1:6881".parse().expect("addr");
-        t.set_local_seeder(Some((me, vec![InfoHash([1; 20])])));
+        t.set_local_seeder(Some(LocalSeeder {
+            addr: me,
+            peer_id: [7; 20],
+            torrents: vec![InfoHash([1; 20])],
+        }));
         let r = t
             .announce(&announce(1, 1, 5, Event::Started, None), 0)
             .expect("ok");

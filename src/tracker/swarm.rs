@@ -134,8 +134,8 @@ pub struct PeerUpdate {
     pub downloaded: u64,
 }
 
-/// The key the per-address cap counts by: the address, or its /64 for IPv6.
-fn host_key(ip: IpAddr) -> IpAddr {
+/// The key per-address caps count by: the address, or its /64 for IPv6.
+pub fn host_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {
