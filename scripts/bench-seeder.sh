@@ -299,6 +299,7 @@ aria2_uploaded() {
     -d '{"jsonrpc":"2.0","id":"b","method":"aria2.tellActive","params":[["uploadLength"]]}' \
     | python3 -c 'import json,sys; print(sum(int(d["uploadLength"]) for d in json.load(sys.stdin)["result"]))' 2>/dev/null || echo null
 }
+podseed_uploaded() { v=$(stat_field seeder_bytes); [ "$v" = "?" ] && echo null || echo "$v"; }
 lt_uploaded() {
   python3 -c "import json; print(json.load(open('$W/lt-status.json'))['uploaded'])" 2>/dev/null || echo null
 }
@@ -315,7 +316,7 @@ rm -f results.jsonl complete.txt
 # Round 1: podseed seeds.
 start_serve podcast.yaml "$W/logs/serve-podseed.log"
 echo "   podseed serve: $(cat ready.json); tracker lists $(stat_field seeders) seeders in /stats (its own seeder is added to every peer list)"
-run_round podseed "$SERVE_PID"
+run_round podseed "$SERVE_PID" podseed_uploaded
 stop_pid "$SERVE_PID"
 
 # Round 2: aria2 seeds; podseed is only the tracker.
