@@ -97,6 +97,15 @@ impl CachedEpisode {
     }
 }
 
+/// A file's mtime as the manifest records it: (seconds, nanoseconds) since the epoch, or
+/// (0, 0) when the filesystem has none.
+pub fn mtime_key(meta: &std::fs::Metadata) -> (i64, u32) {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()))
+}
+
 /// Loads the manifest; a missing, unreadable or foreign-format one reads as empty (with a
 /// warning), because the cost is only a full rebuild.
 pub fn load(path: &Path) -> Manifest {

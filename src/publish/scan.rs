@@ -5,7 +5,6 @@
 //! the config lists, whatever its extension (probe then tells whether it is MPEG audio).
 
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use walkdir::WalkDir;
 
@@ -78,11 +77,7 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
             path: path.clone(),
             source,
         })?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()));
+        let mtime = super::cache::mtime_key(&meta);
         let config_entry = config
             .episodes
             .iter()

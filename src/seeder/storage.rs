@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::UNIX_EPOCH;
 
 use lava_torrent::torrent::v1::Torrent;
 use sha1::{Digest, Sha1};
@@ -105,11 +104,7 @@ impl SeededTorrent {
             path: path.clone(),
             source,
         })?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()));
+        let mtime = crate::publish::cache::mtime_key(&meta);
         if meta.len() != episode.size || torrent.length as u64 != episode.size {
             return Err(StorageError::Mismatch {
                 path,
@@ -300,6 +295,7 @@ fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::
 mod tests {
     use super::*;
     use crate::publish::metainfo::{build, TorrentSpec};
+    use std::time::UNIX_EPOCH;
 
     /// A published-like folder with one file and its torrent.
     fn fixture(data: &[u8]) -> (tempfile::TempDir, CatalogEpisode) {

@@ -235,20 +235,16 @@ fn json<T: Serialize>(value: &T) -> Response<Body> {
     }
 }
 
-/// `/stats` for one episode.
-#[derive(Debug, Serialize)]
-pub struct EpisodeStats {
-    /// Title.
-    pub title: String,
-    /// Info hash (hex).
-    pub info_hash: String,
+/// The figures `/stats` gives per episode and in total.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Figures {
     /// Seeders now.
     pub seeders: usize,
     /// Leechers now.
     pub leechers: usize,
     /// Completed downloads the tracker saw.
     pub completed: u64,
-    /// Bytes of this episode's MP3 sent over HTTP (players and web seed).
+    /// MP3 bytes sent over HTTP (players and web seed).
     pub http_bytes: u64,
     /// Bytes our seeder sent to peers.
     pub seeder_bytes: u64,
@@ -261,6 +257,31 @@ pub struct EpisodeStats {
     pub swarm_saved_bytes: u64,
 }
 
+impl Figures {
+    fn add(&mut self, o: &Figures) {
+        self.seeders += o.seeders;
+        self.leechers += o.leechers;
+        self.completed += o.completed;
+        self.http_bytes += o.http_bytes;
+        self.seeder_bytes += o.seeder_bytes;
+        self.peer_downloaded_bytes += o.peer_downloaded_bytes;
+        self.peer_uploaded_bytes += o.peer_uploaded_bytes;
+        self.swarm_saved_bytes += o.swarm_saved_bytes;
+    }
+}
+
+/// `/stats` for one episode.
+#[derive(Debug, Serialize)]
+pub struct EpisodeStats {
+    /// Title.
+    pub title: String,
+    /// Info hash (hex).
+    pub info_hash: String,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
 /// `/stats`.
 #[derive(Debug, Serialize)]
 pub struct Stats {
@@ -269,28 +290,7 @@ pub struct Stats {
     /// Episodes, in feed order.
     pub episodes: Vec<EpisodeStats>,
     /// Sums over the episodes.
-    pub totals: Totals,
-}
-
-/// Sums for `/stats`.
-#[derive(Debug, Default, Serialize)]
-pub struct Totals {
-    /// Seeders now.
-    pub seeders: usize,
-    /// Leechers now.
-    pub leechers: usize,
-    /// Completed downloads.
-    pub completed: u64,
-    /// HTTP bytes of MP3s.
-    pub http_bytes: u64,
-    /// Bytes our seeder sent.
-    pub seeder_bytes: u64,
-    /// Reported peer downloads.
-    pub peer_downloaded_bytes: u64,
-    /// Reported peer uploads.
-    pub peer_uploaded_bytes: u64,
-    /// Bandwidth the swarm saved.
-    pub swarm_saved_bytes: u64,
+    pub totals: Figures,
 }
 
 /// Gathers the figures.
@@ -298,7 +298,7 @@ pub fn stats(state: &State) -> Stats {
     let catalog = state.catalog();
     let swarms = state.tracker.stats();
     let http = state.http_bytes();
-    let mut totals = Totals::default();
+    let mut totals = Figures::default();
     let episodes = catalog
         .episodes
         .iter()
@@ -310,20 +310,7 @@ pub fn stats(state: &State) -> Stats {
                 .as_ref()
                 .and_then(|sd| sd.torrent(&e.info_hash))
                 .map_or(0, |t| t.uploaded.load(std::sync::atomic::Ordering::Relaxed));
-            let saved = s
-                .peer_downloaded
-                .saturating_sub(http_bytes.saturating_add(seeder_bytes));
-            totals.seeders += s.seeders;
-            totals.leechers += s.leechers;
-            totals.completed += s.completed;
-            totals.http_bytes += http_bytes;
-            totals.seeder_bytes += seeder_bytes;
-            totals.peer_downloaded_bytes += s.peer_downloaded;
-            totals.peer_uploaded_bytes += s.peer_uploaded;
-            totals.swarm_saved_bytes += saved;
-            EpisodeStats {
-                title: e.title.clone(),
-                info_hash: e.info_hash.to_hex(),
+            let figures = Figures {
                 seeders: s.seeders,
                 leechers: s.leechers,
                 completed: s.completed,
@@ -331,7 +318,15 @@ pub fn stats(state: &State) -> Stats {
                 seeder_bytes,
                 peer_downloaded_bytes: s.peer_downloaded,
                 peer_uploaded_bytes: s.peer_uploaded,
-                swarm_saved_bytes: saved,
+                swarm_saved_bytes: s
+                    .peer_downloaded
+                    .saturating_sub(http_bytes.saturating_add(seeder_bytes)),
+            };
+            totals.add(&figures);
+            EpisodeStats {
+                title: e.title.clone(),
+                info_hash: e.info_hash.to_hex(),
+                figures,
             }
         })
         .collect();
@@ -353,7 +348,7 @@ type Series = (
     &'static str,
     &'static str,
     &'static str,
-    fn(&EpisodeStats) -> u64,
+    fn(&Figures) -> u64,
 );
 
 /// `/metrics` in the Prometheus text format.
@@ -412,7 +407,7 @@ pub fn metrics(state: &State) -> String {
                 "{name}{{info_hash=\"{}\",title=\"{}\"}} {}",
                 e.info_hash,
                 label(&e.title),
-                get(e)
+                get(&e.figures)
             );
         }
     }
