@@ -474,6 +474,50 @@ fn misbehaving_peers_do_not_stop_the_seeder() {
     assert_eq!(answers, 40, "requests answered");
     drop(c);
 
+    // A peer without the fast extension gets a full bitfield, and its requests while
+    // choked are ignored (BEP 3), not rejected.
+    let mut c = TcpStream::connect(s.peer).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let plain = Handshake {
+        reserved: [0; 8],
+        info_hash: hash,
+        peer_id: *b"-TS0001-plainpeer000",
+    };
+    c.write_all(&plain.encode()).expect("handshake");
+    let mut hs = [0u8; Handshake::LEN];
+    c.read_exact(&mut hs).expect("their handshake");
+    let mut buf = Vec::new();
+    let got = read_until(&mut c, &mut buf, |m| {
+        matches!(m, Message::Bitfield(_) | Message::HaveAll)
+    });
+    let pieces = src.len().div_ceil(16384);
+    let Some(Message::Bitfield(bits)) = got else {
+        panic!("no bitfield for a peer without fast: {got:?}");
+    };
+    assert_eq!(bits.len(), pieces.div_ceil(8));
+    send(
+        &mut c,
+        &Message::Request {
+            index: 0,
+            begin: 0,
+            length: 16384,
+        },
+    );
+    send(&mut c, &Message::Interested);
+    let got = read_until(&mut c, &mut buf, |m| {
+        matches!(
+            m,
+            Message::Unchoke | Message::Reject { .. } | Message::Piece { .. }
+        )
+    });
+    assert_eq!(
+        got,
+        Some(Message::Unchoke),
+        "a choked request must get no answer without fast"
+    );
+    drop(c);
+
     // Through all of it, a normal peer is still served.
     fetch_first_block(s.peer, hash, &src);
     // Metadata: a ut_metadata request for piece 0 returns the info dict; piece 99 is rejected.

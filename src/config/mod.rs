@@ -271,7 +271,8 @@ impl Default for ServeSettings {
             max_connections: 1024,
             max_connections_per_ip: 32,
             max_peers_per_ip: 16,
-            peer: Some(SocketAddr::from(([0, 0, 0, 0], 6881))),
+            // Dual stack where the host has IPv6 (serve falls back to 0.0.0.0 otherwise).
+            peer: Some(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 6881))),
             peer_public_addr: None,
             unchoke_slots: 8,
             max_peer_connections: 200,
@@ -1337,6 +1338,10 @@ mod tests {
         let d = dir_with_episode();
         let c = parse_in(d.path(), MINIMAL).expect("valid");
         assert_eq!(c.serve.http.to_string(), "0.0.0.0:8080");
+        assert_eq!(
+            c.serve.peer.map(|a| a.to_string()).as_deref(),
+            Some("[::]:6881")
+        );
         assert!(c.serve.tracker_urls().is_empty());
         let text = format!(
             "{MINIMAL}serve:\n  http: 127.0.0.1:0\n  udp_tracker: 127.0.0.1:7000\n  public_url: https://pod.example.com/x\n  announce_interval: 60\n"

@@ -263,9 +263,16 @@ async fn serve(
 
     let peer = match config.serve.peer {
         Some(addr) => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(bind_err("peer (seeder)", addr))?;
+            let listener = match TcpListener::bind(addr).await {
+                // `[::]` serves IPv4 and IPv6 on one port; a host without IPv6 gets 0.0.0.0.
+                Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
+                    let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+                    tracing::info!("seeder: no IPv6 here ({e}); listening on {v4}");
+                    TcpListener::bind(v4).await
+                }
+                r => r,
+            }
+            .map_err(bind_err("peer (seeder)", addr))?;
             let bound = listener
                 .local_addr()
                 .map_err(bind_err("peer (seeder)", addr))?;
