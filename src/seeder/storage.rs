@@ -1,5 +1,6 @@
 //! The bytes the seeder serves: one published MP3 per torrent, read with positioned reads
-//! off the async workers, every piece checked against its SHA-1 each time it is read.
+//! off the async workers, every piece checked against its SHA-1 the first time it is read,
+//! and the file's size and mtime checked on every read.
 //!
 //! A piece that fails its check means the file changed after `publish`: the torrent stops
 //! seeding for good (until a new build), and the log says which file to republish. Start-up
@@ -69,9 +70,11 @@ pub struct SeededTorrent {
     pub trackers: Vec<String>,
     /// Bytes of this torrent sent to peers.
     pub uploaded: std::sync::atomic::AtomicU64,
-    /// Size and mtime the catalog published, to tell a republished file.
+    /// Size and mtime the catalog published, to tell a republished or edited file.
     published: (u64, (i64, u32)),
     pieces: Vec<[u8; 20]>,
+    /// Pieces that passed their SHA-1 check (kept for the life of the torrent).
+    verified: Vec<std::sync::atomic::AtomicBool>,
     disabled: AtomicBool,
     cache: Mutex<VecDeque<(u32, Arc<Vec<u8>>)>>,
 }
@@ -141,6 +144,9 @@ impl SeededTorrent {
             source,
         })?;
         Ok(SeededTorrent {
+            verified: (0..pieces.len())
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
             published: (episode.size, episode.mtime),
             file,
             info_hash,
@@ -249,32 +255,56 @@ impl SeededTorrent {
             .map(|(_, p)| p.clone())
     }
 
-    /// Reads piece `index` (blocking) and checks it. Every read from disk is checked, not
-    /// only the first: the published file is a hard link to the podcaster's, and an edit
-    /// in place must never reach a peer. Only checked pieces enter the cache.
+    /// Reads piece `index` (blocking). A piece is checked against its SHA-1 the first time
+    /// it is read and remembered as verified; every read also checks (fstat on the open
+    /// file, about a microsecond) that the file still has the size and mtime it was
+    /// published with, because the published MP3 is a hard link to the podcaster's file and
+    /// an edit in place must never reach a peer. Only checked pieces enter the cache.
     fn read_piece(&self, index: u32) -> Result<Vec<u8>, StorageError> {
         let io_err = |source| StorageError::Io {
             path: self.path.clone(),
             source,
         };
+        let meta = self.file.metadata().map_err(io_err)?;
+        if (meta.len(), crate::publish::cache::mtime_key(&meta)) != self.published {
+            return Err(self.fail(&format!(
+                "piece {index}: the file was modified after publish"
+            )));
+        }
         let mut buf = vec![0u8; self.piece_len(index) as usize];
         read_exact_at(&self.file, &mut buf, u64::from(index) * self.piece_length)
             .map_err(io_err)?;
-        let ok = self
-            .pieces
+        let verified = self
+            .verified
             .get(index as usize)
-            .is_some_and(|want| <[u8; 20]>::from(Sha1::digest(&buf)) == *want);
-        if !ok {
-            if !self.disabled.swap(true, Ordering::Relaxed) {
-                tracing::error!(
-                    "{}: piece {index} does not match torrent {}: the file changed after publish; this episode is no longer seeded. Run `podseed publish` to republish it",
-                    self.path.display(),
+            .is_some_and(|v| v.load(Ordering::Relaxed));
+        if !verified {
+            let ok = self
+                .pieces
+                .get(index as usize)
+                .is_some_and(|want| <[u8; 20]>::from(Sha1::digest(&buf)) == *want);
+            if !ok {
+                return Err(self.fail(&format!(
+                    "piece {index} does not match torrent {}",
                     self.info_hash
-                );
+                )));
             }
-            return Err(StorageError::Disabled);
+            if let Some(v) = self.verified.get(index as usize) {
+                v.store(true, Ordering::Relaxed);
+            }
         }
         Ok(buf)
+    }
+
+    /// Disables the torrent, logging once which file to republish.
+    fn fail(&self, why: &str) -> StorageError {
+        if !self.disabled.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "{}: {why}: the file changed after publish; this episode is no longer seeded. Run `podseed publish` to republish it",
+                self.path.display()
+            );
+        }
+        StorageError::Disabled
     }
 }
 
