@@ -129,6 +129,27 @@ fn aria2c(dir: &Path, what: &str) -> Child {
         .expect("aria2c")
 }
 
+fn aria2c_with(dir: &Path, what: &str, extra: &[&str]) -> Child {
+    Command::new("aria2c")
+        .args([
+            "--quiet=true",
+            "--seed-time=0",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--bt-stop-timeout=30",
+        ])
+        .args(extra)
+        .arg("--dir")
+        .arg(dir)
+        .arg(what)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aria2c")
+}
+
 fn wait_ok(mut child: Child, what: &str) {
     let status = child.wait().expect("wait");
     assert!(status.success(), "{what}: aria2c exited with {status}");
@@ -752,4 +773,43 @@ fn a_client_finds_our_seeder_on_a_local_dht_without_any_tracker() {
     let src =
         std::fs::read(d.path().join("examples/episodes/2026-01-15-welcome.mp3")).expect("src");
     fetch_first_block(s.peer, hash, &src);
+}
+
+#[test]
+fn clients_that_require_encryption_connect_plain_after_mse_or_rc4() {
+    if !have_tool(
+        "aria2c",
+        "clients_that_require_encryption_connect_plain_after_mse_or_rc4",
+    ) {
+        return;
+    }
+    let (d, _summary, _s) = seeded_example();
+    let torrent = d
+        .path()
+        .join("public/torrents/2026-02-01-swarm-basics.torrent");
+    let torrent = torrent.to_str().expect("path");
+    let src = std::fs::read(
+        d.path()
+            .join("examples/episodes/2026-02-01-swarm-basics.mp3"),
+    )
+    .expect("src");
+    // Only the encrypted handshake (never a plain one): we select plaintext after it.
+    let a = aria2c_with(
+        &d.path().join("mse-plain"),
+        torrent,
+        &["--bt-require-crypto=true"],
+    );
+    // Full RC4 stream encryption required.
+    let b = aria2c_with(
+        &d.path().join("mse-rc4"),
+        torrent,
+        &["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"],
+    );
+    wait_ok(a, "MSE, plaintext after the handshake");
+    wait_ok(b, "MSE with RC4");
+    for dir in ["mse-plain", "mse-rc4"] {
+        let got =
+            std::fs::read(d.path().join(dir).join("2026-02-01-swarm-basics.mp3")).expect("dl");
+        assert_eq!(got, src, "{dir}");
+    }
 }

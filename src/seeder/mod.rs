@@ -9,6 +9,7 @@
 pub mod announce;
 pub mod choke;
 pub mod dht;
+pub mod mse;
 pub mod peer;
 pub mod storage;
 pub mod wire;

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::publish::metainfo::InfoHash;
 
+use super::mse::{self, CryptoStream};
 use super::storage::{SeededTorrent, StorageError};
 use super::wire::{self, Handshake, Message, MetadataMessage, METADATA_PIECE};
 use super::Seeder;
@@ -54,6 +55,33 @@ pub enum PeerError {
 /// timeout (the listener wraps it in `serve::conn::IdleTimeout`), so a peer that stops
 /// reading cannot hold a write, a slot and a turn in the rotation forever.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    addr: SocketAddr,
+    seeder: Arc<Seeder>,
+) -> Result<(), PeerError> {
+    // A plain handshake starts with 19 and "BitTorrent protocol"; anything else is taken
+    // for an encrypted (MSE) handshake, which most clients try first.
+    let mut first = [0u8; 20];
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut first))
+        .await
+        .map_err(|_| PeerError::Timeout)??;
+    let stream = if first[0] == 19 && first[1..] == wire::PROTOCOL[..] {
+        CryptoStream::plain(stream, first.to_vec())
+    } else {
+        let hashes: Vec<[u8; 20]> = seeder.active().into_iter().map(|h| h.0).collect();
+        tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            mse::accept(stream, &first, |_| true, &hashes),
+        )
+        .await
+        .map_err(|_| PeerError::Timeout)?
+        .map_err(|e| PeerError::Protocol(e.to_string()))?
+    };
+    serve_handshaken(stream, addr, seeder).await
+}
+
+/// The BitTorrent handshake and session, on a stream that a plain or MSE start unwrapped.
+async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     addr: SocketAddr,
     seeder: Arc<Seeder>,
