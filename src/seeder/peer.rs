@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::publish::metainfo::InfoHash;
 
 use super::mse::{self, CryptoStream};
-use super::storage::{SeededTorrent, StorageError};
+use super::storage::{Block, SeededTorrent, StorageError};
 use super::wire::{self, Handshake, Message, MetadataMessage, METADATA_PIECE};
 use super::Seeder;
 
@@ -166,7 +166,7 @@ struct Session<'a> {
 }
 
 /// A block read under way, kept across loop turns so incoming messages do not restart it.
-type PendingRead = ((u32, u32, u32), JoinHandle<Result<Vec<u8>, StorageError>>);
+type PendingRead = ((u32, u32, u32), JoinHandle<Result<Block, StorageError>>);
 
 impl Session<'_> {
     async fn run<S: AsyncRead + AsyncWrite + Unpin>(

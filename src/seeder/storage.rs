@@ -51,6 +51,28 @@ pub enum StorageError {
     Disabled,
 }
 
+/// A block: a view into a cached, verified piece (no copy until it is written out).
+#[derive(Debug, Clone)]
+pub struct Block {
+    piece: Arc<Vec<u8>>,
+    range: std::ops::Range<usize>,
+}
+
+impl Block {
+    fn of(piece: Arc<Vec<u8>>, begin: u32, length: u32) -> Option<Block> {
+        let range = begin as usize..begin as usize + length as usize;
+        piece.get(range.clone())?;
+        Some(Block { piece, range })
+    }
+}
+
+impl std::ops::Deref for Block {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.piece[self.range.clone()]
+    }
+}
+
 /// One torrent the seeder serves.
 #[derive(Debug)]
 pub struct SeededTorrent {
@@ -202,27 +224,20 @@ impl SeededTorrent {
         index: u32,
         begin: u32,
         length: u32,
-    ) -> Result<Vec<u8>, StorageError> {
+    ) -> Result<Block, StorageError> {
         if !self.check_request(index, begin, length) {
             return Err(StorageError::OutOfRange);
         }
         let piece = self.piece(index).await?;
-        let (b, e) = (begin as usize, begin as usize + length as usize);
-        piece
-            .get(b..e)
-            .map(<[u8]>::to_vec)
-            .ok_or(StorageError::OutOfRange)
+        Block::of(piece, begin, length).ok_or(StorageError::OutOfRange)
     }
 
     /// The block when its piece is in the cache (and so verified), without waiting.
-    pub fn cached_block(&self, index: u32, begin: u32, length: u32) -> Option<Vec<u8>> {
+    pub fn cached_block(&self, index: u32, begin: u32, length: u32) -> Option<Block> {
         if !self.is_active() || !self.check_request(index, begin, length) {
             return None;
         }
-        let piece = self.cached(index)?;
-        piece
-            .get(begin as usize..begin as usize + length as usize)
-            .map(<[u8]>::to_vec)
+        Block::of(self.cached(index)?, begin, length)
     }
 
     async fn piece(self: &Arc<Self>, index: u32) -> Result<Arc<Vec<u8>>, StorageError> {
@@ -378,19 +393,19 @@ mod tests {
         let (d, ep) = fixture(&bytes);
         let t = Arc::new(SeededTorrent::load(d.path(), &ep).expect("load"));
         assert_eq!(t.piece_count(), 4);
-        assert_eq!(t.cached_block(1, 100, 1000), None, "not read yet");
+        assert!(t.cached_block(1, 100, 1000).is_none(), "not read yet");
         let b = t.block(1, 100, 1000).await.expect("block");
-        assert_eq!(b, bytes[16384 + 100..16384 + 1100]);
+        assert_eq!(&*b, &bytes[16384 + 100..16384 + 1100]);
         assert_eq!(
-            t.cached_block(1, 0, 50),
-            Some(bytes[16384..16384 + 50].to_vec())
+            t.cached_block(1, 0, 50).as_deref(),
+            Some(&bytes[16384..16384 + 50])
         );
         // The last, short piece.
         let last = t
             .block(3, 0, (50_000 - 3 * 16384) as u32)
             .await
             .expect("last");
-        assert_eq!(last, bytes[3 * 16384..]);
+        assert_eq!(&*last, &bytes[3 * 16384..]);
         for (i, b, l) in [
             (4, 0, 16),
             (3, 0, 16384),
