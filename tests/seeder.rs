@@ -69,30 +69,16 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// The example, published for a loopback server with no web seed (the seeder alone).
 fn seeded_example() -> (tempfile::TempDir, Value, Server) {
     let d = example_copy();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/");
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let yaml = yaml
-        .replace("https://podcast.example.com/seedbox/", &base)
-        .replace(
-            "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
-            "  trackers: []\n",
-        )
-        .replace("  web_seed: true", "  web_seed: false");
-    let yaml = format!(
-        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  dht: false\n"
+    let serve = format!(
+        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  dht: false\n"
     );
+    let yaml = loopback_yaml(d.path(), &base, &[], &serve)
+        .replace("  web_seed: true", "  web_seed: false");
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     let summary: Value =
         serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
@@ -651,38 +637,25 @@ fn get_json(addr: SocketAddr, path: &str) -> Value {
     serde_json::from_slice(&raw[at..]).expect("json")
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn the_seeder_announces_to_other_trackers_over_http_and_udp() {
     let d = example_copy();
     let (a_port, b_port, b_udp) = (free_port(), free_port(), free_udp_port());
     let a_base = format!("http://127.0.0.1:{a_port}/");
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let common = yaml.replace("https://podcast.example.com/seedbox/", &a_base).replace(
-        "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
-        &format!(
-            "  trackers:\n    - http://127.0.0.1:{b_port}/announce\n    - udp://127.0.0.1:{b_udp}/announce\n"
-        ),
-    );
+    let trackers = [
+        format!("http://127.0.0.1:{b_port}/announce"),
+        format!("udp://127.0.0.1:{b_udp}/announce"),
+    ];
     // A: our seeder with its own tracker; B: another tracker (a second podseed serving the
     // same build, so it accepts these info hashes) that A must announce to.
-    std::fs::write(
-        d.path().join("podcast.yaml"),
-        format!("{common}serve:\n  http: 127.0.0.1:{a_port}\n  udp_tracker: off\n  public_url: {a_base}\n  peer: 127.0.0.1:0\n  dht: false\n"),
-    )
-    .expect("write");
-    std::fs::write(
-        d.path().join("b.yaml"),
-        format!("{common}serve:\n  http: 127.0.0.1:{b_port}\n  udp_tracker: 127.0.0.1:{b_udp}\n  peer: off\n"),
-    )
-    .expect("write");
+    let a_serve = format!("  http: 127.0.0.1:{a_port}\n  udp_tracker: off\n  public_url: {a_base}\n  peer: 127.0.0.1:0\n  dht: false\n");
+    let b_serve =
+        format!("  http: 127.0.0.1:{b_port}\n  udp_tracker: 127.0.0.1:{b_udp}\n  peer: off\n");
+    // Both from the example as shipped, before either is written.
+    let a_yaml = loopback_yaml(d.path(), &a_base, &trackers, &a_serve);
+    let b_yaml = loopback_yaml(d.path(), &a_base, &trackers, &b_serve);
+    std::fs::write(d.path().join("podcast.yaml"), a_yaml).expect("write");
+    std::fs::write(d.path().join("b.yaml"), b_yaml).expect("write");
     podseed_ok(d.path(), &["publish", "--quiet"]);
     let b = Server::start_with(d.path(), "b.yaml", "b.log");
     let mut a = Server::start_with(d.path(), "podcast.yaml", "a.log");

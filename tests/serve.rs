@@ -649,15 +649,6 @@ fn serve_without_a_build_says_to_publish() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("podseed publish"));
 }
 
-/// A free loopback port (bound, then released for the server to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn aria2c_downloads_through_our_tracker_and_web_seed() {
     if !have_tool(
@@ -669,16 +660,10 @@ fn aria2c_downloads_through_our_tracker_and_web_seed() {
     let d = example_copy();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/");
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let yaml = yaml
-        .replace("https://podcast.example.com/seedbox/", &base)
-        .replace(
-            "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
-            "  trackers: []\n",
-        );
-    let yaml = format!(
-        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: off\n"
+    let serve = format!(
+        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: off\n"
     );
+    let yaml = loopback_yaml(d.path(), &base, &[], &serve);
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     podseed_ok(d.path(), &["publish", "--quiet"]);
     let torrent = d
@@ -859,15 +844,6 @@ fn one_address_cannot_take_every_connection() {
     }
 }
 
-/// A free loopback UDP port.
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn aria2c_announces_over_our_udp_tracker() {
     if !have_tool("aria2c", "aria2c_announces_over_our_udp_tracker") {
@@ -876,16 +852,10 @@ fn aria2c_announces_over_our_udp_tracker() {
     let d = example_copy();
     let (port, udp_port) = (free_port(), free_udp_port());
     let base = format!("http://127.0.0.1:{port}/");
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let yaml = yaml
-        .replace("https://podcast.example.com/seedbox/", &base)
-        .replace(
-            "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
-            "  trackers: []\n",
-        );
-    let yaml = format!(
-        "{yaml}serve:\n  http: 127.0.0.1:{port}\n  udp_tracker: 127.0.0.1:{udp_port}\n  public_url: {base}\n  peer: off\n"
+    let serve = format!(
+        "  http: 127.0.0.1:{port}\n  udp_tracker: 127.0.0.1:{udp_port}\n  public_url: {base}\n  peer: off\n"
     );
+    let yaml = loopback_yaml(d.path(), &base, &[], &serve);
     std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
     podseed_ok(d.path(), &["publish", "--quiet"]);
     let torrent = d

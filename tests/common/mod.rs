@@ -119,3 +119,40 @@ pub fn ffprobe_decoded_secs(path: &Path) -> f64 {
         .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
         .sum()
 }
+
+/// A free loopback TCP port (bound, then released for a server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A free loopback UDP port.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The example's podcast.yaml made to be served from `base` (`http://127.0.0.1:PORT/`):
+/// base_url there, `trackers` instead of the public one, and a `serve:` section appended.
+pub fn loopback_yaml(dir: &Path, base: &str, trackers: &[String], serve: &str) -> String {
+    let yaml = std::fs::read_to_string(dir.join("podcast.yaml")).expect("yaml");
+    let list = if trackers.is_empty() {
+        "  trackers: []\n".to_string()
+    } else {
+        let items: String = trackers.iter().map(|t| format!("    - {t}\n")).collect();
+        format!("  trackers:\n{items}")
+    };
+    let yaml = yaml
+        .replace("https://podcast.example.com/seedbox/", base)
+        .replace(
+            "  trackers:\n    - udp://tracker.opentrackr.org:1337/announce\n",
+            &list,
+        );
+    format!("{yaml}serve:\n{serve}")
+}
