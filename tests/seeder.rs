@@ -320,7 +320,9 @@ fn hash_of(summary: &Value, file: &str) -> [u8; 20] {
 fn fetch_first_block(addr: SocketAddr, hash: [u8; 20], src: &[u8]) {
     let mut s = connect_peer(addr, hash);
     let mut buf = Vec::new();
-    assert!(read_until(&mut s, &mut buf, |m| *m == Message::HaveAll).is_some());
+    // BEP 6: HaveAll is the very first message after the handshake.
+    let first = read_until(&mut s, &mut buf, |_| true);
+    assert_eq!(first, Some(Message::HaveAll));
     send(&mut s, &Message::Interested);
     assert!(read_until(&mut s, &mut buf, |m| *m == Message::Unchoke).is_some());
     send(
@@ -742,6 +744,23 @@ fn a_client_finds_our_seeder_on_a_local_dht_without_any_tracker() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // A DHT-capable peer learns our node's port from a Port message (BEP 5).
+    let mut c = TcpStream::connect(s.peer).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    c.write_all(
+        &Handshake::ours(hash, *b"-TS0001-dhtpeer00000")
+            .with_dht()
+            .encode(),
+    )
+    .expect("handshake");
+    let mut hs = [0u8; Handshake::LEN];
+    c.read_exact(&mut hs).expect("their handshake");
+    assert!(Handshake::decode(&hs).expect("valid").supports_dht());
+    let mut buf = Vec::new();
+    let port = read_until(&mut c, &mut buf, |m| matches!(m, Message::Port(_)));
+    assert!(matches!(port, Some(Message::Port(p)) if p != 0), "{port:?}");
+    drop(c);
     // And what it finds there serves the episode.
     let src =
         std::fs::read(d.path().join("examples/episodes/2026-01-15-welcome.mp3")).expect("src");

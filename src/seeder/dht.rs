@@ -47,7 +47,11 @@ pub async fn run(
             return;
         }
     };
-    tracing::info!("dht: node on udp://{}", dht.info().await.local_addr());
+    let local = dht.info().await.local_addr();
+    tracing::info!("dht: node on udp://{local}");
+    seeder
+        .dht_port
+        .store(local.port(), std::sync::atomic::Ordering::Relaxed);
     let mut announced: HashMap<InfoHash, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {

@@ -56,6 +56,8 @@ pub struct Seeder {
     pub limiter: RateLimiter,
     torrents: RwLock<HashMap<InfoHash, Arc<SeededTorrent>>>,
     uploaded: AtomicU64,
+    /// Our DHT node's UDP port once it runs (0: none), sent to peers in a Port message.
+    pub dht_port: std::sync::atomic::AtomicU16,
     config: SeederConfig,
 }
 
@@ -78,6 +80,7 @@ impl Seeder {
             limiter: RateLimiter::new(config.max_upload_rate),
             torrents: RwLock::new(HashMap::new()),
             uploaded: AtomicU64::new(0),
+            dht_port: std::sync::atomic::AtomicU16::new(0),
             config,
         }
     }

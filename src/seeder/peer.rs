@@ -96,8 +96,23 @@ async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
         .filter(|t| t.is_active())
         .ok_or(PeerError::UnknownTorrent)?;
     let mut out = Vec::with_capacity(64 * 1024);
-    out.extend_from_slice(&Handshake::ours(theirs.info_hash, seeder.peer_id).encode());
+    let dht_port = seeder.dht_port.load(std::sync::atomic::Ordering::Relaxed);
+    let mut ours = Handshake::ours(theirs.info_hash, seeder.peer_id);
+    if dht_port != 0 {
+        ours = ours.with_dht();
+    }
+    out.extend_from_slice(&ours.encode());
     let fast = theirs.supports_fast();
+    // BEP 3/6: the bitfield (or HaveAll) must be the first message after the handshake;
+    // the extension handshake (BEP 10) and the DHT port (BEP 5) follow it.
+    if fast {
+        wire::encode(&Message::HaveAll, &mut out);
+    } else {
+        wire::encode(
+            &Message::Bitfield(wire::full_bitfield(torrent.piece_count())),
+            &mut out,
+        );
+    }
     if theirs.supports_extensions() {
         let payload = wire::encode_our_extended_handshake(
             torrent.info_bytes.len() as u32,
@@ -107,13 +122,9 @@ async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
         );
         wire::encode(&Message::Extended { id: 0, payload }, &mut out);
     }
-    if fast {
-        wire::encode(&Message::HaveAll, &mut out);
-    } else {
-        wire::encode(
-            &Message::Bitfield(wire::full_bitfield(torrent.piece_count())),
-            &mut out,
-        );
+    let send_port = dht_port != 0 && theirs.supports_dht();
+    if send_port {
+        wire::encode(&Message::Port(dht_port), &mut out);
     }
     stream.write_all(&out).await?;
 

@@ -45,10 +45,19 @@ impl Handshake {
         self.reserved[FAST_BYTE] & FAST_MASK != 0
     }
 
-    /// Our reserved bytes: extension protocol + fast extension.
+    /// Whether the peer runs a DHT node (BEP 5: reserved[7] & 0x01).
+    pub fn supports_dht(&self) -> bool {
+        self.reserved[7] & 0x01 != 0
+    }
+
+    /// Sets the DHT bit, for when we run a DHT node and will send a Port message.
+    pub fn with_dht(mut self) -> Handshake {
+        self.reserved[7] |= 0x01;
+        self
+    }
+
+    /// Our reserved bytes: extension protocol + fast extension (see [`Self::with_dht`]).
     pub fn ours(info_hash: [u8; 20], peer_id: [u8; 20]) -> Handshake {
-        // No DHT bit (reserved[7] & 0x01): we run no DHT node yet, and the bit would
-        // invite Port messages we cannot use.
         let mut reserved = [0u8; 8];
         reserved[EXTENSION_BYTE] |= EXTENSION_MASK;
         reserved[FAST_BYTE] |= FAST_MASK;
