@@ -805,3 +805,53 @@ fn clients_that_require_encryption_connect_plain_after_mse_or_rc4() {
         assert_eq!(got, src, "{dir}");
     }
 }
+
+/// Whether Debian's python3-libtorrent is importable (SKIP otherwise; required under CI).
+fn have_libtorrent(test: &str) -> bool {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import libtorrent"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3-libtorrent is required under CI=true (.ci/run installs it)"
+        );
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("SKIP {test}: python3-libtorrent not installed\n").as_bytes(),
+        );
+    }
+    ok
+}
+
+#[test]
+fn libtorrent_downloads_from_our_seeder() {
+    if !have_libtorrent("libtorrent_downloads_from_our_seeder") {
+        return;
+    }
+    let (d, _summary, _s) = seeded_example();
+    // libtorrent is the engine of qBittorrent and Deluge.
+    let script = r#"
+import libtorrent as lt, sys, time
+s = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
+                "enable_upnp": False, "enable_natpmp": False})
+h = s.add_torrent({"ti": lt.torrent_info(sys.argv[1]), "save_path": sys.argv[2]})
+start = time.time()
+while not h.status().is_seeding and time.time() - start < 60:
+    time.sleep(0.1)
+sys.exit(0 if h.status().is_seeding else 1)
+"#;
+    let status = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(d.path().join("public/torrents/2026-01-15-welcome.torrent"))
+        .arg(d.path().join("lt"))
+        .status()
+        .expect("python3");
+    assert!(status.success(), "libtorrent did not finish");
+    assert_eq!(
+        std::fs::read(d.path().join("lt/2026-01-15-welcome.mp3")).expect("dl"),
+        std::fs::read(d.path().join("examples/episodes/2026-01-15-welcome.mp3")).expect("src")
+    );
+}
