@@ -19,7 +19,9 @@
 # no HTTP fallback. Then three rounds, each with a fresh `podseed serve` (same HTTP port, so
 # the same .torrent works; the tracker starts empty) and K fresh aria2c leechers started at
 # once, each in its own folder, on its own --listen-port, with DHT, LPD and PEX off:
-#   1. podseed seeds: `serve` with `peer: 127.0.0.1:PEER`; its tracker always lists it.
+#   1. podseed seeds: a tracker-only `serve` (`peer: off`) on the torrent's HTTP port, and a
+#                     second `serve` as the seeder (its own HTTP port), which announces itself
+#                     to that tracker like the other seeders do; its CPU is the seeder's alone.
 #   2. aria2 seeds:   `serve` with `peer: off` (the tracker still answers, lists no podseed
 #                     seeder), and `aria2c -V --seed-ratio=0.0` seeding the source file; it
 #                     announces itself, and /stats must show it as the one seeder first.
@@ -108,8 +110,9 @@ for port in pool:
 print(" ".join(map(str, ports)))
 PY
 }
-read -r -a PORTS <<< "$(free_ports $((5 + 3 * K)))"
+read -r -a PORTS <<< "$(free_ports $((6 + 3 * K)))"
 HTTP=${PORTS[0]}; PEER=${PORTS[1]}; A2_PORT=${PORTS[2]}; A2_RPC=${PORTS[3]}; LT_PORT=${PORTS[4]}
+SEEDER_HTTP=${PORTS[$((5 + 3 * K))]}
 LEECH_PORTS=("${PORTS[@]:5}")
 
 # The episode: 417-byte frames (FF FB 90 64 = MPEG-1 L3 128 kbps 44.1 kHz), random payload.
@@ -150,6 +153,13 @@ EOF
 }
 write_config podcast.yaml "127.0.0.1:$PEER"
 write_config podcast-nopeer.yaml off
+# Round 1's seeder runs as its own `serve` (its HTTP on another port), so its CPU is the
+# seeder's alone, like the other rounds' seeders: the tracker is podcast-nopeer.yaml's serve.
+# Its public_url differs from the torrent's tracker, so it announces to that tracker like
+# any other seeder would.
+sed -e "s#^  http: 127.0.0.1:$HTTP#  http: 127.0.0.1:$SEEDER_HTTP#" \
+    -e "s#^  public_url: http://127.0.0.1:$HTTP/#  public_url: http://127.0.0.1:$SEEDER_HTTP/#" \
+    podcast.yaml > podcast-seeder.yaml
 "$BIN" publish --quiet -c podcast.yaml
 TORRENT="$W/public/torrents/${NAME%.mp3}.torrent"
 [ -f "$TORRENT" ] || { echo "bench-seeder: publish made no $TORRENT" >&2; ls -R public >&2; exit 1; }
@@ -299,7 +309,10 @@ aria2_uploaded() {
     -d '{"jsonrpc":"2.0","id":"b","method":"aria2.tellActive","params":[["uploadLength"]]}' \
     | python3 -c 'import json,sys; print(sum(int(d["uploadLength"]) for d in json.load(sys.stdin)["result"]))' 2>/dev/null || echo null
 }
-podseed_uploaded() { v=$(stat_field seeder_bytes); [ "$v" = "?" ] && echo null || echo "$v"; }
+podseed_uploaded() {
+  curl -s --max-time 5 "http://127.0.0.1:$SEEDER_HTTP/stats" \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['totals']['seeder_bytes'])" 2>/dev/null || echo null
+}
 lt_uploaded() {
   python3 -c "import json; print(json.load(open('$W/lt-status.json'))['uploaded'])" 2>/dev/null || echo null
 }
@@ -314,10 +327,12 @@ chmod +x on-complete.sh
 ROUND=0
 rm -f results.jsonl complete.txt
 # Round 1: podseed seeds.
-start_serve podcast.yaml "$W/logs/serve-podseed.log"
-echo "   podseed serve: $(cat ready.json); tracker lists $(stat_field seeders) seeders in /stats (its own seeder is added to every peer list)"
-run_round podseed "$SERVE_PID" podseed_uploaded
-stop_pid "$SERVE_PID"
+start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-podseed.log"
+TRACKER_PID=$SERVE_PID
+"$BIN" serve -c podcast-seeder.yaml > "$W/logs/serve-podseed.log" 2>&1 & PS_PID=$!; started "$PS_PID"
+if wait_for_seeder podseed "$PS_PID"; then run_round podseed "$PS_PID" podseed_uploaded; fi
+stop_pid "$PS_PID"
+stop_pid "$TRACKER_PID"
 
 # Round 2: aria2 seeds; podseed is only the tracker.
 ROUND=1
