@@ -30,8 +30,9 @@
 # For each round: the time until the last leecher has the whole file (aria2c's completion
 # hook; also shown: until every aria2c has exited, about 2 s more whoever seeds, as aria2c
 # lingers after completing), aggregate MB/s (K x size / time), the seeder's CPU seconds in the
-# round (utime + stime, /proc/PID/stat; for podseed the whole `serve` process, its tracker
-# included, while in rounds 2 and 3 the tracker's CPU is not counted), its peak RSS (VmHWM:
+# round (utime + stime, /proc/PID/stat, counted from the seeder's start, so aria2's -V check
+# before seeding counts like podseed's and libtorrent's checks of each piece on first read;
+# the tracker is a separate process in every round), its peak RSS (VmHWM:
 # the process is started fresh for the round), and the leechers' CPU (the machine is shared:
 # on few cores, CPU the seeder saves goes to the leechers). Every download's SHA-1 must equal
 # the source's, else the round FAILS.
@@ -223,7 +224,10 @@ run_round() { # name seeder_pid [command printing the seeder's own upload count]
   local split0 split1 rd0 rd1
   echo "== round: $name seeds (pid $spid)"
   up0=$(stat_field peer_uploaded_bytes)
-  cpu0=$(cpu_ticks "$spid"); ch0=$(children_ticks); split0=$(cpu_split "$spid"); rd0=$(rchar "$spid")
+  # The seeder's CPU and reads count from its start (each is started fresh for its round):
+  # the whole cost of serving, including a check of the data before seeding (aria2's -V)
+  # or during it (podseed and libtorrent check pieces on first read).
+  cpu0=0; ch0=$(children_ticks); split0="0 0"; rd0=0
   t0=$(now)
   for i in $(seq 0 $((K - 1))); do
     mkdir -p "$dir/$i"
