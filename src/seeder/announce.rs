@@ -139,9 +139,7 @@ pub async fn run(
             } else {
                 AnnounceEvent::Started
             };
-            let uploaded = seeder
-                .torrent(&key.0)
-                .map_or(0, |t| t.uploaded.load(std::sync::atomic::Ordering::Relaxed));
+            let uploaded = seeder.uploaded(&key.0);
             let (client, identity, done, limit) = (
                 client.clone(),
                 identity.clone(),
@@ -161,9 +159,7 @@ pub async fn run(
         .filter(|(_, s)| s.started)
         .map(|((hash, url), _)| {
             let (client, identity) = (client.clone(), identity.clone());
-            let uploaded = seeder
-                .torrent(&hash)
-                .map_or(0, |t| t.uploaded.load(std::sync::atomic::Ordering::Relaxed));
+            let uploaded = seeder.uploaded(&hash);
             async move {
                 if let Err(e) = announce(
                     &client,

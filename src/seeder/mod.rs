@@ -17,7 +17,7 @@ pub mod wire;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use tokio::net::TcpListener;
@@ -55,7 +55,6 @@ pub struct Seeder {
     /// The process-wide upload limit.
     pub limiter: RateLimiter,
     torrents: RwLock<HashMap<InfoHash, Arc<SeededTorrent>>>,
-    uploaded: AtomicU64,
     /// Our DHT node's UDP port once it runs (0: none), sent to peers in a Port message.
     pub dht_port: std::sync::atomic::AtomicU16,
     config: SeederConfig,
@@ -79,7 +78,6 @@ impl Seeder {
             choker: Choker::new(config.unchoke_slots),
             limiter: RateLimiter::new(config.max_upload_rate),
             torrents: RwLock::new(HashMap::new()),
-            uploaded: AtomicU64::new(0),
             dht_port: std::sync::atomic::AtomicU16::new(0),
             config,
         }
@@ -105,13 +103,10 @@ impl Seeder {
             .collect()
     }
 
-    /// Bytes of blocks sent to peers.
-    pub fn uploaded(&self) -> u64 {
-        self.uploaded.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn count_upload(&self, n: u64) {
-        self.uploaded.fetch_add(n, Ordering::Relaxed);
+    /// Bytes of blocks sent to peers for the torrent `hash` (0 when not seeded).
+    pub fn uploaded(&self, hash: &InfoHash) -> u64 {
+        self.torrent(hash)
+            .map_or(0, |t| t.uploaded.load(Ordering::Relaxed))
     }
 
     /// Seeds the catalog's episodes from the output folder `out`: new ones are loaded (size

@@ -305,7 +305,6 @@ impl Session<'_> {
                         sent += u64::from(l);
                     }
                     self.seeder.limiter.acquire(sent).await;
-                    self.seeder.count_upload(sent);
                     self.torrent.uploaded.fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
                 }
             }

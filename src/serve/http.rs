@@ -308,8 +308,7 @@ pub fn stats(state: &State) -> Stats {
             let seeder_bytes = state
                 .seeder
                 .as_ref()
-                .and_then(|sd| sd.torrent(&e.info_hash))
-                .map_or(0, |t| t.uploaded.load(std::sync::atomic::Ordering::Relaxed));
+                .map_or(0, |sd| sd.uploaded(&e.info_hash));
             let figures = Figures {
                 seeders: s.seeders,
                 leechers: s.leechers,
