@@ -11,6 +11,7 @@ pub mod choke;
 pub mod dht;
 pub mod mse;
 pub mod peer;
+pub mod piece_cache;
 pub mod storage;
 pub mod wire;
 
@@ -55,6 +56,8 @@ pub struct Seeder {
     /// The process-wide upload limit.
     pub limiter: RateLimiter,
     torrents: RwLock<HashMap<InfoHash, Arc<SeededTorrent>>>,
+    /// Recently read pieces of every torrent.
+    cache: Arc<piece_cache::PieceCache>,
     /// Our DHT node's UDP port once it runs (0: none), sent to peers in a Port message.
     pub dht_port: std::sync::atomic::AtomicU16,
     config: SeederConfig,
@@ -78,6 +81,7 @@ impl Seeder {
             choker: Choker::new(config.unchoke_slots),
             limiter: RateLimiter::new(config.max_upload_rate),
             torrents: RwLock::new(HashMap::new()),
+            cache: Arc::default(),
             dht_port: std::sync::atomic::AtomicU16::new(0),
             config,
         }
@@ -128,7 +132,7 @@ impl Seeder {
                     continue;
                 }
             }
-            match SeededTorrent::load(out, e) {
+            match SeededTorrent::load(out, e, self.cache.clone()) {
                 Ok(t) => {
                     next.insert(e.info_hash, Arc::new(t));
                 }

@@ -226,16 +226,17 @@ impl Session<'_> {
                 tokio::task::yield_now().await;
                 continue;
             }
-            // Start reading the block at the front of the queue; it is taken off the queue
-            // only once read, so a Cancel that arrives meanwhile wins.
+            // The block at the front of the queue: at once when its piece is cached, else read
+            // off the workers. It leaves the queue only once sent, so a Cancel that arrives
+            // meanwhile wins.
+            let mut ready: Option<Block> = None;
             if pending.is_none() && !self.choked_sent {
                 if let Some(&req) = self.queue.front() {
-                    let torrent = self.torrent.clone();
                     let (i, b, l) = req;
-                    pending = Some((
-                        req,
-                        tokio::spawn(async move { torrent.block(i, b, l).await }),
-                    ));
+                    match self.torrent.cached_block(i, b, l) {
+                        Some(block) => ready = Some(block),
+                        None => pending = Some((req, self.torrent.read_block(i, b, l))),
+                    }
                 }
             }
             tokio::select! {
@@ -273,6 +274,12 @@ impl Session<'_> {
                     }
                     wire::encode(&Message::KeepAlive, &mut out);
                 }
+                // Only once the socket has nothing for us (biased), so requests, cancels and
+                // chokes are always taken in before more blocks go out.
+                () = std::future::ready(()), if ready.is_some() => {
+                    let Some(block) = ready.take() else { continue };
+                    self.send_from(block, &mut out).await;
+                }
                 joined = async { match pending.as_mut() { Some((_, h)) => h.await, None => std::future::pending().await } } => {
                     let Some(((index, begin, length), _)) = pending.take() else { continue };
                     let data = match joined {
@@ -290,22 +297,7 @@ impl Session<'_> {
                     if self.choked_sent || self.queue.front() != Some(&(index, begin, length)) {
                         continue;
                     }
-                    self.queue.pop_front();
-                    // Batch: further queued blocks whose pieces are already in memory go out
-                    // in the same write (one syscall for up to BATCH_BYTES, not two per block).
-                    out.extend_from_slice(&wire::piece_header(index, begin, length));
-                    out.extend_from_slice(&data);
-                    let mut sent = data.len() as u64;
-                    while out.len() < BATCH_BYTES {
-                        let Some(&(i, b, l)) = self.queue.front() else { break };
-                        let Some(block) = self.torrent.cached_block(i, b, l) else { break };
-                        self.queue.pop_front();
-                        out.extend_from_slice(&wire::piece_header(i, b, l));
-                        out.extend_from_slice(&block);
-                        sent += u64::from(l);
-                    }
-                    self.seeder.limiter.acquire(sent).await;
-                    self.torrent.uploaded.fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
+                    self.send_from(data, &mut out).await;
                 }
             }
         };
@@ -313,6 +305,34 @@ impl Session<'_> {
             h.abort();
         }
         result
+    }
+
+    /// Queues the front request's block, and behind it further queued blocks whose pieces
+    /// are in memory, as one write of up to BATCH_BYTES (one syscall, not two per block).
+    async fn send_from(&mut self, first: Block, out: &mut Vec<u8>) {
+        let Some((index, begin, length)) = self.queue.pop_front() else {
+            return;
+        };
+        out.extend_from_slice(&wire::piece_header(index, begin, length));
+        out.extend_from_slice(&first);
+        drop(first);
+        let mut sent = u64::from(length);
+        while out.len() < BATCH_BYTES {
+            let Some(&(i, b, l)) = self.queue.front() else {
+                break;
+            };
+            let Some(block) = self.torrent.cached_block(i, b, l) else {
+                break;
+            };
+            self.queue.pop_front();
+            out.extend_from_slice(&wire::piece_header(i, b, l));
+            out.extend_from_slice(&block);
+            sent += u64::from(l);
+        }
+        self.seeder.limiter.acquire(sent).await;
+        self.torrent
+            .uploaded
+            .fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn handle(&mut self, msg: Message, out: &mut Vec<u8>) -> Result<(), PeerError> {

@@ -5,13 +5,12 @@
 //! A piece that fails its check means the file changed after `publish`: the torrent stops
 //! seeding for good (until a new build), and the log says which file to republish. Start-up
 //! checks only size and mtime against the manifest, so it is instant with any catalogue.
-//! A small per-torrent cache keeps recently read pieces, so the 16 KiB blocks of one piece
-//! cost one read.
+//! The seeder's shared [`PieceCache`] keeps recently read pieces, so the 16 KiB blocks of
+//! one piece cost one read.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use lava_torrent::torrent::v1::Torrent;
 use sha1::{Digest, Sha1};
@@ -19,10 +18,12 @@ use sha1::{Digest, Sha1};
 use crate::publish::metainfo::InfoHash;
 use crate::serve::catalog::CatalogEpisode;
 
+use super::piece_cache::{Piece, PieceCache};
+
 /// Largest block a peer may request (BEP 3 clients use 16 KiB; some ask up to 128 KiB).
 pub const MAX_BLOCK: u32 = 128 * 1024;
-/// Pieces kept in memory per torrent.
-const CACHED_PIECES: usize = 16;
+/// Numbers each load of a torrent, to key its pieces in the shared cache.
+static NEXT_LOAD: AtomicU64 = AtomicU64::new(1);
 
 /// Why a torrent cannot be seeded, or a block not served.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +55,12 @@ pub enum StorageError {
 /// A block: a view into a cached, verified piece (no copy until it is written out).
 #[derive(Debug, Clone)]
 pub struct Block {
-    piece: Arc<Vec<u8>>,
+    piece: Arc<Piece>,
     range: std::ops::Range<usize>,
 }
 
 impl Block {
-    fn of(piece: Arc<Vec<u8>>, begin: u32, length: u32) -> Option<Block> {
+    fn of(piece: Arc<Piece>, begin: u32, length: u32) -> Option<Block> {
         let range = begin as usize..begin as usize + length as usize;
         piece.get(range.clone())?;
         Some(Block { piece, range })
@@ -98,13 +99,19 @@ pub struct SeededTorrent {
     /// Pieces that passed their SHA-1 check (kept for the life of the torrent).
     verified: Vec<std::sync::atomic::AtomicBool>,
     disabled: AtomicBool,
-    cache: Mutex<VecDeque<(u32, Arc<Vec<u8>>)>>,
+    /// This load's key in `cache`.
+    load_id: u64,
+    cache: Arc<PieceCache>,
 }
 
 impl SeededTorrent {
     /// Loads the torrent of a published episode and checks the MP3 is the one published
-    /// (size and mtime, no reading).
-    pub fn load(out: &Path, episode: &CatalogEpisode) -> Result<SeededTorrent, StorageError> {
+    /// (size and mtime, no reading). Its pieces are cached in `cache`.
+    pub fn load(
+        out: &Path,
+        episode: &CatalogEpisode,
+        cache: Arc<PieceCache>,
+    ) -> Result<SeededTorrent, StorageError> {
         let torrent_path = out.join(&episode.torrent);
         let bytes = std::fs::read(&torrent_path).map_err(|source| StorageError::Io {
             path: torrent_path.clone(),
@@ -180,7 +187,8 @@ impl SeededTorrent {
             piece_length,
             pieces,
             disabled: AtomicBool::new(false),
-            cache: Mutex::new(VecDeque::new()),
+            load_id: NEXT_LOAD.fetch_add(1, Ordering::Relaxed),
+            cache,
         })
     }
 
@@ -192,6 +200,7 @@ impl SeededTorrent {
     /// Stops seeding this torrent (its episode left the catalog or was republished).
     pub fn disable(&self) {
         self.disabled.store(true, Ordering::Relaxed);
+        self.cache.forget(self.load_id);
     }
 
     /// Number of pieces.
@@ -225,11 +234,15 @@ impl SeededTorrent {
         begin: u32,
         length: u32,
     ) -> Result<Block, StorageError> {
-        if !self.check_request(index, begin, length) {
-            return Err(StorageError::OutOfRange);
+        if let Some(b) = self.cached_block(index, begin, length) {
+            return Ok(b);
         }
-        let piece = self.piece(index).await?;
-        Block::of(piece, begin, length).ok_or(StorageError::OutOfRange)
+        self.read_block(index, begin, length)
+            .await
+            .map_err(|e| StorageError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?
     }
 
     /// The block when its piece is in the cache (and so verified), without waiting.
@@ -240,34 +253,35 @@ impl SeededTorrent {
         Block::of(self.cached(index)?, begin, length)
     }
 
-    async fn piece(self: &Arc<Self>, index: u32) -> Result<Arc<Vec<u8>>, StorageError> {
-        if !self.is_active() {
-            return Err(StorageError::Disabled);
-        }
-        if let Some(p) = self.cached(index) {
-            return Ok(p);
-        }
+    /// Reads (and on first read verifies) the piece of a block on the blocking pool, and
+    /// caches it. The handle can be kept across loop turns, or dropped to forget the read.
+    pub fn read_block(
+        self: &Arc<Self>,
+        index: u32,
+        begin: u32,
+        length: u32,
+    ) -> tokio::task::JoinHandle<Result<Block, StorageError>> {
         let this = self.clone();
-        let piece = tokio::task::spawn_blocking(move || this.read_piece(index))
-            .await
-            .map_err(|e| StorageError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
-        let piece = Arc::new(piece);
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.retain(|(i, _)| *i != index);
-        cache.push_front((index, piece.clone()));
-        cache.truncate(CACHED_PIECES);
-        Ok(piece)
+        tokio::task::spawn_blocking(move || {
+            if !this.check_request(index, begin, length) {
+                return Err(StorageError::OutOfRange);
+            }
+            if !this.is_active() {
+                return Err(StorageError::Disabled);
+            }
+            let piece = match this.cached(index) {
+                Some(p) => p,
+                None => {
+                    let buf = this.read_piece(index)?;
+                    this.cache.insert((this.load_id, index), buf)
+                }
+            };
+            Block::of(piece, begin, length).ok_or(StorageError::OutOfRange)
+        })
     }
 
-    fn cached(&self, index: u32) -> Option<Arc<Vec<u8>>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .iter()
-            .find(|(i, _)| *i == index)
-            .map(|(_, p)| p.clone())
+    fn cached(&self, index: u32) -> Option<Arc<Piece>> {
+        self.cache.get((self.load_id, index))
     }
 
     /// Reads piece `index` (blocking). A piece is checked against its SHA-1 the first time
@@ -286,7 +300,7 @@ impl SeededTorrent {
                 "piece {index}: the file was modified after publish"
             )));
         }
-        let mut buf = vec![0u8; self.piece_len(index) as usize];
+        let mut buf = self.cache.buffer(self.piece_len(index) as usize);
         read_exact_at(&self.file, &mut buf, u64::from(index) * self.piece_length)
             .map_err(io_err)?;
         let verified = self
@@ -391,7 +405,7 @@ mod tests {
     async fn blocks_are_served_exactly_and_ranges_checked() {
         let bytes = data(50_000);
         let (d, ep) = fixture(&bytes);
-        let t = Arc::new(SeededTorrent::load(d.path(), &ep).expect("load"));
+        let t = Arc::new(SeededTorrent::load(d.path(), &ep, Arc::default()).expect("load"));
         assert_eq!(t.piece_count(), 4);
         assert!(t.cached_block(1, 100, 1000).is_none(), "not read yet");
         let b = t.block(1, 100, 1000).await.expect("block");
@@ -424,7 +438,7 @@ mod tests {
     async fn a_changed_file_is_never_served() {
         let bytes = data(40_000);
         let (d, ep) = fixture(&bytes);
-        let t = Arc::new(SeededTorrent::load(d.path(), &ep).expect("load"));
+        let t = Arc::new(SeededTorrent::load(d.path(), &ep, Arc::default()).expect("load"));
         assert!(t.block(0, 0, 16).await.is_ok());
         // Change piece 1 in place (same size; the mtime check was at load).
         let mut changed = bytes.clone();
@@ -446,7 +460,8 @@ mod tests {
     async fn an_edit_after_a_piece_was_served_is_caught_too() {
         let bytes = data(16384 * 20);
         let (d, ep) = fixture(&bytes);
-        let t = Arc::new(SeededTorrent::load(d.path(), &ep).expect("load"));
+        let cache = Arc::new(PieceCache::new(4 * 16384));
+        let t = Arc::new(SeededTorrent::load(d.path(), &ep, cache).expect("load"));
         assert!(t.block(0, 0, 16).await.is_ok());
         // Push piece 0 out of the cache, then edit it in place.
         for i in 1..20 {
@@ -465,9 +480,9 @@ mod tests {
     fn a_file_touched_after_publish_is_not_loaded() {
         let (d, mut ep) = fixture(&data(20_000));
         ep.mtime.0 -= 10;
-        let err = SeededTorrent::load(d.path(), &ep).expect_err("mtime");
+        let err = SeededTorrent::load(d.path(), &ep, Arc::default()).expect_err("mtime");
         assert!(err.to_string().contains("modified after publish"), "{err}");
         ep.info_hash = InfoHash([0; 20]);
-        assert!(SeededTorrent::load(d.path(), &ep).is_err());
+        assert!(SeededTorrent::load(d.path(), &ep, Arc::default()).is_err());
     }
 }
