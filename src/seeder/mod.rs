@@ -10,6 +10,7 @@ pub mod announce;
 pub mod choke;
 pub mod dht;
 pub mod mse;
+pub mod outbox;
 pub mod peer;
 pub mod piece_cache;
 pub mod storage;

@@ -224,6 +224,35 @@ impl<S: AsyncRead + Unpin> AsyncRead for CryptoStream<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> CryptoStream<S> {
+    /// Encrypts and takes all of `bufs` (RC4 only).
+    fn poll_write_encrypted(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // The keystream advances as bytes are encrypted, so bytes are encrypted once, kept
+        // until written, and only then is more accepted.
+        match self.poll_pending(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        for b in bufs {
+            self.pending.extend_from_slice(b);
+        }
+        if let Some((_, enc)) = self.ciphers.as_mut() {
+            enc.apply_keystream(&mut self.pending);
+        }
+        let taken = self.pending.len();
+        // Start sending now; what the socket does not take waits for the next call.
+        if let Poll::Ready(Err(e)) = self.poll_pending(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(taken))
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for CryptoStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -234,22 +263,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CryptoStream<S> {
         if this.ciphers.is_none() {
             return Pin::new(&mut this.inner).poll_write(cx, data);
         }
-        // The keystream advances as bytes are encrypted, so bytes are encrypted once, kept
-        // until written, and only then is more accepted.
-        match this.poll_pending(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
+        this.poll_write_encrypted(cx, &[io::IoSlice::new(data)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.ciphers.is_none() {
+            return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         }
-        this.pending.extend_from_slice(data);
-        if let Some((_, enc)) = this.ciphers.as_mut() {
-            enc.apply_keystream(&mut this.pending);
-        }
-        // Start sending now; what the socket does not take waits for the next call.
-        if let Poll::Ready(Err(e)) = this.poll_pending(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(data.len()))
+        this.poll_write_encrypted(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.ciphers.is_some() || self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -361,6 +391,26 @@ mod tests {
         assert_eq!(&pong, b"pong");
         server.await.expect("server");
         select
+    }
+
+    #[tokio::test]
+    async fn rc4_vectored_writes_encrypt_every_slice_in_order() {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 20);
+        let key = [5u8; 20];
+        let mut s = CryptoStream::new(ours, Vec::new(), Some((cipher(&[1; 20]), cipher(&key))));
+        assert!(s.is_write_vectored());
+        let parts: [&[u8]; 3] = [b"header", &[7u8; 5000], b"tail"];
+        let slices: Vec<io::IoSlice<'_>> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
+        let n = s.write_vectored(&slices).await.expect("write");
+        assert_eq!(n, 5010, "all slices are taken at once");
+        s.write_all(b"more").await.expect("write");
+        s.flush().await.expect("flush");
+        let mut got = vec![0u8; 5014];
+        theirs.read_exact(&mut got).await.expect("read");
+        cipher(&key).apply_keystream(&mut got);
+        assert_eq!(&got[..6], b"header");
+        assert!(got[6..5006].iter().all(|&b| b == 7));
+        assert_eq!(&got[5006..], b"tailmore");
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::publish::metainfo::InfoHash;
 
 use super::mse::{self, CryptoStream};
+use super::outbox::Outbox;
 use super::storage::{Block, SeededTorrent, StorageError};
 use super::wire::{self, Handshake, Message, MetadataMessage, METADATA_PIECE};
 use super::Seeder;
@@ -187,7 +188,7 @@ impl Session<'_> {
     ) -> Result<(), PeerError> {
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
-        let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+        let mut out = Outbox::default();
         let mut chunk = vec![0u8; 32 * 1024];
         let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
         keepalive.tick().await;
@@ -213,11 +214,7 @@ impl Session<'_> {
             }
             buf.drain(..used);
             if !out.is_empty() {
-                writer.write_all(&out).await?;
-                out.clear();
-                if out.capacity() > 4 * BATCH_BYTES {
-                    out = Vec::with_capacity(64 * 1024);
-                }
+                out.write_to(&mut writer).await?;
             }
             let backlog = buf.len() > MAX_MESSAGE as usize;
             if backlog {
@@ -258,12 +255,12 @@ impl Session<'_> {
                         continue;
                     }
                     self.choked_sent = !now_unchoked;
-                    wire::encode(if now_unchoked { &Message::Unchoke } else { &Message::Choke }, &mut out);
+                    out.message(if now_unchoked { &Message::Unchoke } else { &Message::Choke });
                     if !now_unchoked {
                         // BEP 6: a choke rejects what is queued; without fast it is simply dropped.
                         for (index, begin, length) in self.queue.drain(..) {
                             if self.fast {
-                                wire::encode(&Message::Reject { index, begin, length }, &mut out);
+                                out.message(&Message::Reject { index, begin, length });
                             }
                         }
                     }
@@ -272,7 +269,7 @@ impl Session<'_> {
                     if last_heard.elapsed() > IDLE_TIMEOUT {
                         break Err(PeerError::Timeout);
                     }
-                    wire::encode(&Message::KeepAlive, &mut out);
+                    out.message(&Message::KeepAlive);
                 }
                 // Only once the socket has nothing for us (biased), so requests, cancels and
                 // chokes are always taken in before more blocks go out.
@@ -309,13 +306,11 @@ impl Session<'_> {
 
     /// Queues the front request's block, and behind it further queued blocks whose pieces
     /// are in memory, as one write of up to BATCH_BYTES (one syscall, not two per block).
-    async fn send_from(&mut self, first: Block, out: &mut Vec<u8>) {
+    async fn send_from(&mut self, first: Block, out: &mut Outbox) {
         let Some((index, begin, length)) = self.queue.pop_front() else {
             return;
         };
-        out.extend_from_slice(&wire::piece_header(index, begin, length));
-        out.extend_from_slice(&first);
-        drop(first);
+        out.piece(index, begin, first);
         let mut sent = u64::from(length);
         while out.len() < BATCH_BYTES {
             let Some(&(i, b, l)) = self.queue.front() else {
@@ -325,8 +320,7 @@ impl Session<'_> {
                 break;
             };
             self.queue.pop_front();
-            out.extend_from_slice(&wire::piece_header(i, b, l));
-            out.extend_from_slice(&block);
+            out.piece(i, b, block);
             sent += u64::from(l);
         }
         self.seeder.limiter.acquire(sent).await;
@@ -335,7 +329,7 @@ impl Session<'_> {
             .fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn handle(&mut self, msg: Message, out: &mut Vec<u8>) -> Result<(), PeerError> {
+    fn handle(&mut self, msg: Message, out: &mut Outbox) -> Result<(), PeerError> {
         match msg {
             Message::Interested => self.seeder.choker.set_interested(self.key, true),
             Message::NotInterested => self.seeder.choker.set_interested(self.key, false),
@@ -354,14 +348,11 @@ impl Session<'_> {
                     self.queue.push_back((index, begin, length));
                 } else if self.fast {
                     // Choked, over the queue limit, or out of range: say so (BEP 6).
-                    wire::encode(
-                        &Message::Reject {
-                            index,
-                            begin,
-                            length,
-                        },
-                        out,
-                    );
+                    out.message(&Message::Reject {
+                        index,
+                        begin,
+                        length,
+                    });
                 }
                 // Without the fast extension, requests while choked are ignored (BEP 3).
             }
@@ -374,14 +365,11 @@ impl Session<'_> {
                 let cancelled = found.and_then(|i| self.queue.remove(i)).is_some();
                 // BEP 6: every request gets exactly one answer, a cancelled one a Reject.
                 if self.fast && cancelled {
-                    wire::encode(
-                        &Message::Reject {
-                            index,
-                            begin,
-                            length,
-                        },
-                        out,
-                    );
+                    out.message(&Message::Reject {
+                        index,
+                        begin,
+                        length,
+                    });
                 }
             }
             // We never request, so a piece is unsolicited (BEP 6: close the connection).
@@ -408,7 +396,7 @@ impl Session<'_> {
     }
 
     /// BEP 9: the info dict in 16 KiB pieces; out-of-range pieces are rejected.
-    fn metadata(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), PeerError> {
+    fn metadata(&mut self, payload: &[u8], out: &mut Outbox) -> Result<(), PeerError> {
         let Some(their_id) = self.their_metadata_id else {
             return Ok(());
         };
@@ -424,13 +412,10 @@ impl Session<'_> {
             } else {
                 wire::encode_metadata_reject(piece)
             };
-            wire::encode(
-                &Message::Extended {
-                    id: their_id,
-                    payload: reply,
-                },
-                out,
-            );
+            out.message(&Message::Extended {
+                id: their_id,
+                payload: reply,
+            });
         }
         Ok(())
     }

@@ -67,6 +67,18 @@ impl Block {
     }
 }
 
+#[cfg(test)]
+impl Block {
+    /// A block holding a copy of `data`, for tests of what writes blocks.
+    pub(crate) fn for_test(data: &[u8]) -> Block {
+        let piece = PieceCache::new(usize::MAX).insert((0, 0), data.to_vec());
+        Block {
+            range: 0..data.len(),
+            piece,
+        }
+    }
+}
+
 impl std::ops::Deref for Block {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
