@@ -855,3 +855,145 @@ sys.exit(0 if h.status().is_seeding else 1)
         std::fs::read(d.path().join("examples/episodes/2026-01-15-welcome.mp3")).expect("src")
     );
 }
+
+/// Announces a leecher (left > 0) listening on `port` to the tracker at `http`.
+fn announce_leecher(http: SocketAddr, hash: [u8; 20], peer_id: &[u8; 20], port: u16) {
+    let enc = |b: &[u8]| b.iter().map(|x| format!("%{x:02X}")).collect::<String>();
+    let mut s = TcpStream::connect(http).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET /announce?info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left=1000&compact=1&event=started HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        enc(&hash),
+        enc(peer_id)
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    assert!(raw.starts_with(b"HTTP/1.1 200"), "announce failed");
+}
+
+/// Waits up to `secs` for a connection on `l`.
+fn accept_within(l: &std::net::TcpListener, secs: u64) -> Option<TcpStream> {
+    l.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Ok((s, _)) = l.accept() {
+            s.set_nonblocking(false).expect("blocking");
+            s.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn the_seeder_dials_a_leecher_as_soon_as_it_announces() {
+    let (d, summary, s) = seeded_example();
+    let file = "2026-01-15-welcome.mp3";
+    let hash = hash_of(&summary, file);
+    let src = std::fs::read(d.path().join("examples/episodes").join(file)).expect("src");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let id = *b"-TS0001-dialledpeer0";
+    announce_leecher(s.http, hash, &id, port);
+    let mut c = accept_within(&listener, 5).expect("the seeder dials the leecher");
+    // We are the initiator's peer: its handshake comes first, ours answers it.
+    let mut hs = [0u8; Handshake::LEN];
+    c.read_exact(&mut hs).expect("handshake");
+    let theirs = Handshake::decode(&hs).expect("valid");
+    assert_eq!(theirs.info_hash, hash);
+    assert!(theirs.peer_id.starts_with(b"-PS0100-"));
+    c.write_all(&Handshake::ours(hash, id).encode())
+        .expect("answer");
+    let mut buf = Vec::new();
+    assert_eq!(
+        read_until(&mut c, &mut buf, |_| true),
+        Some(Message::HaveAll)
+    );
+    send(&mut c, &Message::Interested);
+    assert!(read_until(&mut c, &mut buf, |m| *m == Message::Unchoke).is_some());
+    send(
+        &mut c,
+        &Message::Request {
+            index: 0,
+            begin: 8192,
+            length: 8192,
+        },
+    );
+    match read_until(&mut c, &mut buf, |m| matches!(m, Message::Piece { .. })) {
+        Some(Message::Piece {
+            index: 0,
+            begin: 8192,
+            block,
+        }) => assert_eq!(block, src[8192..16384]),
+        other => panic!("no piece: {other:?}"),
+    }
+    // Announcing again does not bring a second dial.
+    announce_leecher(s.http, hash, &id, port);
+    assert!(accept_within(&listener, 2).is_none(), "dialled twice");
+    // The same peer connecting to us as well is one connection too many: closed unanswered.
+    let mut dup = TcpStream::connect(s.peer).expect("connect");
+    dup.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    dup.write_all(&Handshake::ours(hash, id).encode())
+        .expect("handshake");
+    let mut one = [0u8; 1];
+    assert!(
+        matches!(dup.read(&mut one), Ok(0) | Err(_)),
+        "duplicate kept"
+    );
+    // The dialled session still serves.
+    send(
+        &mut c,
+        &Message::Request {
+            index: 0,
+            begin: 0,
+            length: 16384,
+        },
+    );
+    assert!(read_until(&mut c, &mut buf, |m| matches!(m, Message::Piece { .. })).is_some());
+    // Other peers connect as before.
+    fetch_first_block(s.peer, hash, &src);
+}
+
+#[test]
+fn aria2c_downloads_from_a_seeder_it_cannot_reach() {
+    if !have_tool("aria2c", "aria2c_downloads_from_a_seeder_it_cannot_reach") {
+        return;
+    }
+    // The tracker hands out a closed port as our seeder's address (like a seed behind NAT
+    // with no port forwarded), and there is no web seed: the listener gets the episode only
+    // because our seeder dials it.
+    let d = example_copy();
+    let (port, closed) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}/");
+    let serve = format!(
+        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  peer_public_addr: 127.0.0.1:{closed}\n  dht: false\n"
+    );
+    let yaml = loopback_yaml(d.path(), &base, &[], &serve)
+        .replace("  web_seed: true", "  web_seed: false");
+    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let _s = Server::start(d.path());
+    let file = "2026-02-01-swarm-basics.mp3";
+    let torrent = d
+        .path()
+        .join("public/torrents/2026-02-01-swarm-basics.torrent");
+    let listen = format!("--listen-port={}", free_port());
+    wait_ok(
+        aria2c_with(
+            &d.path().join("dl"),
+            torrent.to_str().expect("path"),
+            &[&listen],
+        ),
+        "unreachable seeder",
+    );
+    assert_eq!(
+        std::fs::read(d.path().join("dl").join(file)).expect("dl"),
+        std::fs::read(d.path().join("examples/episodes").join(file)).expect("src")
+    );
+}

@@ -253,6 +253,8 @@ pub struct ServeSettings {
     pub max_peer_connections_per_ip: usize,
     /// Upload limit of the seeder, bytes per second (0: none).
     pub max_upload_rate: u64,
+    /// The seeder dials leechers that announce to the built-in tracker.
+    pub connect_to_peers: bool,
     /// Announce seeded torrents on the DHT.
     pub dht: bool,
     /// DHT bootstrap nodes (`host:port`); empty for the public defaults.
@@ -278,6 +280,7 @@ impl Default for ServeSettings {
             max_peer_connections: 200,
             max_peer_connections_per_ip: 8,
             max_upload_rate: 0,
+            connect_to_peers: true,
             dht: true,
             dht_bootstrap: Vec::new(),
         }
@@ -959,6 +962,9 @@ fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
     }
     if let Some(b) = sf.boolean(c, "trust_proxy") {
         s.trust_proxy = b;
+    }
+    if let Some(b) = sf.boolean(c, "connect_to_peers") {
+        s.connect_to_peers = b;
     }
     if let Some(b) = sf.boolean(c, "dht") {
         s.dht = b;

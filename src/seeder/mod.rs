@@ -9,6 +9,7 @@
 pub mod announce;
 pub mod choke;
 pub mod dht;
+pub mod dial;
 pub mod mse;
 pub mod outbox;
 pub mod peer;
@@ -23,17 +24,17 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::publish::metainfo::InfoHash;
 use crate::serve::catalog::Catalog;
-use crate::serve::conn::PerIp;
+use crate::serve::conn::{IpSlot, PerIp};
 
 use choke::{Choker, RateLimiter};
 use storage::SeededTorrent;
 
 /// A connection making no progress either way for this long is closed.
-const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const PEER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Seeder settings (from `serve:`).
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct SeederConfig {
     pub max_peers_per_ip: usize,
     /// Upload limit for the whole process, bytes per second (0: none).
     pub max_upload_rate: u64,
+    /// Dial leechers that announce to our tracker.
+    pub connect_to_peers: bool,
 }
 
 /// What every peer connection shares.
@@ -61,6 +64,12 @@ pub struct Seeder {
     cache: Arc<piece_cache::PieceCache>,
     /// Our DHT node's UDP port once it runs (0: none), sent to peers in a Port message.
     pub dht_port: std::sync::atomic::AtomicU16,
+    /// Who we have sessions with (one per peer once we dialled it).
+    pub sessions: dial::Sessions,
+    dialer: dial::Dialer,
+    /// Peer connections at once, both ways.
+    connections: Arc<Semaphore>,
+    per_ip: PerIp,
     config: SeederConfig,
 }
 
@@ -84,8 +93,33 @@ impl Seeder {
             torrents: RwLock::new(HashMap::new()),
             cache: Arc::default(),
             dht_port: std::sync::atomic::AtomicU16::new(0),
+            sessions: dial::Sessions::default(),
+            dialer: dial::Dialer::default(),
+            connections: Arc::new(Semaphore::new(config.max_peers)),
+            per_ip: PerIp::new(config.max_peers_per_ip),
             config,
         }
+    }
+
+    /// Where the tracker sends leechers for us to dial (None when `connect_to_peers` is off).
+    pub fn dial_requests(&self) -> Option<mpsc::Sender<(InfoHash, SocketAddr)>> {
+        self.config.connect_to_peers.then(|| self.dialer.requests())
+    }
+
+    /// A place for one more connection with `addr`, within the total and per-address caps.
+    fn connection_slot(&self, addr: SocketAddr) -> Option<(OwnedSemaphorePermit, IpSlot)> {
+        let Some(ip_slot) = self
+            .per_ip
+            .acquire(crate::tracker::swarm::host_key(addr.ip().to_canonical()))
+        else {
+            tracing::debug!("seeder: {} has too many connections", addr.ip());
+            return None;
+        };
+        let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+            tracing::debug!("seeder: peer cap reached; no connection with {addr}");
+            return None;
+        };
+        Some((permit, ip_slot))
     }
 
     /// The torrent with this info hash, if seeded.
@@ -150,16 +184,20 @@ impl Seeder {
     }
 }
 
-/// Accepts peer connections until `shutdown` turns true.
+/// Accepts peer connections, and dials the peers the tracker passes on, until `shutdown`
+/// turns true.
 pub async fn run(listener: TcpListener, seeder: Arc<Seeder>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(seeder.config.max_peers));
-    let per_ip = PerIp::new(seeder.config.max_peers_per_ip);
     let mut rotate = tokio::time::interval(choke::ROTATE_EVERY);
+    let mut dials = seeder.dialer.take_queue();
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => return,
             _ = rotate.tick() => {
                 seeder.choker.rotate();
+                continue;
+            }
+            Some((hash, addr)) = async { match dials.as_mut() { Some(q) => q.recv().await, None => std::future::pending().await } } => {
+                dial::consider(&seeder, hash, addr, shutdown.clone());
                 continue;
             }
             a = listener.accept() => a,
@@ -172,33 +210,41 @@ pub async fn run(listener: TcpListener, seeder: Arc<Seeder>, mut shutdown: watch
                 continue;
             }
         };
-        let Some(ip_slot) =
-            per_ip.acquire(crate::tracker::swarm::host_key(addr.ip().to_canonical()))
-        else {
-            tracing::debug!("seeder: {} has too many connections", addr.ip());
-            continue;
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::debug!("seeder: peer cap reached; closing {addr}");
+        let Some(slot) = seeder.connection_slot(addr) else {
             continue;
         };
         let _ = stream.set_nodelay(true);
         // A peer that stops reading (or sending) for a minute is dropped, even mid-write.
         let stream = crate::serve::conn::IdleTimeout::new(stream, PEER_IDLE_TIMEOUT);
         let seeder = seeder.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                r = peer::serve(stream, addr, seeder) => {
-                    if let Err(e) = r {
-                        tracing::debug!("seeder: {addr}: {e}");
-                    }
-                }
-                _ = stop.changed() => {}
-            }
-            drop((permit, ip_slot));
-        });
+        spawn_session(
+            addr,
+            slot,
+            shutdown.clone(),
+            peer::serve(stream, addr, seeder),
+        );
     }
+}
+
+/// Runs one connection's session, holding its connection slot, until it ends or `stop`
+/// turns true.
+fn spawn_session(
+    addr: SocketAddr,
+    slot: (OwnedSemaphorePermit, IpSlot),
+    mut stop: watch::Receiver<bool>,
+    session: impl std::future::Future<Output = Result<(), peer::PeerError>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        tokio::select! {
+            r = session => {
+                if let Err(e) = r {
+                    tracing::debug!("seeder: {addr}: {e}");
+                }
+            }
+            _ = stop.changed() => {}
+        }
+        drop(slot);
+    });
 }
 
 /// The address the tracker hands out for our seeder: the override, else `public_url`'s

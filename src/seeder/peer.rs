@@ -50,6 +50,9 @@ pub enum PeerError {
     /// No handshake in time, or silent too long.
     #[error("timed out")]
     Timeout,
+    /// A second connection with a peer we dialled (or that dialled us first).
+    #[error("already connected to this peer")]
+    Duplicate,
 }
 
 /// Serves one incoming connection until it ends. The stream should carry a no-progress
@@ -87,22 +90,111 @@ async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
     addr: SocketAddr,
     seeder: Arc<Seeder>,
 ) -> Result<(), PeerError> {
-    let mut hs = [0u8; Handshake::LEN];
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut hs))
-        .await
-        .map_err(|_| PeerError::Timeout)??;
-    let theirs = Handshake::decode(&hs).map_err(|e| PeerError::Protocol(e.to_string()))?;
+    let theirs = read_handshake(&mut stream).await?;
     let torrent = seeder
         .torrent(&InfoHash(theirs.info_hash))
         .filter(|t| t.is_active())
         .ok_or(PeerError::UnknownTorrent)?;
     let mut out = Vec::with_capacity(64 * 1024);
-    let dht_port = seeder.dht_port.load(std::sync::atomic::Ordering::Relaxed);
-    let mut ours = Handshake::ours(theirs.info_hash, seeder.peer_id);
-    if dht_port != 0 {
-        ours = ours.with_dht();
+    out.extend_from_slice(&our_handshake(&seeder, theirs.info_hash).encode());
+    start(
+        stream,
+        out,
+        addr,
+        &seeder,
+        &torrent,
+        &theirs,
+        Direction::Incoming,
+    )
+    .await
+}
+
+/// Connects to a leecher that announced to our tracker (or dialled us before) and seeds
+/// it as if it had connected to us: a seed behind NAT still reaches listeners, and a
+/// listener's client need not wait for its next connect round. Plain handshake only.
+pub async fn dial(
+    addr: SocketAddr,
+    torrent: Arc<SeededTorrent>,
+    seeder: Arc<Seeder>,
+    dialing: tokio::sync::OwnedSemaphorePermit,
+) -> Result<(), PeerError> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| PeerError::Timeout)??;
+    let _ = stream.set_nodelay(true);
+    let mut stream = crate::serve::conn::IdleTimeout::new(stream, super::PEER_IDLE_TIMEOUT);
+    let hash = torrent.info_hash.0;
+    stream
+        .write_all(&our_handshake(&seeder, hash).encode())
+        .await?;
+    let theirs = read_handshake(&mut stream).await?;
+    if theirs.info_hash != hash {
+        return Err(PeerError::Protocol("answered for another torrent".into()));
     }
-    out.extend_from_slice(&ours.encode());
+    // The dial cap covers connecting and the handshake; the session counts as a peer.
+    drop(dialing);
+    start(
+        stream,
+        Vec::with_capacity(64 * 1024),
+        addr,
+        &seeder,
+        &torrent,
+        &theirs,
+        Direction::Outgoing,
+    )
+    .await
+}
+
+/// Time a dialled peer has to accept the TCP connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Who opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The peer connected to us.
+    Incoming,
+    /// We dialled the peer.
+    Outgoing,
+}
+
+async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Handshake, PeerError> {
+    let mut hs = [0u8; Handshake::LEN];
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut hs))
+        .await
+        .map_err(|_| PeerError::Timeout)??;
+    Handshake::decode(&hs).map_err(|e| PeerError::Protocol(e.to_string()))
+}
+
+fn our_handshake(seeder: &Seeder, info_hash: [u8; 20]) -> Handshake {
+    let ours = Handshake::ours(info_hash, seeder.peer_id);
+    if seeder.dht_port.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        ours.with_dht()
+    } else {
+        ours
+    }
+}
+
+/// After the handshakes: what a seed says first, then the session. `out` may already
+/// hold our handshake.
+async fn start<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    mut out: Vec<u8>,
+    addr: SocketAddr,
+    seeder: &Arc<Seeder>,
+    torrent: &Arc<SeededTorrent>,
+    theirs: &Handshake,
+    direction: Direction,
+) -> Result<(), PeerError> {
+    if theirs.peer_id == seeder.peer_id {
+        return Err(PeerError::Protocol("connected to ourselves".into()));
+    }
+    // One connection per peer and torrent when we dialled: the peer's own connection to
+    // us, or ours to it, whichever came first, is kept.
+    let _registered = seeder
+        .sessions
+        .register(torrent.info_hash, theirs.peer_id, direction)
+        .ok_or(PeerError::Duplicate)?;
+    let dht_port = seeder.dht_port.load(std::sync::atomic::Ordering::Relaxed);
     let fast = theirs.supports_fast();
     // BEP 3/6: the bitfield (or HaveAll) must be the first message after the handshake;
     // the extension handshake (BEP 10) and the DHT port (BEP 5) follow it.
@@ -129,10 +221,10 @@ async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
     }
     stream.write_all(&out).await?;
 
-    let slot = ChokeSlot::join(&seeder);
+    let slot = ChokeSlot::join(seeder);
     let session = Session {
-        seeder: &seeder,
-        torrent: &torrent,
+        seeder,
+        torrent,
         fast,
         their_metadata_id: None,
         queue: VecDeque::new(),

@@ -148,6 +148,7 @@ impl State {
                     max_peers: config.serve.max_peer_connections,
                     max_peers_per_ip: config.serve.max_peer_connections_per_ip,
                     max_upload_rate: config.serve.max_upload_rate,
+                    connect_to_peers: config.serve.connect_to_peers,
                 }))
             }),
             seeder_addr: RwLock::new(None),
@@ -206,6 +207,7 @@ impl State {
                 addr,
                 peer_id: seeder.peer_id,
                 torrents: seeder.active(),
+                dial: seeder.dial_requests(),
             }),
             _ => None,
         };

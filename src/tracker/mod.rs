@@ -131,6 +131,8 @@ pub struct LocalSeeder {
     pub peer_id: [u8; 20],
     /// The torrents it seeds now.
     pub torrents: Vec<InfoHash>,
+    /// Where to pass leechers for it to dial (None: it only accepts connections).
+    pub dial: Option<tokio::sync::mpsc::Sender<(InfoHash, SocketAddr)>>,
 }
 
 /// Slack over twice the file size for reported per-announce transfers (re-downloads,
@@ -153,13 +155,22 @@ impl Tracker {
         *self.local.write().unwrap_or_else(|p| p.into_inner()) = seeder;
     }
 
-    /// Our seeder's address and peer id when it seeds `hash`.
-    fn local_for(&self, hash: &InfoHash) -> Option<(SocketAddr, [u8; 20])> {
+    /// Our seeder's address and peer id when it seeds `hash`; a leecher announcing
+    /// (`dial`) is passed on for it to connect to.
+    fn local_for(
+        &self,
+        hash: &InfoHash,
+        dial: Option<SocketAddr>,
+    ) -> Option<(SocketAddr, [u8; 20])> {
         let local = self.local.read().unwrap_or_else(|p| p.into_inner());
-        local
-            .as_ref()
-            .filter(|l| l.torrents.contains(hash))
-            .map(|l| (l.addr, l.peer_id))
+        let l = local.as_ref().filter(|l| l.torrents.contains(hash))?;
+        if let (Some(tx), Some(peer)) = (&l.dial, dial) {
+            if peer != l.addr {
+                // Full queue: the leecher still connects to us itself.
+                let _ = tx.try_send((*hash, peer));
+            }
+        }
+        Some((l.addr, l.peer_id))
     }
 
     /// The settings.
@@ -204,7 +215,8 @@ impl Tracker {
             .numwant
             .unwrap_or(self.config.default_numwant)
             .min(self.config.max_numwant);
-        let local = self.local_for(&a.info_hash);
+        let leeching = a.update.left > 0 && a.update.event != Event::Stopped;
+        let local = self.local_for(&a.info_hash, leeching.then_some(a.update.addr));
         let (local, local_id) = (local.map(|l| l.0), local.map_or([0; 20], |l| l.1));
         let mut peers: Vec<(SocketAddr, [u8; 20])> = Vec::with_capacity(want);
         let is_seeder = a.update.left == 0;
@@ -382,15 +394,22 @@ mod tests {
         let t = Tracker::new(TrackerConfig::default());
         t.set_torrents(&[(InfoHash([1; 20]), 1000), (InfoHash([2; 20]), 1000)]);
         let me: SocketAddr = "192.0.2.1:6881".parse().expect("addr");
+        let (tx, mut dials) = tokio::sync::mpsc::channel(8);
         t.set_local_seeder(Some(LocalSeeder {
             addr: me,
             peer_id: [7; 20],
             torrents: vec![InfoHash([1; 20])],
+            dial: Some(tx),
         }));
         let r = t
             .announce(&announce(1, 1, 5, Event::Started, None), 0)
             .expect("ok");
         assert_eq!(r.peers.first().map(|p| p.0), Some(me));
+        // The leecher is passed on for our seeder to dial.
+        assert_eq!(
+            dials.try_recv().ok(),
+            Some((InfoHash([1; 20]), SocketAddr::from(([10, 0, 0, 1], 6881))))
+        );
         assert_eq!(r.complete, 1);
         // A magnet-link client announces left=0 while it fetches the metadata from us.
         let r = t
@@ -406,6 +425,10 @@ mod tests {
             .announce(&announce(2, 3, 5, Event::Started, None), 0)
             .expect("ok");
         assert!(r.peers.is_empty(), "not seeded: not listed");
+        t.announce(&announce(1, 1, 5, Event::Stopped, None), 0)
+            .expect("ok");
+        // Seeds, magnet clients (left=0), leavers and other torrents are not dialled.
+        assert!(dials.try_recv().is_err());
         t.set_local_seeder(None);
         let r = t
             .announce(&announce(1, 4, 5, Event::Started, None), 0)

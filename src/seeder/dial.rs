@@ -1,0 +1,244 @@
+//! Connecting out: the seeder dials leechers that announce to our tracker, and keeps one
+//! connection per peer when both sides dial.
+//!
+//! A listener's client learns our address from the tracker but connects on its own
+//! schedule (aria2 about a second later); dialling it as soon as it announces starts the
+//! download at once, and it is how a seed behind NAT, whose port nobody can reach, still
+//! serves the listeners that can be reached. Dials are bounded: one per peer and torrent
+//! every few minutes, a few at a time, inside the seeder's connection caps.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::publish::metainfo::InfoHash;
+
+use super::peer::{self, Direction};
+use super::Seeder;
+
+/// Dial requests waiting (more are dropped: the peer still finds us through the tracker).
+const QUEUE: usize = 256;
+/// Dials under way at once.
+const IN_FLIGHT: usize = 16;
+/// A peer and torrent are dialled at most once in this long.
+const REDIAL_AFTER: Duration = Duration::from_secs(600);
+/// Remembered dials (older ones are forgotten first when full).
+const REMEMBERED: usize = 10_000;
+
+type Key = (InfoHash, [u8; 20]);
+
+/// The peers we have a session with, per torrent, to keep one connection per peer when we
+/// dialled it.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    /// (incoming connections, whether we dialled one) per torrent and peer id.
+    map: Mutex<HashMap<Key, (usize, bool)>>,
+}
+
+/// A registered session; dropped when the connection ends.
+#[derive(Debug)]
+pub struct Registered<'a> {
+    sessions: &'a Sessions,
+    key: Key,
+    direction: Direction,
+}
+
+impl Sessions {
+    /// Registers a session, or None when it duplicates one we dialled (or, for a dial, any
+    /// session with that peer). Several incoming connections from one peer id are let be,
+    /// as before dialling existed: a client reconnecting must not wait for its old
+    /// connection to time out.
+    pub fn register(
+        &self,
+        hash: InfoHash,
+        peer_id: [u8; 20],
+        direction: Direction,
+    ) -> Option<Registered<'_>> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry((hash, peer_id)).or_default();
+        match direction {
+            Direction::Incoming if entry.1 => return None,
+            Direction::Incoming => entry.0 += 1,
+            Direction::Outgoing if entry.1 || entry.0 > 0 => return None,
+            Direction::Outgoing => entry.1 = true,
+        }
+        Some(Registered {
+            sessions: self,
+            key: (hash, peer_id),
+            direction,
+        })
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let mut map = self.sessions.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = map.get_mut(&self.key) {
+            match self.direction {
+                Direction::Incoming => entry.0 = entry.0.saturating_sub(1),
+                Direction::Outgoing => entry.1 = false,
+            }
+            if *entry == (0, false) {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// The queue of peers to dial, and what bounds dialling.
+#[derive(Debug)]
+pub struct Dialer {
+    tx: mpsc::Sender<(InfoHash, SocketAddr)>,
+    rx: Mutex<Option<mpsc::Receiver<(InfoHash, SocketAddr)>>>,
+    recent: Mutex<HashMap<(InfoHash, SocketAddr), Instant>>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Default for Dialer {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        Dialer {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            recent: Mutex::default(),
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+        }
+    }
+}
+
+impl Dialer {
+    /// Where the tracker sends leechers to dial (never blocks: `try_send`).
+    pub fn requests(&self) -> mpsc::Sender<(InfoHash, SocketAddr)> {
+        self.tx.clone()
+    }
+
+    /// The receiving end, once (the seeder's accept loop owns it).
+    pub fn take_queue(&self) -> Option<mpsc::Receiver<(InfoHash, SocketAddr)>> {
+        self.rx.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Whether (hash, addr) may be dialled now; records the dial if so.
+    fn due(&self, hash: InfoHash, addr: SocketAddr, now: Instant) -> bool {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent
+            .get(&(hash, addr))
+            .is_some_and(|t| now.duration_since(*t) < REDIAL_AFTER)
+        {
+            return false;
+        }
+        if recent.len() >= REMEMBERED {
+            recent.retain(|_, t| now.duration_since(*t) < REDIAL_AFTER);
+            if recent.len() >= REMEMBERED {
+                // Under a flood of distinct peers, forget the oldest half.
+                let mut times: Vec<Instant> = recent.values().copied().collect();
+                times.sort_unstable();
+                let cut = times[times.len() / 2];
+                recent.retain(|_, t| *t > cut);
+            }
+        }
+        recent.insert((hash, addr), now);
+        true
+    }
+}
+
+/// Whether an announced address is one we would dial at all.
+fn dialable(addr: &SocketAddr) -> bool {
+    let ip = addr.ip().to_canonical();
+    addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast()
+}
+
+/// Dials `addr` for `hash` in the background when every bound allows it; the session
+/// ends when `stop` turns true.
+pub fn consider(
+    seeder: &Arc<Seeder>,
+    hash: InfoHash,
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    if !dialable(&addr) {
+        return;
+    }
+    let Some(torrent) = seeder.torrent(&hash).filter(|t| t.is_active()) else {
+        return;
+    };
+    let Ok(dialing) = seeder.dialer.in_flight.clone().try_acquire_owned() else {
+        tracing::debug!("seeder: dial queue full; {addr} will connect to us itself");
+        return;
+    };
+    if !seeder.dialer.due(hash, addr, Instant::now()) {
+        return;
+    }
+    let Some((permit, ip_slot)) = seeder.connection_slot(addr) else {
+        return;
+    };
+    let seeder = seeder.clone();
+    super::spawn_session(addr, (permit, ip_slot), stop, async move {
+        peer::dial(addr, torrent, seeder, dialing).await
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_session_per_peer_once_we_dialled() {
+        let s = Sessions::default();
+        let (h, p) = (InfoHash([1; 20]), [2; 20]);
+        let a = s.register(h, p, Direction::Incoming).expect("first");
+        let b = s
+            .register(h, p, Direction::Incoming)
+            .expect("a reconnect is let be");
+        assert!(s.register(h, p, Direction::Outgoing).is_none());
+        drop((a, b));
+        let d = s.register(h, p, Direction::Outgoing).expect("dial");
+        assert!(s.register(h, p, Direction::Incoming).is_none());
+        assert!(s.register(h, p, Direction::Outgoing).is_none());
+        // Another torrent, or another peer, is another session.
+        assert!(s
+            .register(InfoHash([9; 20]), p, Direction::Incoming)
+            .is_some());
+        assert!(s.register(h, [3; 20], Direction::Incoming).is_some());
+        drop(d);
+        assert!(s.register(h, p, Direction::Incoming).is_some());
+        assert!(s.map.lock().expect("lock").is_empty(), "guards clean up");
+    }
+
+    #[test]
+    fn a_peer_is_dialled_once_per_interval_and_memory_is_bounded() {
+        let d = Dialer::default();
+        let h = InfoHash([1; 20]);
+        let a: SocketAddr = "10.0.0.1:6881".parse().expect("addr");
+        let t0 = Instant::now();
+        assert!(d.due(h, a, t0));
+        assert!(!d.due(h, a, t0 + Duration::from_secs(5)));
+        assert!(d.due(InfoHash([2; 20]), a, t0));
+        assert!(d.due(h, a, t0 + REDIAL_AFTER));
+        for i in 0..(REMEMBERED as u32 + 10) {
+            let addr = SocketAddr::from((std::net::Ipv4Addr::from(i), 1000));
+            assert!(d.due(
+                h,
+                addr,
+                t0 + REDIAL_AFTER + Duration::from_millis(u64::from(i))
+            ));
+        }
+        assert!(d.recent.lock().expect("lock").len() <= REMEMBERED);
+    }
+
+    #[test]
+    fn only_real_addresses_are_dialled() {
+        for (a, ok) in [
+            ("10.0.0.1:6881", true),
+            ("[2001:db8::1]:6881", true),
+            ("10.0.0.1:0", false),
+            ("0.0.0.0:6881", false),
+            ("[::]:6881", false),
+            ("224.0.0.1:6881", false),
+        ] {
+            assert_eq!(dialable(&a.parse().expect("addr")), ok, "{a}");
+        }
+    }
+}
