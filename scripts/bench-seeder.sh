@@ -19,14 +19,20 @@
 # no HTTP fallback. Then three rounds, each with a fresh `podseed serve` (same HTTP port, so
 # the same .torrent works; the tracker starts empty) and K fresh aria2c leechers started at
 # once, each in its own folder, on its own --listen-port, with DHT, LPD and PEX off:
-#   1. podseed seeds: a tracker-only `serve` (`peer: off`) on the torrent's HTTP port, and a
-#                     second `serve` as the seeder (its own HTTP port), which announces itself
-#                     to that tracker like the other seeders do; its CPU is the seeder's alone.
-#   2. aria2 seeds:   `serve` with `peer: off` (the tracker still answers, lists no podseed
-#                     seeder), and `aria2c -V --seed-ratio=0.0` seeding the source file; it
-#                     announces itself, and /stats must show it as the one seeder first.
-#   3. libtorrent seeds: the same with scripts/libtorrent_seed.py (seed mode, no rate limit,
-#                     SLOTS unchoke slots) run by /usr/bin/python3.
+#   1. podseed seeds:  one `serve`, tracker and seeder, as podcasters run it. Its seeder
+#                      dials each leecher the moment it announces (serve.connect_to_peers);
+#                      its CPU includes the tracker's (a few dozen announces).
+#   2. podseed-split:  the seeder engine alone: a tracker-only `serve` (`peer: off`) on the
+#                      torrent's HTTP port, and a second `serve` as the seeder (its own HTTP
+#                      port), which announces itself to that tracker like the other seeders
+#                      do and so, like them, learns of no leecher to dial: leechers connect
+#                      to it on their own schedule. Its CPU is the seeder's alone.
+#   3. aria2 seeds:    `serve` with `peer: off` (the tracker still answers, lists no podseed
+#                      seeder), and `aria2c -V --seed-ratio=0.0` seeding the source file; it
+#                      announces itself, and /stats must show it as the one seeder first.
+#   4. libtorrent seeds: the same with scripts/libtorrent_seed.py (seed mode, no rate limit,
+#                      SLOTS unchoke slots) run by /usr/bin/python3.
+# ROUNDS (default "podseed podseed-split aria2 libtorrent") picks rounds, e.g. for profiling.
 # For each round: the time until the last leecher has the whole file (aria2c's completion
 # hook; also shown: until every aria2c has exited, about 2 s more whoever seeds, as aria2c
 # lingers after completing), aggregate MB/s (K x size / time), the seeder's CPU seconds in the
@@ -56,6 +62,7 @@ KEEP=${KEEP:-/tmp/bench-seeder-last}
 LEECH_LOG=${LEECH_LOG:-notice}
 export RUST_LOG=${RUST_LOG:-debug}
 LT_PY=/usr/bin/python3
+ROUNDS=${ROUNDS:-podseed podseed-split aria2 libtorrent}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 for t in aria2c curl sha1sum python3 timeout; do
   command -v "$t" >/dev/null || { echo "bench-seeder: $t is required (apt-get install aria2 curl)" >&2; exit 2; }
@@ -111,10 +118,10 @@ for port in pool:
 print(" ".join(map(str, ports)))
 PY
 }
-read -r -a PORTS <<< "$(free_ports $((6 + 3 * K)))"
+read -r -a PORTS <<< "$(free_ports $((6 + 4 * K)))"
 HTTP=${PORTS[0]}; PEER=${PORTS[1]}; A2_PORT=${PORTS[2]}; A2_RPC=${PORTS[3]}; LT_PORT=${PORTS[4]}
-SEEDER_HTTP=${PORTS[$((5 + 3 * K))]}
-LEECH_PORTS=("${PORTS[@]:5}")
+SEEDER_HTTP=${PORTS[5]}
+LEECH_PORTS=("${PORTS[@]:6}")
 
 # The episode: 417-byte frames (FF FB 90 64 = MPEG-1 L3 128 kbps 44.1 kHz), random payload.
 NAME=2026-01-01-seeder-bench.mp3
@@ -154,7 +161,7 @@ EOF
 }
 write_config podcast.yaml "127.0.0.1:$PEER"
 write_config podcast-nopeer.yaml off
-# Round 1's seeder runs as its own `serve` (its HTTP on another port), so its CPU is the
+# podseed-split's seeder runs as its own `serve` (its HTTP on another port), so its CPU is the
 # seeder's alone, like the other rounds' seeders: the tracker is podcast-nopeer.yaml's serve.
 # Its public_url differs from the torrent's tracker, so it announces to that tracker like
 # any other seeder would.
@@ -314,7 +321,7 @@ aria2_uploaded() {
     | python3 -c 'import json,sys; print(sum(int(d["uploadLength"]) for d in json.load(sys.stdin)["result"]))' 2>/dev/null || echo null
 }
 podseed_uploaded() {
-  curl -s --max-time 5 "http://127.0.0.1:$SEEDER_HTTP/stats" \
+  curl -s --max-time 5 "$SEEDER_URL/stats" \
     | python3 -c "import json,sys; print(json.load(sys.stdin)['totals']['seeder_bytes'])" 2>/dev/null || echo null
 }
 lt_uploaded() {
@@ -328,18 +335,33 @@ echo "\$(date +%s.%N) \$3" >> "$W/complete.txt"
 EOF
 chmod +x on-complete.sh
 
+wants() { [[ " $ROUNDS " == *" $1 "* ]]; }
 ROUND=0
 rm -f results.jsonl complete.txt
-# Round 1: podseed seeds.
-start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-podseed.log"
-TRACKER_PID=$SERVE_PID
-"$BIN" serve -c podcast-seeder.yaml > "$W/logs/serve-podseed.log" 2>&1 & PS_PID=$!; started "$PS_PID"
-if wait_for_seeder podseed "$PS_PID"; then run_round podseed "$PS_PID" podseed_uploaded; fi
-stop_pid "$PS_PID"
-stop_pid "$TRACKER_PID"
+# Round 1: podseed as deployed, tracker and seeder in one process.
+if wants podseed; then
+  start_serve podcast.yaml "$W/logs/serve-podseed.log"
+  SEEDER_URL=http://127.0.0.1:$HTTP
+  # Listed by its own tracker from the start (the ready file is written once it is).
+  run_round podseed "$SERVE_PID" podseed_uploaded
+  stop_pid "$SERVE_PID"
+fi
 
-# Round 2: aria2 seeds; podseed is only the tracker.
+# Round 2: podseed's seeder alone, beside a tracker-only serve.
 ROUND=1
+if wants podseed-split; then
+  start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-podseed-split.log"
+  TRACKER_PID=$SERVE_PID
+  "$BIN" serve -c podcast-seeder.yaml > "$W/logs/serve-podseed-split.log" 2>&1 & PS_PID=$!; started "$PS_PID"
+  SEEDER_URL=http://127.0.0.1:$SEEDER_HTTP
+  if wait_for_seeder podseed-split "$PS_PID"; then run_round podseed-split "$PS_PID" podseed_uploaded; fi
+  stop_pid "$PS_PID"
+  stop_pid "$TRACKER_PID"
+fi
+
+# Round 3: aria2 seeds; podseed is only the tracker.
+ROUND=2
+if wants aria2; then
 start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-aria2.log"
 aria2c --dir="$W/episodes" --listen-port="$A2_PORT" -V --seed-ratio=0.0 \
   --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
@@ -350,15 +372,18 @@ aria2c --dir="$W/episodes" --listen-port="$A2_PORT" -V --seed-ratio=0.0 \
 if wait_for_seeder aria2 "$A2_PID"; then run_round aria2 "$A2_PID" aria2_uploaded; fi
 stop_pid "$A2_PID"
 stop_pid "$SERVE_PID"
+fi
 
-# Round 3: libtorrent seeds; podseed is only the tracker.
-ROUND=2
+# Round 4: libtorrent seeds; podseed is only the tracker.
+ROUND=3
+if wants libtorrent; then
 start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-libtorrent.log"
 "$LT_PY" "$ROOT/scripts/libtorrent_seed.py" "$TORRENT" "$W/episodes" "$LT_PORT" "$W/lt-status.json" "$SLOTS" \
   > "$W/logs/seed-libtorrent.log" 2>&1 & LT_PID=$!; started "$LT_PID"
 if wait_for_seeder libtorrent "$LT_PID"; then run_round libtorrent "$LT_PID" lt_uploaded; fi
 stop_pid "$LT_PID"
 stop_pid "$SERVE_PID"
+fi
 
 cp podcast.yaml podcast-nopeer.yaml "$W/logs/" 2>/dev/null || true
 python3 - "$K" "$SIZE" "$(nproc)" "$W/results.jsonl" <<'PY' | tee "$W/summary.txt"
@@ -373,13 +398,13 @@ print("seeder sent: K x size minus the leechers' uploads to each other (tracker 
 print("CPU/GB: seeder CPU seconds per GB delivered to the leechers, and per GB the seeder itself sent")
 print("RSS: the seeder's peak (VmHWM; it counts mapped file pages too), and its anonymous memory at the end")
 print()
-print(f"{'seeder':<11}{'time s':>15}{'MB/s':>8}{'seeder sent MB':>16}{'own MB':>8}"
+print(f"{'seeder':<14}{'time s':>15}{'MB/s':>8}{'seeder sent MB':>16}{'own MB':>8}"
       f"{'CPU s':>7}{'CPU/GB deliv':>13}{'CPU/GB sent':>12}{'RSS MB peak (anon)':>20}{'leech CPU s':>12}  result")
 m = {}
-for name in ("podseed", "aria2", "libtorrent"):
+for name in ("podseed", "podseed-split", "aria2", "libtorrent"):
     r = rows.get(name)
     if not r:
-        print(f"{name:<11}  (no result: the round did not run)")
+        print(f"{name:<14}  (no result: the round did not run)")
         continue
     ok = not (r["failed"] or r["bad"] or r["seeder_died"]) and r["completed"] == k
     sent = total - r["leech_up"] if r["leech_up"] is not None else None
@@ -393,27 +418,30 @@ for name in ("podseed", "aria2", "libtorrent"):
     t = f"{r['done']:.2f} ({r['exit']:.1f})"
     rss = f"{r['rss_kb'] / 1024:.1f} ({r['anon_kb'] / 1024:.1f})"
     mbs_s = f"{mbs:.1f}" if ok else "-"
-    print(f"{name:<11}{t:>15}{mbs_s:>8}{sent_s:>16}{own:>8}{r['cpu']:7.2f}{per_deliv:13.2f}{per_sent:12.2f}"
+    print(f"{name:<14}{t:>15}{mbs_s:>8}{sent_s:>16}{own:>8}{r['cpu']:7.2f}{per_deliv:13.2f}{per_sent:12.2f}"
           f"{rss:>20}{r['leech_cpu']:12.2f}  {status}")
     m[name] = dict(ok=ok, mbs=mbs, mbs_exit=total / 1e6 / r["exit"], per_deliv=per_deliv, per_sent=per_sent,
                    rss=r["rss_kb"] / 1024)
 print()
-p = m.get("podseed")
-if p and not p["ok"]:
-    print("the podseed round FAILED: no ratios")
-elif p:
+for mine in ("podseed", "podseed-split"):
+    p = m.get(mine)
+    if not p:
+        continue
+    if not p["ok"]:
+        print(f"the {mine} round FAILED: no ratios")
+        continue
     for other, target in (("aria2", 1.5), ("libtorrent", 1.0)):
         o = m.get(other)
         if not o or not o["ok"]:
-            print(f"podseed / {other:<10}  n/a: that round failed or did not run")
+            print(f"{mine:<13} / {other:<10}  n/a: that round failed or did not run")
             continue
         tp = p["mbs"] / o["mbs"]
         cpu = p["per_sent"] / o["per_sent"]
-        print(f"podseed / {other:<10}  throughput {tp:5.2f} (target >= {target:.1f}: {'met' if tp >= target else 'NOT met'};"
+        print(f"{mine:<13} / {other:<10}  throughput {tp:5.2f} (target >= {target:.1f}: {'met' if tp >= target else 'NOT met'};"
               f" by exit times {p['mbs_exit'] / o['mbs_exit']:.2f})   CPU per GB sent {cpu:5.2f}, per GB delivered"
               f" {p['per_deliv'] / o['per_deliv']:5.2f} (target < 1.00: {'met' if cpu < 1 else 'NOT met'})")
     limit = 50 + k
-    print(f"podseed peak RSS {p['rss']:.1f} MB; target < 50 MB + 1 MB x {k} peers = {limit} MB: {'met' if p['rss'] < limit else 'NOT met'}")
-    if not all(v["ok"] for v in m.values()):
-        print("some rounds FAILED: their figures do not compare")
+    print(f"{mine} peak RSS {p['rss']:.1f} MB; target < 50 MB + 1 MB x {k} peers = {limit} MB: {'met' if p['rss'] < limit else 'NOT met'}")
+if not all(v["ok"] for v in m.values()):
+    print("some rounds FAILED: their figures do not compare")
 PY
