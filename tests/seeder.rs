@@ -857,14 +857,14 @@ sys.exit(0 if h.status().is_seeding else 1)
 }
 
 /// Announces a leecher (left > 0) listening on `port` to the tracker at `http`.
-fn announce_leecher(http: SocketAddr, hash: [u8; 20], peer_id: &[u8; 20], port: u16) {
+fn announce_leecher(http: SocketAddr, hash: [u8; 20], peer_id: &[u8; 20], port: u16, extra: &str) {
     let enc = |b: &[u8]| b.iter().map(|x| format!("%{x:02X}")).collect::<String>();
     let mut s = TcpStream::connect(http).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
     write!(
         s,
-        "GET /announce?info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left=1000&compact=1&event=started HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        "GET /announce?info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left=1000&compact=1&event=started{extra} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         enc(&hash),
         enc(peer_id)
     )
@@ -874,20 +874,22 @@ fn announce_leecher(http: SocketAddr, hash: [u8; 20], peer_id: &[u8; 20], port: 
     assert!(raw.starts_with(b"HTTP/1.1 200"), "announce failed");
 }
 
-/// Waits up to `secs` for a connection on `l`.
+/// Waits up to `secs` for a connection on `l` (0: takes one already waiting).
 fn accept_within(l: &std::net::TcpListener, secs: u64) -> Option<TcpStream> {
     l.set_nonblocking(true).expect("nonblocking");
     let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
+    loop {
         if let Ok((s, _)) = l.accept() {
             s.set_nonblocking(false).expect("blocking");
             s.set_read_timeout(Some(Duration::from_secs(5)))
                 .expect("timeout");
             return Some(s);
         }
+        if Instant::now() >= deadline {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    None
 }
 
 #[test]
@@ -899,7 +901,17 @@ fn the_seeder_dials_a_leecher_as_soon_as_it_announces() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let id = *b"-TS0001-dialledpeer0";
-    announce_leecher(s.http, hash, &id, port);
+    // An address the announcer only claims (`ip=`, honoured from loopback) is not dialled.
+    let other = std::net::TcpListener::bind("127.0.0.2:0").expect("bind");
+    let other_port = other.local_addr().expect("addr").port();
+    announce_leecher(
+        s.http,
+        hash,
+        b"-TS0001-claimedpeer0",
+        other_port,
+        "&ip=127.0.0.2",
+    );
+    announce_leecher(s.http, hash, &id, port, "");
     let mut c = accept_within(&listener, 5).expect("the seeder dials the leecher");
     // We are the initiator's peer: its handshake comes first, ours answers it.
     let mut hs = [0u8; Handshake::LEN];
@@ -933,8 +945,12 @@ fn the_seeder_dials_a_leecher_as_soon_as_it_announces() {
         other => panic!("no piece: {other:?}"),
     }
     // Announcing again does not bring a second dial.
-    announce_leecher(s.http, hash, &id, port);
+    announce_leecher(s.http, hash, &id, port, "");
     assert!(accept_within(&listener, 2).is_none(), "dialled twice");
+    assert!(
+        accept_within(&other, 0).is_none(),
+        "dialled a claimed address"
+    );
     // The same peer connecting to us as well is one connection too many: closed unanswered.
     let mut dup = TcpStream::connect(s.peer).expect("connect");
     dup.set_read_timeout(Some(Duration::from_secs(5)))

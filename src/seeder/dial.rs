@@ -25,13 +25,18 @@ const QUEUE: usize = 256;
 const IN_FLIGHT: usize = 16;
 /// A peer and torrent are dialled at most once in this long.
 const REDIAL_AFTER: Duration = Duration::from_secs(600);
+/// After a failed dial (refused, timed out, broken off) the next announce may retry sooner.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Remembered dials (older ones are forgotten first when full).
 const REMEMBERED: usize = 10_000;
 
 type Key = (InfoHash, [u8; 20]);
 
 /// The peers we have a session with, per torrent, to keep one connection per peer when we
-/// dialled it.
+/// dialled it. The first registered wins; when both sides dial at the same moment each may
+/// keep a different one and both close, and the peer simply connects again (it has our
+/// address from the tracker). A peer we dialled that reconnects to us is refused until the
+/// dialled connection ends (at most a minute without progress).
 #[derive(Debug, Default)]
 pub struct Sessions {
     /// (incoming connections, whether we dialled one) per torrent and peer id.
@@ -93,6 +98,7 @@ impl Drop for Registered<'_> {
 pub struct Dialer {
     tx: mpsc::Sender<(InfoHash, SocketAddr)>,
     rx: Mutex<Option<mpsc::Receiver<(InfoHash, SocketAddr)>>>,
+    /// When each peer and torrent may be dialled again.
     recent: Mutex<HashMap<(InfoHash, SocketAddr), Instant>>,
     in_flight: Arc<Semaphore>,
 }
@@ -123,24 +129,29 @@ impl Dialer {
     /// Whether (hash, addr) may be dialled now; records the dial if so.
     fn due(&self, hash: InfoHash, addr: SocketAddr, now: Instant) -> bool {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        if recent
-            .get(&(hash, addr))
-            .is_some_and(|t| now.duration_since(*t) < REDIAL_AFTER)
-        {
+        if recent.get(&(hash, addr)).is_some_and(|until| now < *until) {
             return false;
         }
         if recent.len() >= REMEMBERED {
-            recent.retain(|_, t| now.duration_since(*t) < REDIAL_AFTER);
+            recent.retain(|_, until| now < *until);
             if recent.len() >= REMEMBERED {
-                // Under a flood of distinct peers, forget the oldest half.
+                // Under a flood of distinct peers, forget the older half.
                 let mut times: Vec<Instant> = recent.values().copied().collect();
                 times.sort_unstable();
                 let cut = times[times.len() / 2];
-                recent.retain(|_, t| *t > cut);
+                recent.retain(|_, until| *until > cut);
             }
         }
-        recent.insert((hash, addr), now);
+        recent.insert((hash, addr), now + REDIAL_AFTER);
         true
+    }
+
+    /// A dial failed: its peer may be dialled again after RETRY_AFTER, not REDIAL_AFTER.
+    fn failed(&self, hash: InfoHash, addr: SocketAddr, now: Instant) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = recent.get_mut(&(hash, addr)) {
+            *until = (*until).min(now + RETRY_AFTER);
+        }
     }
 }
 
@@ -168,15 +179,20 @@ pub fn consider(
         tracing::debug!("seeder: dial queue full; {addr} will connect to us itself");
         return;
     };
-    if !seeder.dialer.due(hash, addr, Instant::now()) {
-        return;
-    }
+    // Only a dial that happens counts against the peer's next one.
     let Some((permit, ip_slot)) = seeder.connection_slot(addr) else {
         return;
     };
+    if !seeder.dialer.due(hash, addr, Instant::now()) {
+        return;
+    }
     let seeder = seeder.clone();
     super::spawn_session(addr, (permit, ip_slot), stop, async move {
-        peer::dial(addr, torrent, seeder, dialing).await
+        let r = peer::dial(addr, torrent, seeder.clone(), dialing).await;
+        if r.is_err() {
+            seeder.dialer.failed(hash, addr, Instant::now());
+        }
+        r
     });
 }
 
@@ -217,6 +233,11 @@ mod tests {
         assert!(!d.due(h, a, t0 + Duration::from_secs(5)));
         assert!(d.due(InfoHash([2; 20]), a, t0));
         assert!(d.due(h, a, t0 + REDIAL_AFTER));
+        // A failed dial may be retried after RETRY_AFTER.
+        let t1 = t0 + REDIAL_AFTER;
+        d.failed(h, a, t1);
+        assert!(!d.due(h, a, t1 + RETRY_AFTER / 2));
+        assert!(d.due(h, a, t1 + RETRY_AFTER));
         for i in 0..(REMEMBERED as u32 + 10) {
             let addr = SocketAddr::from((std::net::Ipv4Addr::from(i), 1000));
             assert!(d.due(

@@ -414,6 +414,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_outbox_batch_reaches_the_peer_whole_over_rc4() {
+        // A socket that takes little at a time: the encrypted tail must still go out
+        // without another write to push it.
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let key = [5u8; 20];
+        let mut s = CryptoStream::new(ours, Vec::new(), Some((cipher(&[1; 20]), cipher(&key))));
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut out = crate::seeder::outbox::Outbox::default();
+        out.piece(0, 0, crate::seeder::storage::Block::for_test(&data));
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; 13 + 5000];
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                theirs.read_exact(&mut got),
+            )
+            .await
+            .expect("every byte arrives")
+            .expect("read");
+            got
+        });
+        out.write_to(&mut s).await.expect("write");
+        let mut got = reader.await.expect("join");
+        cipher(&key).apply_keystream(&mut got);
+        assert_eq!(&got[13..], &data[..]);
+    }
+
+    #[tokio::test]
     async fn plaintext_is_selected_when_offered() {
         assert_eq!(round_trip(CRYPTO_PLAIN | CRYPTO_RC4).await, CRYPTO_PLAIN);
     }

@@ -79,7 +79,8 @@ impl Outbox {
         }
     }
 
-    /// Writes everything to `w` (vectored writes, partial writes resumed), then empties.
+    /// Writes everything to `w` (vectored writes, partial writes resumed) and flushes it
+    /// (an encrypting stream may still hold bytes the socket did not take), then empties.
     pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> io::Result<()> {
         let (mut part, mut offset) = (0, 0);
         while part < self.parts.len() {
@@ -107,6 +108,7 @@ impl Outbox {
                 }
             }
         }
+        w.flush().await?;
         self.clear();
         Ok(())
     }

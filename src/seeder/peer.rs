@@ -34,6 +34,9 @@ pub const MAX_MESSAGE: u32 = 64 * 1024;
 pub const REQQ: usize = 250;
 /// Blocks are gathered into writes of about this size.
 const BATCH_BYTES: usize = 256 * 1024;
+/// Pieces one batch may draw on: a batch keeps its pieces in memory until written, and a
+/// peer that asks for scattered blocks and stops reading must not pin many of them.
+const BATCH_PIECES: usize = 2;
 
 /// Why a connection ended (for the debug log).
 #[derive(Debug, thiserror::Error)]
@@ -404,10 +407,18 @@ impl Session<'_> {
         };
         out.piece(index, begin, first);
         let mut sent = u64::from(length);
+        let (mut pieces, mut last) = (1, index);
         while out.len() < BATCH_BYTES {
             let Some(&(i, b, l)) = self.queue.front() else {
                 break;
             };
+            if i != last {
+                if pieces == BATCH_PIECES {
+                    break;
+                }
+                pieces += 1;
+                last = i;
+            }
             let Some(block) = self.torrent.cached_block(i, b, l) else {
                 break;
             };

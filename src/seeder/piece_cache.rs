@@ -35,12 +35,16 @@ impl Spare {
     }
 
     /// A buffer of exactly `len` bytes with unspecified contents (the caller overwrites
-    /// all of them), reused when one is big enough.
+    /// all of them): the closest spare that fits without wasting more than `len` bytes,
+    /// else a new one.
     fn take(&self, len: usize) -> Vec<u8> {
         let reused = {
             let mut bufs = self.bufs.lock().unwrap_or_else(|p| p.into_inner());
             bufs.iter()
-                .position(|b| b.capacity() >= len)
+                .enumerate()
+                .filter(|(_, b)| b.capacity() >= len && b.capacity() <= len.saturating_mul(2))
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i)
                 .map(|i| bufs.swap_remove(i))
         };
         match reused {
@@ -60,6 +64,13 @@ impl Spare {
 pub struct Piece {
     data: Vec<u8>,
     home: Weak<Spare>,
+}
+
+impl Piece {
+    /// Memory the piece holds (its buffer may be larger than the piece).
+    fn footprint(&self) -> usize {
+        self.data.capacity()
+    }
 }
 
 impl std::ops::Deref for Piece {
@@ -131,17 +142,18 @@ impl PieceCache {
         });
         let evicted = {
             let mut e = self.lock();
-            if let Some(old) = e.map.insert(key, piece.clone()) {
-                e.bytes -= old.len();
-                e.order.retain(|k| *k != key);
-            }
-            e.bytes += piece.len();
-            e.order.push_back(key);
             let mut evicted = Vec::new();
+            if let Some(old) = e.map.insert(key, piece.clone()) {
+                e.bytes -= old.footprint();
+                e.order.retain(|k| *k != key);
+                evicted.push(old);
+            }
+            e.bytes += piece.footprint();
+            e.order.push_back(key);
             while e.bytes > self.budget && e.order.len() > 1 {
                 let Some(k) = e.order.pop_front() else { break };
                 if let Some(p) = e.map.remove(&k) {
-                    e.bytes -= p.len();
+                    e.bytes -= p.footprint();
                     evicted.push(p);
                 }
             }
@@ -160,7 +172,7 @@ impl PieceCache {
             let mut gone = Vec::with_capacity(keys.len());
             for k in keys {
                 if let Some(p) = e.map.remove(&k) {
-                    e.bytes -= p.len();
+                    e.bytes -= p.footprint();
                     gone.push(p);
                 }
             }
@@ -170,7 +182,7 @@ impl PieceCache {
         drop(gone);
     }
 
-    /// Bytes of pieces cached now.
+    /// Bytes of memory the cached pieces hold now.
     pub fn bytes(&self) -> usize {
         self.lock().bytes
     }
@@ -233,6 +245,19 @@ mod tests {
         let b = cache.buffer(600);
         assert_eq!(b.as_ptr(), ptr);
         assert_eq!(b.len(), 600);
+    }
+
+    #[test]
+    fn a_small_piece_does_not_take_a_big_buffer() {
+        let cache = PieceCache::new(100_000);
+        let b = filled(&cache, 10_000, 1);
+        let ptr = b.as_ptr();
+        drop(cache.insert((1, 0), b));
+        cache.forget(1);
+        let small = cache.buffer(100);
+        assert_ne!(small.as_ptr(), ptr, "a 10 kB buffer for 100 bytes");
+        let fits = cache.buffer(9_000);
+        assert_eq!(fits.as_ptr(), ptr);
     }
 
     #[test]

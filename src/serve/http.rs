@@ -169,6 +169,7 @@ pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Ve
         },
         numwant: a.numwant,
         family: None,
+        observed: !(trusted && a.ip.is_some()),
     };
     match state.tracker.announce(&announce, state.now()) {
         Ok(r) => {

@@ -115,6 +115,7 @@ pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>)
                 } else {
                     Family::V4
                 }),
+                observed: !(a.ip != 0 && from.ip().is_loopback()),
             };
             match state.tracker.announce(&announce, now) {
                 Ok(reply) => udp::write_announce(

@@ -66,6 +66,9 @@ pub struct Announce {
     pub numwant: Option<usize>,
     /// The address family the reply can carry (UDP), or None for both (HTTP).
     pub family: Option<Family>,
+    /// Whether `update.addr`'s IP is where the announce came from (the socket, or a trusted
+    /// proxy's header) rather than a claimed `ip`: only such peers are dialled.
+    pub observed: bool,
 }
 
 /// What an announce gets back.
@@ -165,7 +168,10 @@ impl Tracker {
         let local = self.local.read().unwrap_or_else(|p| p.into_inner());
         let l = local.as_ref().filter(|l| l.torrents.contains(hash))?;
         if let (Some(tx), Some(peer)) = (&l.dial, dial) {
-            if peer != l.addr {
+            // Loopback is a peer only when we are loopback too (tests); otherwise it is a
+            // local proxy in front of us, and its ports are not peers.
+            let loopback_ok = !peer.ip().is_loopback() || l.addr.ip().is_loopback();
+            if peer != l.addr && loopback_ok {
                 // Full queue: the leecher still connects to us itself.
                 let _ = tx.try_send((*hash, peer));
             }
@@ -215,7 +221,9 @@ impl Tracker {
             .numwant
             .unwrap_or(self.config.default_numwant)
             .min(self.config.max_numwant);
-        let leeching = a.update.left > 0 && a.update.event != Event::Stopped;
+        // Never dial an address the announcer merely claimed: that would let anyone point
+        // our seeder at any host.
+        let leeching = a.observed && a.update.left > 0 && a.update.event != Event::Stopped;
         let local = self.local_for(&a.info_hash, leeching.then_some(a.update.addr));
         let (local, local_id) = (local.map(|l| l.0), local.map_or([0; 20], |l| l.1));
         let mut peers: Vec<(SocketAddr, [u8; 20])> = Vec::with_capacity(want);
@@ -333,6 +341,7 @@ mod tests {
             },
             numwant,
             family: None,
+            observed: true,
         }
     }
 
@@ -427,6 +436,14 @@ mod tests {
         assert!(r.peers.is_empty(), "not seeded: not listed");
         t.announce(&announce(1, 1, 5, Event::Stopped, None), 0)
             .expect("ok");
+        // A claimed address (`ip=`), and loopback while we are not on loopback (a local
+        // proxy's ports), are not dialled either.
+        let mut claimed = announce(1, 5, 5, Event::Started, None);
+        claimed.observed = false;
+        t.announce(&claimed, 0).expect("ok");
+        let mut local = announce(1, 6, 5, Event::Started, None);
+        local.update.addr = "127.0.0.1:22".parse().expect("addr");
+        t.announce(&local, 0).expect("ok");
         // Seeds, magnet clients (left=0), leavers and other torrents are not dialled.
         assert!(dials.try_recv().is_err());
         t.set_local_seeder(None);
