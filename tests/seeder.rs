@@ -71,11 +71,16 @@ impl Drop for Server {
 
 /// The example, published for a loopback server with no web seed (the seeder alone).
 fn seeded_example() -> (tempfile::TempDir, Value, Server) {
+    seeded_example_with("")
+}
+
+/// The same, with more `serve:` lines (each indented by two spaces, ending in a newline).
+fn seeded_example_with(more_serve: &str) -> (tempfile::TempDir, Value, Server) {
     let d = example_copy();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/");
     let serve = format!(
-        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  dht: false\n"
+        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  dht: false\n{more_serve}"
     );
     let yaml = loopback_yaml(d.path(), &base, &[], &serve)
         .replace("  web_seed: true", "  web_seed: false");
@@ -984,17 +989,9 @@ fn aria2c_downloads_from_a_seeder_it_cannot_reach() {
     // The tracker hands out a closed port as our seeder's address (like a seed behind NAT
     // with no port forwarded), and there is no web seed: the listener gets the episode only
     // because our seeder dials it.
-    let d = example_copy();
-    let (port, closed) = (free_port(), free_port());
-    let base = format!("http://127.0.0.1:{port}/");
-    let serve = format!(
-        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  peer_public_addr: 127.0.0.1:{closed}\n  dht: false\n"
-    );
-    let yaml = loopback_yaml(d.path(), &base, &[], &serve)
-        .replace("  web_seed: true", "  web_seed: false");
-    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let _s = Server::start(d.path());
+    let closed = free_port();
+    let (d, _summary, _s) =
+        seeded_example_with(&format!("  peer_public_addr: 127.0.0.1:{closed}\n"));
     let file = "2026-02-01-swarm-basics.mp3";
     let torrent = d
         .path()
