@@ -112,7 +112,7 @@ async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
     .await
 }
 
-/// Connects to a leecher that announced to our tracker (or dialled us before) and seeds
+/// Connects to a leecher that announced to our tracker and seeds
 /// it as if it had connected to us: a seed behind NAT still reaches listeners, and a
 /// listener's client need not wait for its next connect round. Plain handshake only.
 pub async fn dial(
