@@ -239,24 +239,6 @@ impl SeededTorrent {
             && u64::from(begin) + u64::from(length) <= self.piece_len(index)
     }
 
-    /// The bytes of one block, after the piece they belong to passed its SHA-1 check.
-    pub async fn block(
-        self: &Arc<Self>,
-        index: u32,
-        begin: u32,
-        length: u32,
-    ) -> Result<Block, StorageError> {
-        if let Some(b) = self.cached_block(index, begin, length) {
-            return Ok(b);
-        }
-        self.read_block(index, begin, length)
-            .await
-            .map_err(|e| StorageError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?
-    }
-
     /// The block when its piece is in the cache (and so verified), without waiting.
     pub fn cached_block(&self, index: u32, begin: u32, length: u32) -> Option<Block> {
         if !self.is_active() || !self.check_request(index, begin, length) {
@@ -367,6 +349,24 @@ mod tests {
     use super::*;
     use crate::publish::metainfo::{build, TorrentSpec};
     use std::time::UNIX_EPOCH;
+
+    impl SeededTorrent {
+        /// One block as a session gets it: from the cache, else read on the blocking pool.
+        async fn block(
+            self: &Arc<Self>,
+            index: u32,
+            begin: u32,
+            length: u32,
+        ) -> Result<Block, StorageError> {
+            match self.cached_block(index, begin, length) {
+                Some(b) => Ok(b),
+                None => self
+                    .read_block(index, begin, length)
+                    .await
+                    .expect("read task"),
+            }
+        }
+    }
 
     /// A published-like folder with one file and its torrent.
     fn fixture(data: &[u8]) -> (tempfile::TempDir, CatalogEpisode) {
