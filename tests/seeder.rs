@@ -100,42 +100,13 @@ fn episode<'a>(summary: &'a Value, file: &str) -> &'a Value {
         .expect("episode")
 }
 
+/// aria2c downloading in the background, giving up after 30 s without progress.
 fn aria2c(dir: &Path, what: &str) -> Child {
-    Command::new("aria2c")
-        .args([
-            "--quiet=true",
-            "--seed-time=0",
-            "--enable-dht=false",
-            "--enable-dht6=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
-            "--bt-stop-timeout=30",
-            "--dir",
-        ])
-        .arg(dir)
-        .arg(what)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("aria2c")
+    aria2c_with(dir, what, &[])
 }
 
 fn aria2c_with(dir: &Path, what: &str, extra: &[&str]) -> Child {
-    Command::new("aria2c")
-        .args([
-            "--quiet=true",
-            "--seed-time=0",
-            "--enable-dht=false",
-            "--enable-dht6=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
-            "--bt-stop-timeout=30",
-        ])
-        .args(extra)
-        .arg("--dir")
-        .arg(dir)
-        .arg(what)
-        .stdout(Stdio::null())
+    aria2c_command(dir, what, &[&["--bt-stop-timeout=30"], extra].concat())
         .stderr(Stdio::null())
         .spawn()
         .expect("aria2c")
@@ -235,19 +206,7 @@ fn a_file_changed_after_publish_is_never_served() {
         .path()
         .join("public/torrents/bonus-behind-the-scenes.torrent");
     let dl = d.path().join("dl");
-    let status = Command::new("aria2c")
-        .args([
-            "--quiet=true",
-            "--seed-time=0",
-            "--enable-dht=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
-            "--bt-stop-timeout=8",
-            "--dir",
-        ])
-        .arg(&dl)
-        .arg(&torrent)
-        .stdout(Stdio::null())
+    let status = aria2c_command(&dl, &torrent, &["--bt-stop-timeout=8"])
         .stderr(Stdio::null())
         .status()
         .expect("aria2c");

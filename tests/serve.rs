@@ -676,21 +676,7 @@ fn aria2c_downloads_through_our_tracker_and_web_seed() {
     );
     let s = Server::start(d.path(), "podcast.yaml");
     let dl: PathBuf = d.path().join("download");
-    let status = Command::new("aria2c")
-        .args([
-            "--quiet=true",
-            "--seed-time=0",
-            "--enable-dht=false",
-            "--enable-dht6=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
-            "--bt-stop-timeout=60",
-            "--max-tries=3",
-            "--dir",
-        ])
-        .arg(&dl)
-        .arg(&torrent)
-        .stdout(Stdio::null())
+    let status = aria2c_command(&dl, &torrent, &["--bt-stop-timeout=60", "--max-tries=3"])
         .status()
         .expect("aria2c");
     assert!(status.success(), "aria2c failed: {status}");
@@ -871,27 +857,20 @@ fn aria2c_announces_over_our_udp_tracker() {
     let dl = d.path().join("download");
     // aria2 speaks UDP trackers through its DHT socket, so DHT is on (with no nodes to
     // find, on loopback); the HTTP tracker is excluded so the UDP one must do.
-    let status = Command::new("aria2c")
-        .args([
-            "--quiet=true",
-            "--seed-time=0",
+    let exclude = format!("--bt-exclude-tracker={base}announce");
+    let dht_file = format!("--dht-file-path={}", d.path().join("dht.dat").display());
+    let status = aria2c_command(
+        &dl,
+        &torrent,
+        &[
             "--enable-dht=true",
-            "--enable-dht6=false",
-            "--bt-enable-lpd=false",
-            "--enable-peer-exchange=false",
             "--bt-stop-timeout=60",
-        ])
-        .arg(format!("--bt-exclude-tracker={base}announce"))
-        .arg(format!(
-            "--dht-file-path={}",
-            d.path().join("dht.dat").display()
-        ))
-        .arg("--dir")
-        .arg(&dl)
-        .arg(&torrent)
-        .stdout(Stdio::null())
-        .status()
-        .expect("aria2c");
+            &exclude,
+            &dht_file,
+        ],
+    )
+    .status()
+    .expect("aria2c");
     assert!(status.success(), "aria2c failed: {status}");
     assert_eq!(
         std::fs::read(dl.join("bonus-behind-the-scenes.mp3")).expect("downloaded"),

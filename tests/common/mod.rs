@@ -97,6 +97,27 @@ pub fn have_tool(tool: &str, test: &str) -> bool {
     found
 }
 
+/// An `aria2c` download of `what` (a .torrent path or a magnet link) into `dir`: quiet, no
+/// seeding afterwards, and DHT, local peer discovery and peer exchange off so that only the
+/// swarm under test counts; `extra` options come after these (a later option wins).
+pub fn aria2c_command(dir: &Path, what: impl AsRef<std::ffi::OsStr>, extra: &[&str]) -> Command {
+    let mut c = Command::new("aria2c");
+    c.args([
+        "--quiet=true",
+        "--seed-time=0",
+        "--enable-dht=false",
+        "--enable-dht6=false",
+        "--bt-enable-lpd=false",
+        "--enable-peer-exchange=false",
+    ])
+    .args(extra)
+    .arg("--dir")
+    .arg(dir)
+    .arg(what)
+    .stdout(std::process::Stdio::null());
+    c
+}
+
 /// The decoded length of an MP3: the sum of ffprobe's packet durations.
 pub fn ffprobe_decoded_secs(path: &Path) -> f64 {
     let out = Command::new("ffprobe")
