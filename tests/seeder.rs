@@ -272,6 +272,27 @@ fn send(s: &mut TcpStream, m: &Message) {
     s.write_all(&out).expect("send");
 }
 
+/// Sends a BEP 9 request for metadata `piece` (to the peer's ut_metadata id `theirs`) and
+/// returns the payload of its answer (we advertised ut_metadata as 3).
+fn request_metadata(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    theirs: u8,
+    piece: u32,
+) -> Option<Vec<u8>> {
+    send(
+        s,
+        &Message::Extended {
+            id: theirs,
+            payload: format!("d8:msg_typei0e5:piecei{piece}ee").into_bytes(),
+        },
+    );
+    match read_until(s, buf, |m| matches!(m, Message::Extended { id: 3, .. })) {
+        Some(Message::Extended { payload, .. }) => Some(payload),
+        _ => None,
+    }
+}
+
 fn hash_of(summary: &Value, file: &str) -> [u8; 20] {
     let hex = episode(summary, file)["info_hash"].as_str().expect("hash");
     let v: Vec<u8> = (0..20)
@@ -512,19 +533,7 @@ fn misbehaving_peers_do_not_stop_the_seeder() {
             payload: ours,
         },
     );
-    send(
-        &mut c,
-        &Message::Extended {
-            id: theirs,
-            payload: b"d8:msg_typei0e5:piecei0ee".to_vec(),
-        },
-    );
-    let got = read_until(&mut c, &mut buf, |m| {
-        matches!(m, Message::Extended { id: 3, .. })
-    });
-    let Some(Message::Extended { payload, .. }) = got else {
-        panic!("no metadata: {got:?}");
-    };
+    let payload = request_metadata(&mut c, &mut buf, theirs, 0).expect("no metadata");
     let torrent = lava_torrent::torrent::v1::Torrent::read_from_file(
         d.path()
             .join("public/torrents/2026-02-01-swarm-basics.torrent"),
@@ -535,19 +544,7 @@ fn misbehaving_peers_do_not_stop_the_seeder() {
         payload.ends_with(&info),
         "metadata is not the exact info dict"
     );
-    send(
-        &mut c,
-        &Message::Extended {
-            id: theirs,
-            payload: b"d8:msg_typei0e5:piecei99ee".to_vec(),
-        },
-    );
-    let got = read_until(&mut c, &mut buf, |m| {
-        matches!(m, Message::Extended { id: 3, .. })
-    });
-    let Some(Message::Extended { payload, .. }) = got else {
-        panic!("no reject");
-    };
+    let payload = request_metadata(&mut c, &mut buf, theirs, 99).expect("no reject");
     assert!(
         payload.starts_with(b"d8:msg_typei2e"),
         "{:?}",
