@@ -25,6 +25,8 @@ pub const ITUNES_NS: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
 pub const TORRENT_NS: &str = "http://xmlns.ezrss.it/0.1/";
 /// Minutes a feed reader may cache the feeds.
 const TTL_MINUTES: &str = "60";
+/// Atom, for the feeds' `atom:link rel="self"`.
+const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 
 type W = Writer<Cursor<Vec<u8>>>;
 
@@ -117,11 +119,24 @@ fn true_false(b: bool) -> &'static str {
     }
 }
 
-fn start_doc(w: &mut W) {
-    ev(w, Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+/// The XML declaration, `<rss version="2.0" …namespaces>` and `<channel>`.
+fn start_rss(namespaces: &[(&str, &str)]) -> W {
+    let mut w = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
+    ev(
+        &mut w,
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+    );
+    let mut attrs = vec![("version", "2.0")];
+    attrs.extend_from_slice(namespaces);
+    open(&mut w, "rss", &attrs);
+    open(&mut w, "channel", &[]);
+    w
 }
 
-fn finish(w: W) -> Vec<u8> {
+/// Closes what [`start_rss`] opened; the document's bytes.
+fn finish(mut w: W) -> Vec<u8> {
+    close(&mut w, "channel");
+    close(&mut w, "rss");
     let mut v = w.into_inner().into_inner();
     v.push(b'\n');
     v
@@ -161,20 +176,12 @@ fn channel_head(w: &mut W, title: &str, show: &Show, episodes: &[Episode], self_
 pub fn render_feed(config: &Config, episodes: &[Episode], image_url: Option<&str>) -> Vec<u8> {
     let show = &config.show;
     let feed_url = config.feed_url();
-    let mut w = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
-    start_doc(&mut w);
-    open(
-        &mut w,
-        "rss",
-        &[
-            ("version", "2.0"),
-            ("xmlns:itunes", ITUNES_NS),
-            ("xmlns:podcast", PODCAST_NS),
-            ("xmlns:atom", "http://www.w3.org/2005/Atom"),
-            ("xmlns:content", "http://purl.org/rss/1.0/modules/content/"),
-        ],
-    );
-    open(&mut w, "channel", &[]);
+    let mut w = start_rss(&[
+        ("xmlns:itunes", ITUNES_NS),
+        ("xmlns:podcast", PODCAST_NS),
+        ("xmlns:atom", ATOM_NS),
+        ("xmlns:content", "http://purl.org/rss/1.0/modules/content/"),
+    ]);
     channel_head(&mut w, &show.title, show, episodes, feed_url.as_str());
     if let Some(img) = image_url {
         open(&mut w, "image", &[]);
@@ -226,8 +233,6 @@ pub fn render_feed(config: &Config, episodes: &[Episode], image_url: Option<&str
     for e in episodes {
         feed_item(&mut w, e);
     }
-    close(&mut w, "channel");
-    close(&mut w, "rss");
     finish(w)
 }
 
@@ -313,18 +318,7 @@ fn feed_item(w: &mut W, e: &Episode) {
 /// Renders `torrents.xml` (BEP 36 with ezRSS `torrent:` tags).
 pub fn render_torrent_feed(config: &Config, episodes: &[Episode]) -> Vec<u8> {
     let show = &config.show;
-    let mut w = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
-    start_doc(&mut w);
-    open(
-        &mut w,
-        "rss",
-        &[
-            ("version", "2.0"),
-            ("xmlns:torrent", TORRENT_NS),
-            ("xmlns:atom", "http://www.w3.org/2005/Atom"),
-        ],
-    );
-    open(&mut w, "channel", &[]);
+    let mut w = start_rss(&[("xmlns:torrent", TORRENT_NS), ("xmlns:atom", ATOM_NS)]);
     let self_url = crate::config::join_url(&show.base_url, "torrents.xml");
     let title = format!("{} (BitTorrent)", show.title);
     channel_head(&mut w, &title, show, episodes, self_url.as_str());
@@ -352,8 +346,6 @@ pub fn render_torrent_feed(config: &Config, episodes: &[Episode]) -> Vec<u8> {
         cdata(&mut w, "torrent:magnetURI", &e.magnet);
         close(&mut w, "item");
     }
-    close(&mut w, "channel");
-    close(&mut w, "rss");
     finish(w)
 }
 
