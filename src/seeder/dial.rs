@@ -1,11 +1,16 @@
-//! Connecting out: the seeder dials leechers that announce to our tracker, and keeps one
-//! connection per peer when both sides dial.
+//! Connecting out: the seeder dials leechers that announce to our tracker, unless they are
+//! connected to us already.
 //!
 //! A listener's client learns our address from the tracker but connects on its own
 //! schedule (aria2 about a second later); dialling it as soon as it announces starts the
 //! download at once, and it is how a seed behind NAT, whose port nobody can reach, still
 //! serves the listeners that can be reached. Dials are bounded: one per peer and torrent
 //! every few minutes, a few at a time, inside the seeder's connection caps.
+//!
+//! When our dial and the client's own connection cross, we keep both and let the client
+//! drop one: aria2 and libtorrent each close the second connection they see from a peer
+//! id, and the order they see them in need not be ours, so a seeder that also closed one
+//! could leave the client with none.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,8 +20,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::publish::metainfo::InfoHash;
+use crate::tracker::Leecher;
 
-use super::peer::{self, Direction};
+use super::peer;
 use super::Seeder;
 
 /// Dial requests waiting (more are dropped: the peer still finds us through the tracker).
@@ -32,15 +38,12 @@ const REMEMBERED: usize = 10_000;
 
 type Key = (InfoHash, [u8; 20]);
 
-/// The peers we have a session with, per torrent, to keep one connection per peer when we
-/// dialled it. The first registered wins; when both sides dial at the same moment each may
-/// keep a different one and both close, and the peer simply connects again (it has our
-/// address from the tracker). A peer we dialled that reconnects to us is refused until the
-/// dialled connection ends (at most a minute without progress).
+/// The peers we have a session with, per torrent and peer id, so that a leecher already
+/// connected to us is not dialled as well. At most one entry per live connection.
 #[derive(Debug, Default)]
 pub struct Sessions {
-    /// (incoming connections, whether we dialled one) per torrent and peer id.
-    map: Mutex<HashMap<Key, (usize, bool)>>,
+    /// Live connections per torrent and peer id.
+    map: Mutex<HashMap<Key, usize>>,
 }
 
 /// A registered session; dropped when the connection ends.
@@ -48,45 +51,33 @@ pub struct Sessions {
 pub struct Registered<'a> {
     sessions: &'a Sessions,
     key: Key,
-    direction: Direction,
 }
 
 impl Sessions {
-    /// Registers a session, or None when it duplicates one we dialled (or, for a dial, any
-    /// session with that peer). Several incoming connections from one peer id are let be,
-    /// as before dialling existed: a client reconnecting must not wait for its old
-    /// connection to time out.
-    pub fn register(
-        &self,
-        hash: InfoHash,
-        peer_id: [u8; 20],
-        direction: Direction,
-    ) -> Option<Registered<'_>> {
+    /// Registers a session with `peer_id` for `hash` (both ways, duplicates included: the
+    /// client decides which of two crossing connections it keeps).
+    pub fn register(&self, hash: InfoHash, peer_id: [u8; 20]) -> Registered<'_> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry((hash, peer_id)).or_default();
-        match direction {
-            Direction::Incoming if entry.1 => return None,
-            Direction::Incoming => entry.0 += 1,
-            Direction::Outgoing if entry.1 || entry.0 > 0 => return None,
-            Direction::Outgoing => entry.1 = true,
-        }
-        Some(Registered {
+        *map.entry((hash, peer_id)).or_default() += 1;
+        Registered {
             sessions: self,
             key: (hash, peer_id),
-            direction,
-        })
+        }
+    }
+
+    /// Whether we have a session with `peer_id` for `hash` now.
+    pub fn connected(&self, hash: InfoHash, peer_id: [u8; 20]) -> bool {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.contains_key(&(hash, peer_id))
     }
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
         let mut map = self.sessions.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = map.get_mut(&self.key) {
-            match self.direction {
-                Direction::Incoming => entry.0 = entry.0.saturating_sub(1),
-                Direction::Outgoing => entry.1 = false,
-            }
-            if *entry == (0, false) {
+        if let Some(n) = map.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
                 map.remove(&self.key);
             }
         }
@@ -96,8 +87,8 @@ impl Drop for Registered<'_> {
 /// The queue of peers to dial, and what bounds dialling.
 #[derive(Debug)]
 pub struct Dialer {
-    tx: mpsc::Sender<(InfoHash, SocketAddr)>,
-    rx: Mutex<Option<mpsc::Receiver<(InfoHash, SocketAddr)>>>,
+    tx: mpsc::Sender<Leecher>,
+    rx: Mutex<Option<mpsc::Receiver<Leecher>>>,
     /// When each peer and torrent may be dialled again.
     recent: Mutex<HashMap<(InfoHash, SocketAddr), Instant>>,
     in_flight: Arc<Semaphore>,
@@ -117,12 +108,12 @@ impl Default for Dialer {
 
 impl Dialer {
     /// Where the tracker sends leechers to dial (never blocks: `try_send`).
-    pub fn requests(&self) -> mpsc::Sender<(InfoHash, SocketAddr)> {
+    pub fn requests(&self) -> mpsc::Sender<Leecher> {
         self.tx.clone()
     }
 
     /// The receiving end, once (the seeder's accept loop owns it).
-    pub fn take_queue(&self) -> Option<mpsc::Receiver<(InfoHash, SocketAddr)>> {
+    pub fn take_queue(&self) -> Option<mpsc::Receiver<Leecher>> {
         self.rx.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
@@ -161,15 +152,15 @@ fn dialable(addr: &SocketAddr) -> bool {
     addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast()
 }
 
-/// Dials `addr` for `hash` in the background when every bound allows it; the session
-/// ends when `stop` turns true.
-pub fn consider(
-    seeder: &Arc<Seeder>,
-    hash: InfoHash,
-    addr: SocketAddr,
-    stop: tokio::sync::watch::Receiver<bool>,
-) {
-    if !dialable(&addr) {
+/// Dials `leecher` in the background when every bound allows it and it is not connected to
+/// us already; the session ends when `stop` turns true.
+pub fn consider(seeder: &Arc<Seeder>, leecher: Leecher, stop: tokio::sync::watch::Receiver<bool>) {
+    let Leecher {
+        info_hash: hash,
+        addr,
+        peer_id,
+    } = leecher;
+    if !dialable(&addr) || seeder.sessions.connected(hash, peer_id) {
         return;
     }
     let Some(torrent) = seeder.torrent(&hash).filter(|t| t.is_active()) else {
@@ -201,25 +192,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_session_per_peer_once_we_dialled() {
+    fn sessions_count_every_connection_and_clean_up() {
         let s = Sessions::default();
         let (h, p) = (InfoHash([1; 20]), [2; 20]);
-        let a = s.register(h, p, Direction::Incoming).expect("first");
-        let b = s
-            .register(h, p, Direction::Incoming)
-            .expect("a reconnect is let be");
-        assert!(s.register(h, p, Direction::Outgoing).is_none());
-        drop((a, b));
-        let d = s.register(h, p, Direction::Outgoing).expect("dial");
-        assert!(s.register(h, p, Direction::Incoming).is_none());
-        assert!(s.register(h, p, Direction::Outgoing).is_none());
+        assert!(!s.connected(h, p));
+        let a = s.register(h, p);
+        // A crossing second connection is registered too: the client picks which stays.
+        let b = s.register(h, p);
+        assert!(s.connected(h, p));
         // Another torrent, or another peer, is another session.
-        assert!(s
-            .register(InfoHash([9; 20]), p, Direction::Incoming)
-            .is_some());
-        assert!(s.register(h, [3; 20], Direction::Incoming).is_some());
-        drop(d);
-        assert!(s.register(h, p, Direction::Incoming).is_some());
+        assert!(!s.connected(InfoHash([9; 20]), p));
+        assert!(!s.connected(h, [3; 20]));
+        drop(a);
+        assert!(s.connected(h, p), "one connection is left");
+        drop(b);
+        assert!(!s.connected(h, p));
         assert!(s.map.lock().expect("lock").is_empty(), "guards clean up");
     }
 

@@ -64,7 +64,7 @@ pub struct Seeder {
     cache: Arc<piece_cache::PieceCache>,
     /// Our DHT node's UDP port once it runs (0: none), sent to peers in a Port message.
     pub dht_port: std::sync::atomic::AtomicU16,
-    /// Who we have sessions with (one per peer once we dialled it).
+    /// Who we have sessions with (a connected leecher is not dialled).
     pub sessions: dial::Sessions,
     dialer: dial::Dialer,
     /// Peer connections at once, both ways.
@@ -102,7 +102,7 @@ impl Seeder {
     }
 
     /// Where the tracker sends leechers for us to dial (None when `connect_to_peers` is off).
-    pub fn dial_requests(&self) -> Option<mpsc::Sender<(InfoHash, SocketAddr)>> {
+    pub fn dial_requests(&self) -> Option<mpsc::Sender<crate::tracker::Leecher>> {
         self.config.connect_to_peers.then(|| self.dialer.requests())
     }
 
@@ -196,8 +196,8 @@ pub async fn run(listener: TcpListener, seeder: Arc<Seeder>, mut shutdown: watch
                 seeder.choker.rotate();
                 continue;
             }
-            Some((hash, addr)) = async { match dials.as_mut() { Some(q) => q.recv().await, None => std::future::pending().await } } => {
-                dial::consider(&seeder, hash, addr, shutdown.clone());
+            Some(leecher) = async { match dials.as_mut() { Some(q) => q.recv().await, None => std::future::pending().await } } => {
+                dial::consider(&seeder, leecher, shutdown.clone());
                 continue;
             }
             a = listener.accept() => a,

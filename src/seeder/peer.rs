@@ -53,9 +53,6 @@ pub enum PeerError {
     /// No handshake in time, or silent too long.
     #[error("timed out")]
     Timeout,
-    /// A second connection with a peer we dialled (or that dialled us first).
-    #[error("already connected to this peer")]
-    Duplicate,
 }
 
 /// Serves one incoming connection until it ends. The stream should carry a no-progress
@@ -100,16 +97,7 @@ async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
         .ok_or(PeerError::UnknownTorrent)?;
     let mut out = Vec::with_capacity(64 * 1024);
     out.extend_from_slice(&our_handshake(&seeder, theirs.info_hash).encode());
-    start(
-        stream,
-        out,
-        addr,
-        &seeder,
-        &torrent,
-        &theirs,
-        Direction::Incoming,
-    )
-    .await
+    start(stream, out, addr, &seeder, &torrent, &theirs).await
 }
 
 /// Connects to a leecher that announced to our tracker and seeds
@@ -143,22 +131,12 @@ pub async fn dial(
         &seeder,
         &torrent,
         &theirs,
-        Direction::Outgoing,
     )
     .await
 }
 
 /// Time a dialled peer has to accept the TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Who opened a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// The peer connected to us.
-    Incoming,
-    /// We dialled the peer.
-    Outgoing,
-}
 
 async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Handshake, PeerError> {
     let mut hs = [0u8; Handshake::LEN];
@@ -186,17 +164,12 @@ async fn start<S: AsyncRead + AsyncWrite + Unpin>(
     seeder: &Arc<Seeder>,
     torrent: &Arc<SeededTorrent>,
     theirs: &Handshake,
-    direction: Direction,
 ) -> Result<(), PeerError> {
     if theirs.peer_id == seeder.peer_id {
         return Err(PeerError::Protocol("connected to ourselves".into()));
     }
-    // One connection per peer and torrent when we dialled: the peer's own connection to
-    // us, or ours to it, whichever came first, is kept.
-    let _registered = seeder
-        .sessions
-        .register(torrent.info_hash, theirs.peer_id, direction)
-        .ok_or(PeerError::Duplicate)?;
+    // Known while it lasts, so the tracker's next announce from this peer is not dialled.
+    let _registered = seeder.sessions.register(torrent.info_hash, theirs.peer_id);
     let dht_port = seeder.dht_port.load(std::sync::atomic::Ordering::Relaxed);
     let fast = theirs.supports_fast();
     // BEP 3/6: the bitfield (or HaveAll) must be the first message after the handshake;

@@ -135,7 +135,18 @@ pub struct LocalSeeder {
     /// The torrents it seeds now.
     pub torrents: Vec<InfoHash>,
     /// Where to pass leechers for it to dial (None: it only accepts connections).
-    pub dial: Option<tokio::sync::mpsc::Sender<(InfoHash, SocketAddr)>>,
+    pub dial: Option<tokio::sync::mpsc::Sender<Leecher>>,
+}
+
+/// A leecher that announced from the address it listens on, passed to our seeder to dial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leecher {
+    /// The torrent it downloads.
+    pub info_hash: InfoHash,
+    /// Where it listens (the announcing socket's IP and the announced port).
+    pub addr: SocketAddr,
+    /// The peer id it announced (so the seeder can tell it is already connected).
+    pub peer_id: [u8; 20],
 }
 
 /// Slack over twice the file size for reported per-announce transfers (re-downloads,
@@ -160,20 +171,16 @@ impl Tracker {
 
     /// Our seeder's address and peer id when it seeds `hash`; a leecher announcing
     /// (`dial`) is passed on for it to connect to.
-    fn local_for(
-        &self,
-        hash: &InfoHash,
-        dial: Option<SocketAddr>,
-    ) -> Option<(SocketAddr, [u8; 20])> {
+    fn local_for(&self, hash: &InfoHash, dial: Option<Leecher>) -> Option<(SocketAddr, [u8; 20])> {
         let local = self.local.read().unwrap_or_else(|p| p.into_inner());
         let l = local.as_ref().filter(|l| l.torrents.contains(hash))?;
         if let (Some(tx), Some(peer)) = (&l.dial, dial) {
             // Loopback is a peer only when we are loopback too (tests); otherwise it is a
             // local proxy in front of us, and its ports are not peers.
-            let loopback_ok = !peer.ip().is_loopback() || l.addr.ip().is_loopback();
-            if peer != l.addr && loopback_ok {
+            let loopback_ok = !peer.addr.ip().is_loopback() || l.addr.ip().is_loopback();
+            if peer.addr != l.addr && loopback_ok {
                 // Full queue: the leecher still connects to us itself.
-                let _ = tx.try_send((*hash, peer));
+                let _ = tx.try_send(peer);
             }
         }
         Some((l.addr, l.peer_id))
@@ -224,7 +231,12 @@ impl Tracker {
         // Never dial an address the announcer merely claimed: that would let anyone point
         // our seeder at any host.
         let leeching = a.observed && a.update.left > 0 && a.update.event != Event::Stopped;
-        let local = self.local_for(&a.info_hash, leeching.then_some(a.update.addr));
+        let leecher = Leecher {
+            info_hash: a.info_hash,
+            addr: a.update.addr,
+            peer_id: a.update.peer_id,
+        };
+        let local = self.local_for(&a.info_hash, leeching.then_some(leecher));
         let (local, local_id) = (local.map(|l| l.0), local.map_or([0; 20], |l| l.1));
         let mut peers: Vec<(SocketAddr, [u8; 20])> = Vec::with_capacity(want);
         let is_seeder = a.update.left == 0;
@@ -414,10 +426,14 @@ mod tests {
             .announce(&announce(1, 1, 5, Event::Started, None), 0)
             .expect("ok");
         assert_eq!(r.peers.first().map(|p| p.0), Some(me));
-        // The leecher is passed on for our seeder to dial.
+        // The leecher is passed on for our seeder to dial, with the peer id it announced.
         assert_eq!(
             dials.try_recv().ok(),
-            Some((InfoHash([1; 20]), SocketAddr::from(([10, 0, 0, 1], 6881))))
+            Some(Leecher {
+                info_hash: InfoHash([1; 20]),
+                addr: SocketAddr::from(([10, 0, 0, 1], 6881)),
+                peer_id: [1; 20],
+            })
         );
         assert_eq!(r.complete, 1);
         // A magnet-link client announces left=0 while it fetches the metadata from us.
