@@ -25,8 +25,11 @@ use super::Seeder;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A peer silent this long is dropped (BEP 3 peers keep-alive every 2 minutes).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(180);
-/// How often we send a keep-alive when we have nothing else to say.
-const KEEPALIVE_EVERY: Duration = Duration::from_secs(90);
+/// How often we send a keep-alive. Well inside the socket's no-progress timeout
+/// (`PEER_IDLE_TIMEOUT`), so a quiet peer (choked, waiting for its turn in the rotation,
+/// keep-alive every 2 minutes) is not cut off by it: the 3-minute silence rule decides.
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
+const _: () = assert!(KEEPALIVE_EVERY.as_secs() * 2 <= super::PEER_IDLE_TIMEOUT.as_secs());
 /// Largest message we accept: a 16 KiB block plus headers is the biggest a leecher sends
 /// us; extension messages are small. Anything longer is abuse.
 pub const MAX_MESSAGE: u32 = 64 * 1024;
@@ -270,7 +273,13 @@ impl Session<'_> {
             // rest stays in `buf`, and we read no more until it is handled, so neither
             // buffer can grow without bound (ut_metadata replies are 16 KiB each).
             let mut used = 0;
-            while out.len() < BATCH_BYTES {
+            // Whether decoding stopped for a full batch rather than for want of bytes.
+            let mut backlog = false;
+            loop {
+                if out.len() >= BATCH_BYTES {
+                    backlog = true;
+                    break;
+                }
                 match wire::decode(&buf[used..], MAX_MESSAGE) {
                     Ok(Some((msg, len))) => {
                         used += len;
@@ -284,10 +293,10 @@ impl Session<'_> {
             if !out.is_empty() {
                 out.write_to(&mut writer).await?;
             }
-            let backlog = buf.len() > MAX_MESSAGE as usize;
             if backlog {
-                // Whole messages are still waiting (a full message never exceeds
-                // MAX_MESSAGE): handle them before reading more.
+                // More may be waiting in `buf`: handle it before reading more. (Judged by
+                // why decoding stopped, not by buf's size: a partial frame of up to
+                // MAX_MESSAGE + 4 bytes must go on to the read below.)
                 tokio::task::yield_now().await;
                 continue;
             }
