@@ -1064,3 +1064,140 @@ fn aria2c_downloads_from_a_seeder_it_cannot_reach() {
         std::fs::read(d.path().join("examples/episodes").join(file)).expect("src")
     );
 }
+
+/// A minimal HTTP tracker on loopback that answers every announce with a long interval and
+/// records the request lines it got.
+struct FakeTracker {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FakeTracker {
+    fn start() -> FakeTracker {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.set_nonblocking(true).expect("nonblocking");
+        let port = l.local_addr().expect("addr").port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((mut c, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = c.set_nonblocking(false);
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut req = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&req)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                seen2.lock().expect("lock").push(line);
+                let body = b"d8:intervali1800e5:peers0:e";
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(head.as_bytes());
+                let _ = c.write_all(body);
+            }
+        });
+        FakeTracker { port, seen, stop }
+    }
+
+    /// The `event=` of every announce for `hash` so far.
+    fn events(&self, hash: [u8; 20]) -> Vec<String> {
+        let encoded: String =
+            percent_encoding::percent_encode(&hash, percent_encoding::NON_ALPHANUMERIC).to_string();
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|l| {
+                let query = l.split(['?', ' ']).nth(2).unwrap_or_default();
+                query.split('&').any(|kv| {
+                    kv.strip_prefix("info_hash=").is_some_and(|v| {
+                        percent_encoding::percent_decode_str(v).collect::<Vec<u8>>() == hash
+                            || v == encoded
+                    })
+                })
+            })
+            .map(|l| {
+                l.split(['?', '&', ' '])
+                    .find_map(|kv| kv.strip_prefix("event="))
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+impl Drop for FakeTracker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn an_episode_removed_while_serving_says_stopped_to_other_trackers() {
+    let tracker = FakeTracker::start();
+    let d = example_copy();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/");
+    let serve = format!(
+        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: 127.0.0.1:0\n  dht: false\n"
+    );
+    let other = format!("http://127.0.0.1:{}/announce", tracker.port);
+    let yaml = loopback_yaml(d.path(), &base, &[other], &serve);
+    std::fs::write(d.path().join("podcast.yaml"), &yaml).expect("write");
+    let summary: Value =
+        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let bonus = hash_of(&summary, "bonus-behind-the-scenes.mp3");
+    let welcome = hash_of(&summary, "2026-01-15-welcome.mp3");
+    let _s = Server::start(d.path());
+    let wait_for = |hash: [u8; 20], event: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !tracker.events(hash).iter().any(|e| e == event) {
+            assert!(
+                Instant::now() < deadline,
+                "no event={event} for {hash:02x?}: {:?}",
+                tracker.seen.lock().expect("lock")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for(bonus, "started");
+    wait_for(welcome, "started");
+    // Drop the bonus episode from disk and from the config, and publish again while serving.
+    std::fs::remove_file(
+        d.path()
+            .join("examples/episodes/bonus-behind-the-scenes.mp3"),
+    )
+    .expect("rm");
+    let start = yaml
+        .find("  - file: bonus-behind-the-scenes.mp3")
+        .expect("entry");
+    let end = yaml[start..].find("serve:").expect("serve") + start;
+    std::fs::write(
+        d.path().join("podcast.yaml"),
+        format!("{}{}", &yaml[..start], &yaml[end..]),
+    )
+    .expect("write");
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    wait_for(bonus, "stopped");
+    // The episodes still published are not stopped, and each was started once.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(tracker.events(welcome), ["started"]);
+    assert_eq!(tracker.events(bonus), ["started", "stopped"]);
+}

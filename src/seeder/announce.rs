@@ -3,7 +3,7 @@
 //! with `left=0`, `stopped` at shutdown. Failures are logged and retried with backoff,
 //! never fatal. The built-in tracker is told in process, not here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +57,9 @@ struct Slot {
     due: Instant,
     started: bool,
     failures: u32,
+    /// An announce is queued or under way: no second one until it reports back, however
+    /// long it waits for a place (dead trackers must not pile up duplicates).
+    in_flight: bool,
 }
 
 /// Announces every active torrent to its trackers other than `own`, until `shutdown`;
@@ -89,6 +92,7 @@ pub async fn run(
             Some((key, result)) = done_rx.recv() => {
                 let key: (InfoHash, String) = key;
                 if let Some(slot) = slots.get_mut(&key) {
+                    slot.in_flight = false;
                     match result {
                         Ok(interval) => {
                             if !slot.started {
@@ -111,29 +115,48 @@ pub async fn run(
             }
         }
         // Follow the seeded set: new torrents get slots, removed ones lose them.
-        let mut wanted = Vec::new();
+        let mut wanted = HashSet::new();
         for hash in seeder.active() {
             if let Some(t) = seeder.torrent(&hash) {
                 for url in &t.trackers {
                     if !own.contains(url) {
-                        wanted.push((hash, url.clone()));
+                        wanted.insert((hash, url.clone()));
                     }
                 }
             }
         }
+        // A torrent no longer seeded (removed from the build, or disabled) says `stopped`
+        // where it said `started`, so those trackers stop listing us for it now.
+        let gone: Vec<(InfoHash, String)> = slots
+            .iter()
+            .filter(|(k, s)| s.started && !wanted.contains(k))
+            .map(|(k, _)| k.clone())
+            .collect();
         slots.retain(|k, _| wanted.contains(k));
+        for key in gone {
+            let (client, identity, limit) = (client.clone(), identity.clone(), limit.clone());
+            let uploaded = seeder.uploaded(&key.0);
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let event = AnnounceEvent::Stopped;
+                if let Err(e) = announce(&client, &key.1, &key.0, &identity, event, uploaded).await
+                {
+                    tracing::debug!("seeder: stopped to {}: {e}", key.1);
+                }
+            });
+        }
         let now = Instant::now();
         for key in wanted {
             let slot = slots.entry(key.clone()).or_insert(Slot {
                 due: now,
                 started: false,
                 failures: 0,
+                in_flight: false,
             });
-            if slot.due > now {
+            if slot.in_flight || slot.due > now {
                 continue;
             }
-            // Not due again until this attempt reports back.
-            slot.due = now + ANNOUNCE_TIMEOUT * 4;
+            slot.in_flight = true;
             let event = if slot.started {
                 AnnounceEvent::Regular
             } else {
