@@ -1150,7 +1150,7 @@ impl Drop for FakeTracker {
 }
 
 #[test]
-fn an_episode_removed_while_serving_says_stopped_to_other_trackers() {
+fn episodes_published_while_serving_are_seeded_and_removed_ones_stop() {
     let tracker = FakeTracker::start();
     let d = example_copy();
     let port = free_port();
@@ -1165,7 +1165,7 @@ fn an_episode_removed_while_serving_says_stopped_to_other_trackers() {
         serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
     let bonus = hash_of(&summary, "bonus-behind-the-scenes.mp3");
     let welcome = hash_of(&summary, "2026-01-15-welcome.mp3");
-    let _s = Server::start(d.path());
+    let s = Server::start(d.path());
     let wait_for = |hash: [u8; 20], event: &str| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !tracker.events(hash).iter().any(|e| e == event) {
@@ -1194,8 +1194,32 @@ fn an_episode_removed_while_serving_says_stopped_to_other_trackers() {
         format!("{}{}", &yaml[..start], &yaml[end..]),
     )
     .expect("write");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
+    // A new episode in the same build.
+    let new_file = "2026-03-01-new-episode.mp3";
+    let episodes = d.path().join("examples/episodes");
+    std::fs::copy(
+        episodes.join("2026-01-15-welcome.mp3"),
+        episodes.join(new_file),
+    )
+    .expect("copy");
+    let summary: Value =
+        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let new = hash_of(&summary, new_file);
     wait_for(bonus, "stopped");
+    wait_for(new, "started");
+    // The new episode is seeded by the running server; the removed one is not.
+    let src = std::fs::read(episodes.join(new_file)).expect("src");
+    fetch_first_block(s.peer, new, &src);
+    let mut c = TcpStream::connect(s.peer).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    c.write_all(&Handshake::ours(bonus, [1; 20]).encode())
+        .expect("send");
+    let mut hs = [0u8; Handshake::LEN];
+    assert!(
+        c.read_exact(&mut hs).is_err(),
+        "a removed episode is still seeded"
+    );
     // The episodes still published are not stopped, and each was started once.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(tracker.events(welcome), ["started"]);
