@@ -34,7 +34,10 @@ const _: () = assert!(KEEPALIVE_EVERY.as_secs() * 2 <= super::PEER_IDLE_TIMEOUT.
 /// us; extension messages are small. Anything longer is abuse.
 pub const MAX_MESSAGE: u32 = 64 * 1024;
 /// Requests queued per peer (advertised as `reqq`).
-pub const REQQ: usize = 250;
+/// aria2 ignores `reqq` and keeps up to 256 requests out per peer, whole pieces at a time;
+/// libtorrent's request queue defaults to 500. Below that, fast peers get Rejects for the
+/// tail of every piece and must ask again. Each entry is 12 bytes, not the block.
+pub const REQQ: usize = 500;
 /// Blocks are gathered into writes of about this size.
 const BATCH_BYTES: usize = 256 * 1024;
 /// Pieces one batch may draw on: a batch keeps its pieces in memory until written, and a
