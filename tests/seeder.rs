@@ -1179,21 +1179,8 @@ fn episodes_published_while_serving_are_seeded_and_removed_ones_stop() {
     };
     wait_for(bonus, "started");
     wait_for(welcome, "started");
-    // Drop the bonus episode from disk and from the config, and publish again while serving.
-    std::fs::remove_file(
-        d.path()
-            .join("examples/episodes/bonus-behind-the-scenes.mp3"),
-    )
-    .expect("rm");
-    let start = yaml
-        .find("  - file: bonus-behind-the-scenes.mp3")
-        .expect("entry");
-    let end = yaml[start..].find("serve:").expect("serve") + start;
-    std::fs::write(
-        d.path().join("podcast.yaml"),
-        format!("{}{}", &yaml[..start], &yaml[end..]),
-    )
-    .expect("write");
+    // Drop the bonus episode, and publish again while serving.
+    remove_episode(d.path(), "bonus-behind-the-scenes.mp3");
     // A new episode in the same build.
     let new_file = "2026-03-01-new-episode.mp3";
     let episodes = d.path().join("examples/episodes");

@@ -765,22 +765,7 @@ fn udp_tracker_over_ipv6_returns_18_byte_peers() {
 fn a_removed_episode_stops_being_served_and_tracked() {
     let (d, s) = served_example("");
     let before = info_hashes(d.path());
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    // Drop the bonus episode from disk and from the config.
-    std::fs::remove_file(
-        d.path()
-            .join("examples/episodes/bonus-behind-the-scenes.mp3"),
-    )
-    .expect("rm");
-    let start = yaml
-        .find("  - file: bonus-behind-the-scenes.mp3")
-        .expect("entry");
-    let end = yaml[start..].find("serve:").expect("serve") + start;
-    std::fs::write(
-        d.path().join("podcast.yaml"),
-        format!("{}{}", &yaml[..start], &yaml[end..]),
-    )
-    .expect("write");
+    remove_episode(d.path(), "bonus-behind-the-scenes.mp3");
     podseed_ok(d.path(), &["publish", "--quiet"]);
     let after = info_hashes(d.path());
     let gone = *before

@@ -177,3 +177,28 @@ pub fn loopback_yaml(dir: &Path, base: &str, trackers: &[String], serve: &str) -
         );
     format!("{yaml}serve:\n{serve}")
 }
+
+/// Drops an example episode from disk (`examples/episodes/FILE`) and its entry from
+/// `podcast.yaml`'s episodes list, as a podcaster removing it would.
+pub fn remove_episode(dir: &Path, file: &str) {
+    std::fs::remove_file(dir.join("examples/episodes").join(file)).expect("rm");
+    let yaml = std::fs::read_to_string(dir.join("podcast.yaml")).expect("yaml");
+    let start = yaml
+        .find(&format!("  - file: {file}\n"))
+        .expect("episode entry");
+    // The entry ends at the next episode, or at the next top-level key.
+    let rest = &yaml[start + 1..];
+    let end = rest
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| {
+            let line = &rest[i..];
+            line.starts_with("  - ") || line.starts_with(|c: char| !c.is_whitespace())
+        })
+        .map_or(yaml.len(), |i| start + 1 + i);
+    std::fs::write(
+        dir.join("podcast.yaml"),
+        format!("{}{}", &yaml[..start], &yaml[end..]),
+    )
+    .expect("write yaml");
+}
