@@ -1118,26 +1118,15 @@ impl FakeTracker {
 
     /// The `event=` of every announce for `hash` so far.
     fn events(&self, hash: [u8; 20]) -> Vec<String> {
-        let encoded: String =
-            percent_encoding::percent_encode(&hash, percent_encoding::NON_ALPHANUMERIC).to_string();
-        self.seen
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|l| {
-                let query = l.split(['?', ' ']).nth(2).unwrap_or_default();
-                query.split('&').any(|kv| {
-                    kv.strip_prefix("info_hash=").is_some_and(|v| {
-                        percent_encoding::percent_decode_str(v).collect::<Vec<u8>>() == hash
-                            || v == encoded
-                    })
-                })
-            })
-            .map(|l| {
-                l.split(['?', '&', ' '])
-                    .find_map(|kv| kv.strip_prefix("event="))
-                    .unwrap_or("")
-                    .to_string()
+        let seen = self.seen.lock().expect("lock");
+        seen.iter()
+            .filter_map(|line| {
+                // "GET /announce?QUERY HTTP/1.1"
+                let query = line.split(['?', ' ']).nth(2)?;
+                let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name));
+                let h: Vec<u8> =
+                    percent_encoding::percent_decode_str(param("info_hash=")?).collect();
+                (h == hash).then(|| param("event=").unwrap_or_default().to_string())
             })
             .collect()
     }
