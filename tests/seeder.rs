@@ -259,6 +259,41 @@ fn a_file_changed_after_publish_is_never_served() {
         aria2c(&d.path().join("other"), other.to_str().expect("path")),
         "other episode",
     );
+    // A new build that leaves that file as it was (another episode is added) does not
+    // bring the corrupted episode back.
+    let episodes = d.path().join("examples/episodes");
+    std::fs::copy(
+        episodes.join("2026-01-15-welcome.mp3"),
+        episodes.join("2026-03-01-another.mp3"),
+    )
+    .expect("copy");
+    let summary: Value =
+        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let another = hash_of(&summary, "2026-03-01-another.mp3");
+    let src = std::fs::read(episodes.join("2026-03-01-another.mp3")).expect("src");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(s.peer).is_ok_and(|mut c| {
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut hs = [0u8; Handshake::LEN];
+        c.write_all(&Handshake::ours(another, [3; 20]).encode())
+            .is_ok()
+            && c.read_exact(&mut hs).is_err()
+    }) {
+        assert!(Instant::now() < deadline, "the new build was not loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    fetch_first_block(s.peer, another, &src);
+    let bonus = hash_of(&summary, "bonus-behind-the-scenes.mp3");
+    let mut c = TcpStream::connect(s.peer).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    c.write_all(&Handshake::ours(bonus, [4; 20]).encode())
+        .expect("send");
+    let mut hs = [0u8; Handshake::LEN];
+    assert!(
+        c.read_exact(&mut hs).is_err(),
+        "the corrupted episode is seeded again after a reload"
+    );
     drop(s);
 }
 

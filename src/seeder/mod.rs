@@ -160,9 +160,11 @@ impl Seeder {
         let mut next = HashMap::new();
         for e in &catalog.episodes {
             // Keep a torrent (and what it verified) only while it seeds the very file the
-            // catalog names; a republished file gets a fresh start.
+            // catalog names; a republished file gets a fresh start. One whose file failed a
+            // check stays off, whatever else the new build changed, until that file is
+            // published anew (its size or mtime differ).
             if let Some(t) = current.get(&e.info_hash) {
-                if t.is_active() && t.published_as(e) {
+                if (t.is_active() || t.failed()) && t.published_as(e) {
                     next.insert(e.info_hash, t.clone());
                     continue;
                 }

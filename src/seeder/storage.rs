@@ -111,6 +111,9 @@ pub struct SeededTorrent {
     /// Pieces that passed their SHA-1 check (kept for the life of the torrent).
     verified: Vec<std::sync::atomic::AtomicBool>,
     disabled: AtomicBool,
+    /// Whether it was disabled because its file no longer matched (not for leaving the
+    /// catalog): it stays off across reloads until the file is published anew.
+    failed: AtomicBool,
     /// This load's key in `cache`.
     load_id: u64,
     cache: Arc<PieceCache>,
@@ -199,6 +202,7 @@ impl SeededTorrent {
             piece_length,
             pieces,
             disabled: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             load_id: NEXT_LOAD.fetch_add(1, Ordering::Relaxed),
             cache,
         })
@@ -223,6 +227,11 @@ impl SeededTorrent {
     /// Whether this torrent still seeds.
     pub fn is_active(&self) -> bool {
         !self.disabled.load(Ordering::Relaxed)
+    }
+
+    /// Whether a check of its file failed (size, mtime or a piece's SHA-1).
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
     }
 
     /// Length of piece `index`.
@@ -321,6 +330,7 @@ impl SeededTorrent {
 
     /// Disables the torrent, logging once which file to republish.
     fn fail(&self, why: &str) -> StorageError {
+        self.failed.store(true, Ordering::Relaxed);
         if !self.disabled.swap(true, Ordering::Relaxed) {
             tracing::error!(
                 "{}: {why}: the file changed after publish; this episode is no longer seeded. Run `podseed publish` to republish it",
@@ -460,7 +470,7 @@ mod tests {
             t.block(1, 0, 16).await,
             Err(StorageError::Disabled)
         ));
-        assert!(!t.is_active());
+        assert!(!t.is_active() && t.failed());
         // Even verified, cached pieces are not served any more.
         assert!(matches!(
             t.block(0, 0, 16).await,
