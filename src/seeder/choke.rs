@@ -77,11 +77,17 @@ impl Choker {
     /// peer that loses interest frees its slot.
     pub fn set_interested(&self, key: u64, interested: bool) {
         let mut s = self.lock();
-        if let Some(e) = s.peers.get_mut(&key) {
-            e.interested = interested;
-            if !interested {
-                set(&e.unchoked, false);
-            }
+        let Some(e) = s.peers.get_mut(&key) else {
+            return;
+        };
+        // A repeated Interested or NotInterested changes nothing: return before the walk
+        // over every peer, so a peer flooding them costs next to nothing.
+        if e.interested == interested {
+            return;
+        }
+        e.interested = interested;
+        if !interested {
+            set(&e.unchoked, false);
         }
         self.fill(&mut s);
     }
@@ -93,6 +99,9 @@ impl Choker {
     /// Unchokes waiting interested peers while slots (regular + optimistic) are free.
     fn fill(&self, s: &mut State) {
         let mut free = (self.slots + 1).saturating_sub(Self::unchoked_count(s));
+        if free == 0 {
+            return;
+        }
         let cursor = s.cursor;
         let keys: Vec<u64> = s
             .peers
