@@ -249,33 +249,59 @@ fn spawn_session(
     });
 }
 
-/// The address the tracker hands out for our seeder: the override, else `public_url`'s
-/// host when it is an IP literal or resolves, else loopback when we only listen there.
-pub async fn public_addr(
+/// The addresses the tracker hands out for our seeder, at most one per family: the
+/// override, else `public_url`'s host when it is an IP literal or resolves (an IPv4 and an
+/// IPv6 address when it has both and we listen on both), else loopback when we only
+/// listen there. Empty when none is known.
+pub async fn public_addrs(
     bound: SocketAddr,
     override_addr: Option<SocketAddr>,
     public_url: Option<&url::Url>,
-) -> Option<SocketAddr> {
+) -> Vec<SocketAddr> {
     if let Some(a) = override_addr {
-        return Some(a);
+        return vec![a];
     }
     if bound.ip().is_loopback() {
-        return Some(bound);
+        return vec![bound];
     }
-    let host = public_url?.host_str()?.trim_matches(['[', ']']).to_string();
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Some(SocketAddr::new(ip, bound.port()));
-    }
-    let resolved = tokio::net::lookup_host((host.as_str(), bound.port())).await;
-    match resolved {
-        Ok(mut addrs) => addrs.next(),
-        Err(e) => {
-            tracing::warn!(
-                "seeder: cannot resolve {host} ({e}); the tracker will not list our seeder. Set serve.peer_public_addr"
-            );
-            None
+    let Some(host) = public_url.and_then(|u| u.host_str()) else {
+        return Vec::new();
+    };
+    let host = host.trim_matches(['[', ']']).to_string();
+    let found: Vec<SocketAddr> = if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        vec![SocketAddr::new(ip, bound.port())]
+    } else {
+        match tokio::net::lookup_host((host.as_str(), bound.port())).await {
+            Ok(addrs) => addrs.collect(),
+            Err(e) => {
+                tracing::warn!(
+                    "seeder: cannot resolve {host} ({e}); the tracker will not list our seeder. Set serve.peer_public_addr"
+                );
+                return Vec::new();
+            }
+        }
+    };
+    one_per_family(bound, found)
+}
+
+/// The first address of each family that a listener bound to `bound` can be reached on:
+/// an IPv4 socket takes IPv4 only, a specific IPv6 one IPv6 only, `[::]` (dual-stack) both.
+fn one_per_family(
+    bound: SocketAddr,
+    found: impl IntoIterator<Item = SocketAddr>,
+) -> Vec<SocketAddr> {
+    let takes_v4 = bound.is_ipv4() || bound.ip().is_unspecified();
+    let takes_v6 = bound.is_ipv6();
+    let (mut v4, mut v6) = (None, None);
+    for a in found {
+        let a = SocketAddr::new(a.ip().to_canonical(), a.port());
+        match a {
+            SocketAddr::V4(_) if takes_v4 => v4 = v4.or(Some(a)),
+            SocketAddr::V6(_) if takes_v6 => v6 = v6.or(Some(a)),
+            _ => {}
         }
     }
+    v4.into_iter().chain(v6).collect()
 }
 
 #[cfg(test)]
@@ -294,14 +320,44 @@ mod tests {
     async fn public_address_rules() {
         let lo: SocketAddr = "127.0.0.1:6881".parse().expect("addr");
         let any: SocketAddr = "0.0.0.0:6881".parse().expect("addr");
-        assert_eq!(public_addr(lo, None, None).await, Some(lo));
+        assert_eq!(public_addrs(lo, None, None).await, [lo]);
         let url = url::Url::parse("https://203.0.113.5/pod/").expect("url");
-        assert_eq!(
-            public_addr(any, None, Some(&url)).await,
-            Some("203.0.113.5:6881".parse().expect("addr"))
-        );
+        let v4: SocketAddr = "203.0.113.5:6881".parse().expect("addr");
+        assert_eq!(public_addrs(any, None, Some(&url)).await, [v4]);
         let o: SocketAddr = "198.51.100.1:7000".parse().expect("addr");
-        assert_eq!(public_addr(any, Some(o), Some(&url)).await, Some(o));
-        assert_eq!(public_addr(any, None, None).await, None);
+        assert_eq!(public_addrs(any, Some(o), Some(&url)).await, [o]);
+        assert!(public_addrs(any, None, None).await.is_empty());
+        // An IPv6 literal needs a listener that takes IPv6.
+        let url6 = url::Url::parse("https://[2001:db8::5]/pod/").expect("url");
+        let dual: SocketAddr = "[::]:6881".parse().expect("addr");
+        let v6: SocketAddr = "[2001:db8::5]:6881".parse().expect("addr");
+        assert_eq!(public_addrs(dual, None, Some(&url6)).await, [v6]);
+        assert!(public_addrs(any, None, Some(&url6)).await.is_empty());
+    }
+
+    #[test]
+    fn a_host_with_both_families_is_listed_in_both_when_we_listen_on_both() {
+        let resolved: Vec<SocketAddr> = [
+            "[2001:db8::5]:6881",
+            "[2001:db8::6]:6881",
+            "203.0.113.5:6881",
+            "203.0.113.6:6881",
+        ]
+        .iter()
+        .map(|a| a.parse().expect("addr"))
+        .collect();
+        let v4: SocketAddr = "203.0.113.5:6881".parse().expect("addr");
+        let v6: SocketAddr = "[2001:db8::5]:6881".parse().expect("addr");
+        let dual: SocketAddr = "[::]:6881".parse().expect("addr");
+        let any4: SocketAddr = "0.0.0.0:6881".parse().expect("addr");
+        let only6: SocketAddr = "[2001:db8::5]:6881".parse().expect("addr");
+        // The IPv4 one even though AAAA records come first (an IPv4 client could not use
+        // an IPv6-only listing).
+        assert_eq!(one_per_family(dual, resolved.clone()), [v4, v6]);
+        assert_eq!(one_per_family(any4, resolved.clone()), [v4]);
+        assert_eq!(one_per_family(only6, resolved), [v6]);
+        // A v4-mapped IPv6 address counts as IPv4.
+        let mapped: SocketAddr = "[::ffff:203.0.113.5]:6881".parse().expect("addr");
+        assert_eq!(one_per_family(dual, [mapped]), [v4]);
     }
 }

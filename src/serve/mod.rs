@@ -95,7 +95,7 @@ pub struct State {
     /// The seeder, when on.
     pub seeder: Option<Arc<crate::seeder::Seeder>>,
     /// Where the tracker lists our seeder.
-    seeder_addr: RwLock<Option<SocketAddr>>,
+    seeder_addrs: RwLock<Vec<SocketAddr>>,
     out: PathBuf,
     catalog: Arc<RwLock<Arc<Catalog>>>,
     http_bytes: Arc<Mutex<HashMap<String, u64>>>,
@@ -151,7 +151,7 @@ impl State {
                     connect_to_peers: config.serve.connect_to_peers,
                 }))
             }),
-            seeder_addr: RwLock::new(None),
+            seeder_addrs: RwLock::new(Vec::new()),
             out: out.to_path_buf(),
             catalog,
             http_bytes,
@@ -201,10 +201,14 @@ impl State {
 
     /// Tells the tracker where our seeder is and which torrents it still seeds.
     pub fn list_seeder(&self) {
-        let addr = *self.seeder_addr.read().unwrap_or_else(|p| p.into_inner());
-        let listed = match (&self.seeder, addr) {
-            (Some(seeder), Some(addr)) => Some(crate::tracker::LocalSeeder {
-                addr,
+        let addrs = self
+            .seeder_addrs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let listed = match &self.seeder {
+            Some(seeder) if !addrs.is_empty() => Some(crate::tracker::LocalSeeder {
+                addrs,
                 peer_id: seeder.peer_id,
                 torrents: seeder.active(),
                 dial: seeder.dial_requests(),
@@ -306,25 +310,32 @@ async fn serve(
         let catalog = state.catalog();
         let (s, dir) = (seeder.clone(), out.to_path_buf());
         let _ = tokio::task::spawn_blocking(move || s.install(&dir, &catalog)).await;
-        let listed = crate::seeder::public_addr(
+        let listed = crate::seeder::public_addrs(
             bound,
             config.serve.peer_public_addr,
             config.serve.public_url.as_ref(),
         )
         .await;
-        *state.seeder_addr.write().unwrap_or_else(|p| p.into_inner()) = listed;
+        *state
+            .seeder_addrs
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = listed.clone();
         state.list_seeder();
         tracing::info!(
             "seeder: {bound}, seeding {} of {episodes} episodes, {}",
             seeder.active().len(),
-            listed.map_or_else(
-                || "not listed by the tracker (address unknown)".to_string(),
-                |a| format!("listed by the tracker as {a}")
-            )
+            if listed.is_empty() {
+                "not listed by the tracker (address unknown)".to_string()
+            } else {
+                let shown: Vec<String> = listed.iter().map(ToString::to_string).collect();
+                format!("listed by the tracker as {}", shown.join(" and "))
+            }
         );
+        // Every listed address has the port peers reach us on.
+        let public_port = listed.first().map_or(bound.port(), SocketAddr::port);
         let identity = crate::seeder::announce::Identity {
             peer_id: seeder.peer_id,
-            port: listed.map_or(bound.port(), |a| a.port()),
+            port: public_port,
             ip: config.serve.peer_public_addr.map(|a| a.ip()),
         };
         tasks.spawn(crate::seeder::announce::run(
@@ -337,7 +348,7 @@ async fn serve(
             tasks.spawn(crate::seeder::dht::run(
                 seeder.clone(),
                 bound,
-                listed.map_or(bound.port(), |a| a.port()),
+                public_port,
                 config.serve.dht_bootstrap.clone(),
                 stopped.clone(),
             ));

@@ -128,8 +128,9 @@ struct Tracked {
 /// Our own seeder as the tracker lists it.
 #[derive(Debug, Clone)]
 pub struct LocalSeeder {
-    /// Where peers reach it.
-    pub addr: SocketAddr,
+    /// Where peers reach it: at most one address per family (an IPv4-only client gets the
+    /// IPv4 one, an IPv6 UDP announce the IPv6 one, HTTP both).
+    pub addrs: Vec<SocketAddr>,
     /// Its peer id (for dictionary-form replies).
     pub peer_id: [u8; 20],
     /// The torrents it seeds now.
@@ -169,21 +170,28 @@ impl Tracker {
         *self.local.write().unwrap_or_else(|p| p.into_inner()) = seeder;
     }
 
-    /// Our seeder's address and peer id when it seeds `hash`; a leecher announcing
+    /// Our seeder's addresses and peer id when it seeds `hash`; a leecher announcing
     /// (`dial`) is passed on for it to connect to.
-    fn local_for(&self, hash: &InfoHash, dial: Option<Leecher>) -> Option<(SocketAddr, [u8; 20])> {
+    fn local_for(
+        &self,
+        hash: &InfoHash,
+        dial: Option<Leecher>,
+    ) -> Option<(Vec<SocketAddr>, [u8; 20])> {
         let local = self.local.read().unwrap_or_else(|p| p.into_inner());
-        let l = local.as_ref().filter(|l| l.torrents.contains(hash))?;
+        let l = local
+            .as_ref()
+            .filter(|l| !l.addrs.is_empty() && l.torrents.contains(hash))?;
         if let (Some(tx), Some(peer)) = (&l.dial, dial) {
             // Loopback is a peer only when we are loopback too (tests); otherwise it is a
             // local proxy in front of us, and its ports are not peers.
-            let loopback_ok = !peer.addr.ip().is_loopback() || l.addr.ip().is_loopback();
-            if peer.addr != l.addr && loopback_ok {
+            let we_are_loopback = l.addrs.iter().any(|a| a.ip().is_loopback());
+            let loopback_ok = !peer.addr.ip().is_loopback() || we_are_loopback;
+            if !l.addrs.contains(&peer.addr) && loopback_ok {
                 // Full queue: the leecher still connects to us itself.
                 let _ = tx.try_send(peer);
             }
         }
-        Some((l.addr, l.peer_id))
+        Some((l.addrs.clone(), l.peer_id))
     }
 
     /// The settings.
@@ -237,19 +245,20 @@ impl Tracker {
             peer_id: a.update.peer_id,
         };
         let local = self.local_for(&a.info_hash, leeching.then_some(leecher));
-        let (local, local_id) = (local.map(|l| l.0), local.map_or([0; 20], |l| l.1));
+        let listed = local.is_some();
+        let (local, local_id) = local.unwrap_or_default();
         let mut peers: Vec<(SocketAddr, [u8; 20])> = Vec::with_capacity(want);
         let is_seeder = a.update.left == 0;
-        if let Some(addr) = local {
-            // Our seeder is always in the list (first), in a family the client can use, even
-            // for a client announcing left=0: one that only has a magnet link does that
-            // while it fetches the metadata, and we are where it gets it.
+        // Our seeder is always in the list (first), in each family the client can use,
+        // even for a client announcing left=0: one that only has a magnet link does that
+        // while it fetches the metadata, and we are where it gets it.
+        for &addr in &local {
             let family_ok = match a.family {
                 None => true,
                 Some(Family::V4) => addr.is_ipv4(),
                 Some(Family::V6) => addr.is_ipv6(),
             };
-            if family_ok && addr != a.update.addr && want > 0 {
+            if family_ok && addr != a.update.addr && peers.len() < want {
                 peers.push((addr, local_id));
             }
         }
@@ -259,7 +268,7 @@ impl Tracker {
                 swarm
                     .sample(&a.update.addr, is_seeder, rest, a.family)
                     .into_iter()
-                    .filter(|p| Some(p.addr) != local)
+                    .filter(|p| !local.contains(&p.addr))
                     .map(|p| (p.addr, p.peer_id)),
             );
         } else {
@@ -268,7 +277,7 @@ impl Tracker {
         Ok(AnnounceReply {
             interval: self.config.interval,
             min_interval: (self.config.interval / 2).max(1),
-            complete: swarm.seeders() + usize::from(local.is_some()),
+            complete: swarm.seeders() + usize::from(listed),
             incomplete: swarm.leechers(),
             peers,
         })
@@ -411,13 +420,42 @@ mod tests {
     }
 
     #[test]
+    fn our_seeder_is_listed_in_each_family_the_client_can_use() {
+        let t = Tracker::new(TrackerConfig::default());
+        t.set_torrents(&[(InfoHash([1; 20]), 1000)]);
+        let v4: SocketAddr = "192.0.2.1:6881".parse().expect("addr");
+        let v6: SocketAddr = "[2001:db8::1]:6881".parse().expect("addr");
+        t.set_local_seeder(Some(LocalSeeder {
+            addrs: vec![v4, v6],
+            peer_id: [7; 20],
+            torrents: vec![InfoHash([1; 20])],
+            dial: None,
+        }));
+        let ours = |family: Option<Family>| -> Vec<SocketAddr> {
+            let mut a = announce(1, 1, 5, Event::Started, None);
+            a.family = family;
+            let r = t.announce(&a, 0).expect("ok");
+            assert_eq!(r.complete, 1, "our seeder counts once");
+            r.peers
+                .iter()
+                .map(|p| p.0)
+                .filter(|a| *a == v4 || *a == v6)
+                .collect()
+        };
+        // HTTP carries both (peers and peers6); a UDP reply only its own family.
+        assert_eq!(ours(None), [v4, v6]);
+        assert_eq!(ours(Some(Family::V4)), [v4]);
+        assert_eq!(ours(Some(Family::V6)), [v6]);
+    }
+
+    #[test]
     fn our_seeder_is_listed_where_it_seeds() {
         let t = Tracker::new(TrackerConfig::default());
         t.set_torrents(&[(InfoHash([1; 20]), 1000), (InfoHash([2; 20]), 1000)]);
         let me: SocketAddr = "192.0.2.1:6881".parse().expect("addr");
         let (tx, mut dials) = tokio::sync::mpsc::channel(8);
         t.set_local_seeder(Some(LocalSeeder {
-            addr: me,
+            addrs: vec![me],
             peer_id: [7; 20],
             torrents: vec![InfoHash([1; 20])],
             dial: Some(tx),
