@@ -1,7 +1,8 @@
 //! Announcing our seeder to every other tracker of each torrent: HTTP(S) via reqwest, UDP
 //! per BEP 15 (the client side of `tracker::udp`), `started` first, then every interval
-//! with `left=0`, `stopped` at shutdown. Failures are logged and retried with backoff,
-//! never fatal. The built-in tracker is told in process, not here.
+//! with `left=0`, `stopped` when the torrent stops being seeded and at shutdown. Failures
+//! are logged and retried with backoff, never fatal. The built-in tracker is told in
+//! process, not here.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use lava_torrent::bencode::BencodeElem;
 use percent_encoding::{percent_encode, NON_ALPHANUMERIC};
 use tokio::net::UdpSocket;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 
 use crate::publish::metainfo::InfoHash;
@@ -60,6 +61,59 @@ struct Slot {
     /// An announce is queued or under way: no second one until it reports back, however
     /// long it waits for a place (dead trackers must not pile up duplicates).
     in_flight: bool,
+    /// Tells this slot's results from those of an earlier slot of the same key (the
+    /// torrent left and came back while an announce was out).
+    generation: u64,
+    /// What we last told this tracker we uploaded (the count is gone with the torrent).
+    uploaded: u64,
+}
+
+type Key = (InfoHash, String);
+
+/// What an announce task reports: its key, its slot's generation, the uploaded count it
+/// sent, and the interval the tracker asked for or why it failed.
+type Done = (Key, u64, u64, Result<u32, String>);
+
+/// Reports a task's result; a task that ends without one (it panicked) reports a failure
+/// as it is dropped, so its slot is never left waiting.
+struct Report {
+    tx: mpsc::UnboundedSender<Done>,
+    what: Option<(Key, u64, u64)>,
+}
+
+impl Report {
+    fn send(mut self, result: Result<u32, String>) {
+        if let Some((key, generation, uploaded)) = self.what.take() {
+            let _ = self.tx.send((key, generation, uploaded, result));
+        }
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if let Some((key, generation, uploaded)) = self.what.take() {
+            let lost = Err("the announce ended without an answer".to_string());
+            let _ = self.tx.send((key, generation, uploaded, lost));
+        }
+    }
+}
+
+/// `stopped` for one torrent at one tracker, in the background, within the announce cap.
+fn spawn_stopped(
+    client: &reqwest::Client,
+    identity: &Identity,
+    limit: &Arc<Semaphore>,
+    key: Key,
+    uploaded: u64,
+) {
+    let (client, identity, limit) = (client.clone(), identity.clone(), limit.clone());
+    tokio::spawn(async move {
+        let _permit = limit.acquire_owned().await;
+        let event = AnnounceEvent::Stopped;
+        if let Err(e) = announce(&client, &key.1, &key.0, &identity, event, uploaded).await {
+            tracing::debug!("seeder: stopped to {}: {e}", key.1);
+        }
+    });
 }
 
 /// Announces every active torrent to its trackers other than `own`, until `shutdown`;
@@ -82,40 +136,48 @@ pub async fn run(
         }
     };
     let limit = Arc::new(Semaphore::new(CONCURRENT));
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut slots: HashMap<(InfoHash, String), Slot> = HashMap::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let mut slots: HashMap<Key, Slot> = HashMap::new();
+    let mut generations = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = tick.tick() => {}
-            Some((key, result)) = done_rx.recv() => {
-                let key: (InfoHash, String) = key;
-                if let Some(slot) = slots.get_mut(&key) {
-                    slot.in_flight = false;
-                    match result {
-                        Ok(interval) => {
-                            if !slot.started {
-                                tracing::info!("seeder: announced {} to {}", key.0, key.1);
-                            }
-                            slot.started = true;
-                            slot.failures = 0;
-                            slot.due = Instant::now()
-                                + Duration::from_secs(u64::from(interval).clamp(MIN_INTERVAL, MAX_INTERVAL));
+            Some((key, generation, uploaded, result)) = done_rx.recv() => {
+                let Some(slot) = slots.get_mut(&key).filter(|s| s.generation == generation) else {
+                    // The torrent stopped being seeded while this announce was out (and
+                    // perhaps came back, with a slot of its own). If the tracker took it
+                    // and nothing seeds it now, take it back: a `stopped` sent at removal
+                    // may have reached the tracker first.
+                    if result.is_ok() && !slots.contains_key(&key) {
+                        spawn_stopped(&client, &identity, &limit, key, uploaded);
+                    }
+                    continue;
+                };
+                slot.in_flight = false;
+                match result {
+                    Ok(interval) => {
+                        if !slot.started {
+                            tracing::info!("seeder: announced {} to {}", key.0, key.1);
                         }
-                        Err(e) => {
-                            slot.failures += 1;
-                            let wait = (RETRY_FIRST << slot.failures.min(6)).min(MAX_INTERVAL);
-                            tracing::warn!("seeder: announce of {} to {} failed ({e}); retrying in {wait} s", key.0, key.1);
-                            slot.due = Instant::now() + Duration::from_secs(wait);
-                        }
+                        slot.started = true;
+                        slot.failures = 0;
+                        slot.due = Instant::now()
+                            + Duration::from_secs(u64::from(interval).clamp(MIN_INTERVAL, MAX_INTERVAL));
+                    }
+                    Err(e) => {
+                        slot.failures += 1;
+                        let wait = (RETRY_FIRST << slot.failures.min(6)).min(MAX_INTERVAL);
+                        tracing::warn!("seeder: announce of {} to {} failed ({e}); retrying in {wait} s", key.0, key.1);
+                        slot.due = Instant::now() + Duration::from_secs(wait);
                     }
                 }
                 continue;
             }
         }
         // Follow the seeded set: new torrents get slots, removed ones lose them.
-        let mut wanted = HashSet::new();
+        let mut wanted: HashSet<Key> = HashSet::new();
         for hash in seeder.active() {
             if let Some(t) = seeder.torrent(&hash) {
                 for url in &t.trackers {
@@ -127,31 +189,27 @@ pub async fn run(
         }
         // A torrent no longer seeded (removed from the build, or disabled) says `stopped`
         // where it said `started`, so those trackers stop listing us for it now.
-        let gone: Vec<(InfoHash, String)> = slots
+        let gone: Vec<(Key, u64)> = slots
             .iter()
             .filter(|(k, s)| s.started && !wanted.contains(k))
-            .map(|(k, _)| k.clone())
+            .map(|(k, s)| (k.clone(), s.uploaded))
             .collect();
         slots.retain(|k, _| wanted.contains(k));
-        for key in gone {
-            let (client, identity, limit) = (client.clone(), identity.clone(), limit.clone());
-            let uploaded = seeder.uploaded(&key.0);
-            tokio::spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let event = AnnounceEvent::Stopped;
-                if let Err(e) = announce(&client, &key.1, &key.0, &identity, event, uploaded).await
-                {
-                    tracing::debug!("seeder: stopped to {}: {e}", key.1);
-                }
-            });
+        for (key, uploaded) in gone {
+            spawn_stopped(&client, &identity, &limit, key, uploaded);
         }
         let now = Instant::now();
         for key in wanted {
-            let slot = slots.entry(key.clone()).or_insert(Slot {
-                due: now,
-                started: false,
-                failures: 0,
-                in_flight: false,
+            let slot = slots.entry(key.clone()).or_insert_with(|| {
+                generations += 1;
+                Slot {
+                    due: now,
+                    started: false,
+                    failures: 0,
+                    in_flight: false,
+                    generation: generations,
+                    uploaded: 0,
+                }
             });
             if slot.in_flight || slot.due > now {
                 continue;
@@ -162,17 +220,16 @@ pub async fn run(
             } else {
                 AnnounceEvent::Started
             };
-            let uploaded = seeder.uploaded(&key.0);
-            let (client, identity, done, limit) = (
-                client.clone(),
-                identity.clone(),
-                done_tx.clone(),
-                limit.clone(),
-            );
+            slot.uploaded = seeder.uploaded(&key.0);
+            let uploaded = slot.uploaded;
+            let report = Report {
+                tx: done_tx.clone(),
+                what: Some((key.clone(), slot.generation, uploaded)),
+            };
+            let (client, identity, limit) = (client.clone(), identity.clone(), limit.clone());
             tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let r = announce(&client, &key.1, &key.0, &identity, event, uploaded).await;
-                let _ = done.send((key, r));
+                report.send(announce(&client, &key.1, &key.0, &identity, event, uploaded).await);
             });
         }
     }
