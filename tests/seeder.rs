@@ -294,6 +294,43 @@ fn a_file_changed_after_publish_is_never_served() {
         c.read_exact(&mut hs).is_err(),
         "the corrupted episode is seeded again after a reload"
     );
+    // The podcaster restores the source as a new file (a restore from backup keeps the
+    // mtime), and publish links it into place: the next build seeds it again.
+    let good = std::fs::read(repo().join("examples/episodes/bonus-behind-the-scenes.mp3"))
+        .expect("shipped example");
+    let restored = episodes.join("restored.tmp");
+    std::fs::write(&restored, &good).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&restored)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("mtime");
+    std::fs::rename(&restored, episodes.join("bonus-behind-the-scenes.mp3")).expect("rename");
+    std::fs::copy(
+        episodes.join("2026-01-15-welcome.mp3"),
+        episodes.join("2026-03-02-third.mp3"),
+    )
+    .expect("copy");
+    let summary: Value =
+        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    assert_eq!(hash_of(&summary, "bonus-behind-the-scenes.mp3"), bonus);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = TcpStream::connect(s.peer).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        c.write_all(&Handshake::ours(bonus, [5; 20]).encode())
+            .expect("send");
+        if c.read_exact(&mut hs).is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restored episode is not seeded after publish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    fetch_first_block(s.peer, bonus, &good);
     drop(s);
 }
 

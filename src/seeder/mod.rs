@@ -162,9 +162,17 @@ impl Seeder {
             // Keep a torrent (and what it verified) only while it seeds the very file the
             // catalog names; a republished file gets a fresh start. One whose file failed a
             // check stays off, whatever else the new build changed, until that file is
-            // published anew (its size or mtime differ).
+            // published anew (another size or mtime, or publish put another file there).
             if let Some(t) = current.get(&e.info_hash) {
-                if (t.is_active() || t.failed()) && t.published_as(e) {
+                if t.published_as(e) && t.is_active() {
+                    next.insert(e.info_hash, t.clone());
+                    continue;
+                }
+                if t.published_as(e) && t.failed() && t.path_is_open_file() {
+                    tracing::warn!(
+                        "seeder: still not seeding {}: it failed a check after publish; republish it",
+                        t.path.display()
+                    );
                     next.insert(e.info_hash, t.clone());
                     continue;
                 }

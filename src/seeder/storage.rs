@@ -234,6 +234,23 @@ impl SeededTorrent {
         self.failed.load(Ordering::Relaxed)
     }
 
+    /// Whether the published path still names the file we opened (blocking: two stats).
+    /// A publish that replaced it (a new link or copy of the source) makes this false.
+    pub fn path_is_open_file(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            match (self.file.metadata(), std::fs::metadata(&self.path)) {
+                (Ok(open), Ok(now)) => (open.dev(), open.ino()) == (now.dev(), now.ino()),
+                _ => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            true
+        }
+    }
+
     /// Length of piece `index`.
     fn piece_len(&self, index: u32) -> u64 {
         let start = u64::from(index) * self.piece_length;
@@ -331,6 +348,8 @@ impl SeededTorrent {
     /// Disables the torrent, logging once which file to republish.
     fn fail(&self, why: &str) -> StorageError {
         self.failed.store(true, Ordering::Relaxed);
+        // Its pieces are never served again: give their room in the shared cache back.
+        self.cache.forget(self.load_id);
         if !self.disabled.swap(true, Ordering::Relaxed) {
             tracing::error!(
                 "{}: {why}: the file changed after publish; this episode is no longer seeded. Run `podseed publish` to republish it",
