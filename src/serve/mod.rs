@@ -236,6 +236,27 @@ pub fn run(config: &Config, opts: &Options) -> Result<(), ServeError> {
     runtime.block_on(serve(config, &out, catalog, opts))
 }
 
+/// A TCP listener on `addr`; `[::]` is made dual-stack (IPv4 and IPv6 on one port) rather
+/// than left to the host's default (`net.ipv6.bindv6only`, and always IPv6-only on some
+/// systems), because the tracker lists our IPv4 address for such a listener too.
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED {
+        socket.set_only_v6(false)?;
+    }
+    // As tokio's own bind does: a restarted server takes its port back at once.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
 async fn serve(
     config: &Config,
     out: &Path,
@@ -247,9 +268,7 @@ async fn serve(
     let bind_err = |what: &'static str, addr: SocketAddr| {
         move |source| ServeError::Bind { what, addr, source }
     };
-    let http = TcpListener::bind(config.serve.http)
-        .await
-        .map_err(bind_err("http", config.serve.http))?;
+    let http = bind_tcp(config.serve.http).map_err(bind_err("http", config.serve.http))?;
     let http_addr = http
         .local_addr()
         .map_err(bind_err("http", config.serve.http))?;
@@ -269,12 +288,12 @@ async fn serve(
 
     let peer = match config.serve.peer {
         Some(addr) => {
-            let listener = match TcpListener::bind(addr).await {
+            let listener = match bind_tcp(addr) {
                 // `[::]` serves IPv4 and IPv6 on one port; a host without IPv6 gets 0.0.0.0.
                 Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
                     let v4 = SocketAddr::from(([0, 0, 0, 0], addr.port()));
                     tracing::info!("seeder: no IPv6 here ({e}); listening on {v4}");
-                    TcpListener::bind(v4).await
+                    bind_tcp(v4)
                 }
                 r => r,
             }
@@ -509,5 +528,27 @@ async fn sweep_loop(state: Arc<State>, mut shutdown: watch::Receiver<bool>, inte
         if n > 0 {
             tracing::debug!("tracker: expired {n} peers");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unspecified_ipv6_listener_takes_ipv4_too() {
+        let any6: SocketAddr = "[::]:0".parse().expect("addr");
+        let Ok(listener) = bind_tcp(any6) else {
+            eprintln!("SKIP an_unspecified_ipv6_listener_takes_ipv4_too: no IPv6 on this host");
+            return;
+        };
+        let port = listener.local_addr().expect("addr").port();
+        let v4 = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+        assert!(v4.is_ok(), "IPv4 refused by [::]: {v4:?}");
+        let (_, from) = listener.accept().await.expect("accept");
+        assert!(from.ip().to_canonical().is_ipv4(), "{from}");
+        // A specific address stays what it is.
+        let lo4 = bind_tcp("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        assert!(lo4.local_addr().expect("addr").is_ipv4());
     }
 }
