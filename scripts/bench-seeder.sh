@@ -3,7 +3,9 @@
 # libtorrent seeding the same .torrent and data, in one run.
 #
 # Usage: scripts/bench-seeder.sh [LEECHERS] [MB]                       (defaults: 8 200)
-# Env:   ROUND_TIMEOUT (s, 300): a round not done by then is killed and reported FAILED
+# Env:   REPEAT (1): run the four rounds this many times, interleaved, and report each
+#        repetition and the median of every ratio (the machine is shared and noisy)
+#        ROUND_TIMEOUT (s, 300): a round not done by then is killed and reported FAILED
 #        STALL_TIMEOUT (s, 60): aria2c's --bt-stop-timeout, a leecher with no download gives up
 #        SLOTS (16): unchoke slots of podseed and libtorrent (aria2 has no such setting)
 #        LT_PRESET (default): `high_performance_seed` starts libtorrent from its seed preset
@@ -55,6 +57,7 @@ set -euo pipefail
 
 K=${1:-8}
 MB=${2:-200}
+REPEAT=${REPEAT:-1}
 ROUND_TIMEOUT=${ROUND_TIMEOUT:-300}
 STALL_TIMEOUT=${STALL_TIMEOUT:-60}
 SLOTS=${SLOTS:-16}
@@ -290,7 +293,8 @@ done = []
 try:
     for line in open(a[16]):
         ts, _, path = line.strip().partition(" ")
-        if path.startswith(a[17]):
+        # This round's leechers only (with REPEAT, earlier rounds used the same folders).
+        if path.startswith(a[17]) and float(ts) >= t0:
             done.append(float(ts) - t0)
 except FileNotFoundError:
     pass
@@ -336,112 +340,138 @@ EOF
 chmod +x on-complete.sh
 
 wants() { [[ " $ROUNDS " == *" $1 "* ]]; }
-ROUND=0
 rm -f results.jsonl complete.txt
-# Round 1: podseed as deployed, tracker and seeder in one process.
-if wants podseed; then
-  start_serve podcast.yaml "$W/logs/serve-podseed.log"
-  SEEDER_URL=http://127.0.0.1:$HTTP
-  # Listed by its own tracker from the start (the ready file is written once it is).
-  run_round podseed "$SERVE_PID" podseed_uploaded
+for REP in $(seq 1 "$REPEAT"); do
+  [ "$REPEAT" = 1 ] || echo "== repetition $REP of $REPEAT"
+  ROUND=0
+  # Round 1: podseed as deployed, tracker and seeder in one process.
+  if wants podseed; then
+    start_serve podcast.yaml "$W/logs/serve-podseed.log"
+    SEEDER_URL=http://127.0.0.1:$HTTP
+    # Listed by its own tracker from the start (the ready file is written once it is).
+    run_round podseed "$SERVE_PID" podseed_uploaded
+    stop_pid "$SERVE_PID"
+  fi
+
+  # Round 2: podseed's seeder alone, beside a tracker-only serve.
+  ROUND=1
+  if wants podseed-split; then
+    start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-podseed-split.log"
+    TRACKER_PID=$SERVE_PID
+    "$BIN" serve -c podcast-seeder.yaml > "$W/logs/serve-podseed-split.log" 2>&1 & PS_PID=$!; started "$PS_PID"
+    SEEDER_URL=http://127.0.0.1:$SEEDER_HTTP
+    if wait_for_seeder podseed-split "$PS_PID"; then run_round podseed-split "$PS_PID" podseed_uploaded; fi
+    stop_pid "$PS_PID"
+    stop_pid "$TRACKER_PID"
+  fi
+
+  # Round 3: aria2 seeds; podseed is only the tracker.
+  ROUND=2
+  if wants aria2; then
+  start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-aria2.log"
+  aria2c --dir="$W/episodes" --listen-port="$A2_PORT" -V --seed-ratio=0.0 \
+    --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
+    --bt-max-peers=$((K + 8)) --max-overall-upload-limit=0 --file-allocation=none --disable-ipv6=true \
+    --enable-rpc --rpc-listen-port="$A2_RPC" --rpc-listen-all=false --stop-with-process=$$ \
+    --summary-interval=0 --console-log-level=warn --log="$W/logs/seed-aria2.log" --log-level=notice \
+    "$TORRENT" > "$W/logs/seed-aria2.out" 2>&1 & A2_PID=$!; started "$A2_PID"
+  if wait_for_seeder aria2 "$A2_PID"; then run_round aria2 "$A2_PID" aria2_uploaded; fi
+  stop_pid "$A2_PID"
   stop_pid "$SERVE_PID"
-fi
+  fi
 
-# Round 2: podseed's seeder alone, beside a tracker-only serve.
-ROUND=1
-if wants podseed-split; then
-  start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-podseed-split.log"
-  TRACKER_PID=$SERVE_PID
-  "$BIN" serve -c podcast-seeder.yaml > "$W/logs/serve-podseed-split.log" 2>&1 & PS_PID=$!; started "$PS_PID"
-  SEEDER_URL=http://127.0.0.1:$SEEDER_HTTP
-  if wait_for_seeder podseed-split "$PS_PID"; then run_round podseed-split "$PS_PID" podseed_uploaded; fi
-  stop_pid "$PS_PID"
-  stop_pid "$TRACKER_PID"
-fi
-
-# Round 3: aria2 seeds; podseed is only the tracker.
-ROUND=2
-if wants aria2; then
-start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-aria2.log"
-aria2c --dir="$W/episodes" --listen-port="$A2_PORT" -V --seed-ratio=0.0 \
-  --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
-  --bt-max-peers=$((K + 8)) --max-overall-upload-limit=0 --file-allocation=none --disable-ipv6=true \
-  --enable-rpc --rpc-listen-port="$A2_RPC" --rpc-listen-all=false --stop-with-process=$$ \
-  --summary-interval=0 --console-log-level=warn --log="$W/logs/seed-aria2.log" --log-level=notice \
-  "$TORRENT" > "$W/logs/seed-aria2.out" 2>&1 & A2_PID=$!; started "$A2_PID"
-if wait_for_seeder aria2 "$A2_PID"; then run_round aria2 "$A2_PID" aria2_uploaded; fi
-stop_pid "$A2_PID"
-stop_pid "$SERVE_PID"
-fi
-
-# Round 4: libtorrent seeds; podseed is only the tracker.
-ROUND=3
-if wants libtorrent; then
-start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-libtorrent.log"
-"$LT_PY" "$ROOT/scripts/libtorrent_seed.py" "$TORRENT" "$W/episodes" "$LT_PORT" "$W/lt-status.json" "$SLOTS" \
-  > "$W/logs/seed-libtorrent.log" 2>&1 & LT_PID=$!; started "$LT_PID"
-if wait_for_seeder libtorrent "$LT_PID"; then run_round libtorrent "$LT_PID" lt_uploaded; fi
-stop_pid "$LT_PID"
-stop_pid "$SERVE_PID"
-fi
+  # Round 4: libtorrent seeds; podseed is only the tracker.
+  ROUND=3
+  if wants libtorrent; then
+  start_serve podcast-nopeer.yaml "$W/logs/serve-tracker-libtorrent.log"
+  "$LT_PY" "$ROOT/scripts/libtorrent_seed.py" "$TORRENT" "$W/episodes" "$LT_PORT" "$W/lt-status.json" "$SLOTS" \
+    > "$W/logs/seed-libtorrent.log" 2>&1 & LT_PID=$!; started "$LT_PID"
+  if wait_for_seeder libtorrent "$LT_PID"; then run_round libtorrent "$LT_PID" lt_uploaded; fi
+  stop_pid "$LT_PID"
+  stop_pid "$SERVE_PID"
+  fi
+done
 
 cp podcast.yaml podcast-nopeer.yaml "$W/logs/" 2>/dev/null || true
 python3 - "$K" "$SIZE" "$(nproc)" "$W/results.jsonl" <<'PY' | tee "$W/summary.txt"
 import json, sys
 k, size, cores = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-rows = {r["name"]: r for r in map(json.loads, open(sys.argv[4]))}
+reps = {}
+for r in map(json.loads, open(sys.argv[4])):
+    # The n-th row of a round is repetition n (rounds run in order within each).
+    n = sum(1 for rep in reps.values() if r["name"] in rep)
+    reps.setdefault(n, {})[r["name"]] = r
 total = k * size
-print()
-print(f"{k} leechers x {size / 1e6:.0f} MB = {total / 1e6:.0f} MB delivered per round; {cores} cores; loopback")
-print("time: until the last leecher had the file (in brackets: until every aria2c had exited)")
-print("seeder sent: K x size minus the leechers' uploads to each other (tracker reports); own: the seeder's own count")
-print("CPU/GB: seeder CPU seconds per GB delivered to the leechers, and per GB the seeder itself sent")
-print("RSS: the seeder's peak (VmHWM; it counts mapped file pages too), and its anonymous memory at the end")
-print()
-print(f"{'seeder':<14}{'time s':>15}{'MB/s':>8}{'seeder sent MB':>16}{'own MB':>8}"
-      f"{'CPU s':>7}{'CPU/GB deliv':>13}{'CPU/GB sent':>12}{'RSS MB peak (anon)':>20}{'leech CPU s':>12}  result")
-m = {}
-for name in ("podseed", "podseed-split", "aria2", "libtorrent"):
-    r = rows.get(name)
-    if not r:
-        print(f"{name:<14}  (no result: the round did not run)")
-        continue
-    ok = not (r["failed"] or r["bad"] or r["seeder_died"]) and r["completed"] == k
-    sent = total - r["leech_up"] if r["leech_up"] is not None else None
-    mbs = total / 1e6 / r["done"]
-    per_deliv = r["cpu"] / (total / 1e9)
-    per_sent = r["cpu"] / (sent / 1e9) if sent else float("nan")
-    own = f"{r['own_up'] / 1e6:.0f}" if r["own_up"] is not None else "-"
-    sent_s = f"{sent / 1e6:.0f} ({100 * sent / total:.0f}%)" if sent is not None else "?"
-    status = "ok" if ok else (f"FAILED ({r['failed']} leechers failed, {r['bad']} bad downloads, "
-                              f"{r['completed']} completed" + (", seeder died" if r["seeder_died"] else "") + ")")
-    t = f"{r['done']:.2f} ({r['exit']:.1f})"
-    rss = f"{r['rss_kb'] / 1024:.1f} ({r['anon_kb'] / 1024:.1f})"
-    mbs_s = f"{mbs:.1f}" if ok else "-"
-    print(f"{name:<14}{t:>15}{mbs_s:>8}{sent_s:>16}{own:>8}{r['cpu']:7.2f}{per_deliv:13.2f}{per_sent:12.2f}"
-          f"{rss:>20}{r['leech_cpu']:12.2f}  {status}")
-    m[name] = dict(ok=ok, mbs=mbs, mbs_exit=total / 1e6 / r["exit"], per_deliv=per_deliv, per_sent=per_sent,
-                   rss=r["rss_kb"] / 1024)
-print()
-for mine in ("podseed", "podseed-split"):
-    p = m.get(mine)
-    if not p:
-        continue
-    if not p["ok"]:
-        print(f"the {mine} round FAILED: no ratios")
-        continue
-    for other, target in (("aria2", 1.5), ("libtorrent", 1.0)):
-        o = m.get(other)
-        if not o or not o["ok"]:
-            print(f"{mine:<13} / {other:<10}  n/a: that round failed or did not run")
+ratios = {}
+
+
+def report(rows):
+    m = {}
+    print()
+    print(f"{k} leechers x {size / 1e6:.0f} MB = {total / 1e6:.0f} MB delivered per round; {cores} cores; loopback")
+    print("time: until the last leecher had the file (in brackets: until every aria2c had exited)")
+    print("seeder sent: K x size minus the leechers' uploads to each other (tracker reports); own: the seeder's own count")
+    print("CPU/GB: seeder CPU seconds per GB delivered to the leechers, and per GB the seeder itself sent")
+    print("RSS: the seeder's peak (VmHWM; it counts mapped file pages too), and its anonymous memory at the end")
+    print()
+    print(f"{'seeder':<14}{'time s':>15}{'MB/s':>8}{'seeder sent MB':>16}{'own MB':>8}"
+          f"{'CPU s':>7}{'CPU/GB deliv':>13}{'CPU/GB sent':>12}{'RSS MB peak (anon)':>20}{'leech CPU s':>12}  result")
+    for name in ("podseed", "podseed-split", "aria2", "libtorrent"):
+        r = rows.get(name)
+        if not r:
+            print(f"{name:<14}  (no result: the round did not run)")
             continue
-        tp = p["mbs"] / o["mbs"]
-        cpu = p["per_sent"] / o["per_sent"]
-        print(f"{mine:<13} / {other:<10}  throughput {tp:5.2f} (target >= {target:.1f}: {'met' if tp >= target else 'NOT met'};"
-              f" by exit times {p['mbs_exit'] / o['mbs_exit']:.2f})   CPU per GB sent {cpu:5.2f}, per GB delivered"
-              f" {p['per_deliv'] / o['per_deliv']:5.2f} (target < 1.00: {'met' if cpu < 1 else 'NOT met'})")
-    limit = 50 + k
-    print(f"{mine} peak RSS {p['rss']:.1f} MB; target < 50 MB + 1 MB x {k} peers = {limit} MB: {'met' if p['rss'] < limit else 'NOT met'}")
-if not all(v["ok"] for v in m.values()):
-    print("some rounds FAILED: their figures do not compare")
+        ok = not (r["failed"] or r["bad"] or r["seeder_died"]) and r["completed"] == k
+        sent = total - r["leech_up"] if r["leech_up"] is not None else None
+        mbs = total / 1e6 / r["done"]
+        per_deliv = r["cpu"] / (total / 1e9)
+        per_sent = r["cpu"] / (sent / 1e9) if sent else float("nan")
+        own = f"{r['own_up'] / 1e6:.0f}" if r["own_up"] is not None else "-"
+        sent_s = f"{sent / 1e6:.0f} ({100 * sent / total:.0f}%)" if sent is not None else "?"
+        status = "ok" if ok else (f"FAILED ({r['failed']} leechers failed, {r['bad']} bad downloads, "
+                                  f"{r['completed']} completed" + (", seeder died" if r["seeder_died"] else "") + ")")
+        t = f"{r['done']:.2f} ({r['exit']:.1f})"
+        rss = f"{r['rss_kb'] / 1024:.1f} ({r['anon_kb'] / 1024:.1f})"
+        mbs_s = f"{mbs:.1f}" if ok else "-"
+        print(f"{name:<14}{t:>15}{mbs_s:>8}{sent_s:>16}{own:>8}{r['cpu']:7.2f}{per_deliv:13.2f}{per_sent:12.2f}"
+              f"{rss:>20}{r['leech_cpu']:12.2f}  {status}")
+        m[name] = dict(ok=ok, mbs=mbs, mbs_exit=total / 1e6 / r["exit"], per_deliv=per_deliv, per_sent=per_sent,
+                       rss=r["rss_kb"] / 1024)
+    print()
+    for mine in ("podseed", "podseed-split"):
+        p = m.get(mine)
+        if not p:
+            continue
+        if not p["ok"]:
+            print(f"the {mine} round FAILED: no ratios")
+            continue
+        for other, target in (("aria2", 1.5), ("libtorrent", 1.0)):
+            o = m.get(other)
+            if not o or not o["ok"]:
+                print(f"{mine:<13} / {other:<10}  n/a: that round failed or did not run")
+                continue
+            tp = p["mbs"] / o["mbs"]
+            cpu = p["per_sent"] / o["per_sent"]
+            ratios.setdefault(f"{mine} / {other} throughput (target >= {target:.1f})", []).append(tp)
+            ratios.setdefault(f"{mine} / {other} CPU per GB sent (target < 1)", []).append(cpu)
+            print(f"{mine:<13} / {other:<10}  throughput {tp:5.2f} (target >= {target:.1f}: {'met' if tp >= target else 'NOT met'};"
+                  f" by exit times {p['mbs_exit'] / o['mbs_exit']:.2f})   CPU per GB sent {cpu:5.2f}, per GB delivered"
+                  f" {p['per_deliv'] / o['per_deliv']:5.2f} (target < 1.00: {'met' if cpu < 1 else 'NOT met'})")
+        limit = 50 + k
+        print(f"{mine} peak RSS {p['rss']:.1f} MB; target < 50 MB + 1 MB x {k} peers = {limit} MB: {'met' if p['rss'] < limit else 'NOT met'}")
+    if not all(v["ok"] for v in m.values()):
+        print("some rounds FAILED: their figures do not compare")
+
+
+for n in sorted(reps):
+    if len(reps) > 1:
+        print(f"\n== repetition {n + 1} of {len(reps)}")
+    report(reps[n])
+if len(reps) > 1:
+    print(f"\nmedians over {len(reps)} repetitions (each ratio within one repetition):")
+    for key, values in sorted(ratios.items()):
+        v = sorted(values)
+        mid = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+        shown = " / ".join(f"{x:.2f}" for x in values)
+        print(f"  {key:<48} median {mid:5.2f}   ({shown})")
 PY
