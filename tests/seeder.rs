@@ -232,12 +232,7 @@ fn a_file_changed_after_publish_is_never_served() {
     for b in &mut bytes[20_000..20_100] {
         *b ^= 0x5a;
     }
-    std::fs::write(&media, &bytes).expect("write");
-    std::fs::File::options()
-        .write(true)
-        .open(&media)
-        .and_then(|f| f.set_modified(mtime))
-        .expect("mtime");
+    write_keeping_mtime(&media, &bytes, mtime);
     let s = Server::start(d.path());
     let torrent = d
         .path()
@@ -262,36 +257,16 @@ fn a_file_changed_after_publish_is_never_served() {
     // A new build that leaves that file as it was (another episode is added) does not
     // bring the corrupted episode back.
     let episodes = d.path().join("examples/episodes");
-    std::fs::copy(
-        episodes.join("2026-01-15-welcome.mp3"),
-        episodes.join("2026-03-01-another.mp3"),
-    )
-    .expect("copy");
-    let summary: Value =
-        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let summary = publish_with_new_episode(d.path(), "2026-03-01-another.mp3");
     let another = hash_of(&summary, "2026-03-01-another.mp3");
     let src = std::fs::read(episodes.join("2026-03-01-another.mp3")).expect("src");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(s.peer).is_ok_and(|mut c| {
-        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut hs = [0u8; Handshake::LEN];
-        c.write_all(&Handshake::ours(another, [3; 20]).encode())
-            .is_ok()
-            && c.read_exact(&mut hs).is_err()
-    }) {
-        assert!(Instant::now() < deadline, "the new build was not loaded");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(10, "the new build was not loaded", || {
+        seeds(s.peer, another)
+    });
     fetch_first_block(s.peer, another, &src);
     let bonus = hash_of(&summary, "bonus-behind-the-scenes.mp3");
-    let mut c = TcpStream::connect(s.peer).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    c.write_all(&Handshake::ours(bonus, [4; 20]).encode())
-        .expect("send");
-    let mut hs = [0u8; Handshake::LEN];
     assert!(
-        c.read_exact(&mut hs).is_err(),
+        !seeds(s.peer, bonus),
         "the corrupted episode is seeded again after a reload"
     );
     // The podcaster restores the source as a new file (a restore from backup keeps the
@@ -299,39 +274,57 @@ fn a_file_changed_after_publish_is_never_served() {
     let good = std::fs::read(repo().join("examples/episodes/bonus-behind-the-scenes.mp3"))
         .expect("shipped example");
     let restored = episodes.join("restored.tmp");
-    std::fs::write(&restored, &good).expect("write");
-    std::fs::File::options()
-        .write(true)
-        .open(&restored)
-        .and_then(|f| f.set_modified(mtime))
-        .expect("mtime");
+    write_keeping_mtime(&restored, &good, mtime);
     std::fs::rename(&restored, episodes.join("bonus-behind-the-scenes.mp3")).expect("rename");
-    std::fs::copy(
-        episodes.join("2026-01-15-welcome.mp3"),
-        episodes.join("2026-03-02-third.mp3"),
-    )
-    .expect("copy");
-    let summary: Value =
-        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let summary = publish_with_new_episode(d.path(), "2026-03-02-third.mp3");
     assert_eq!(hash_of(&summary, "bonus-behind-the-scenes.mp3"), bonus);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut c = TcpStream::connect(s.peer).expect("connect");
-        c.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        c.write_all(&Handshake::ours(bonus, [5; 20]).encode())
-            .expect("send");
-        if c.read_exact(&mut hs).is_ok() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the restored episode is not seeded after publish"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        10,
+        "the restored episode is not seeded after publish",
+        || seeds(s.peer, bonus),
+    );
     fetch_first_block(s.peer, bonus, &good);
     drop(s);
+}
+
+/// Writes `bytes` to `path` and sets its mtime to `mtime` (so only content checks notice).
+fn write_keeping_mtime(path: &Path, bytes: &[u8], mtime: std::time::SystemTime) {
+    std::fs::write(path, bytes).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("mtime");
+}
+
+/// Adds an episode `file` (a copy of the welcome episode under another name, so another
+/// info hash) to the example in `dir` and publishes; returns publish's JSON summary.
+fn publish_with_new_episode(dir: &Path, file: &str) -> Value {
+    let episodes = dir.join("examples/episodes");
+    std::fs::copy(episodes.join("2026-01-15-welcome.mp3"), episodes.join(file)).expect("copy");
+    serde_json::from_str(&podseed_ok(dir, &["publish", "--json"])).expect("json")
+}
+
+/// Whether the seeder answers a handshake for `hash` (it closes on torrents it does not
+/// seed).
+fn seeds(peer: SocketAddr, hash: [u8; 20]) -> bool {
+    let Ok(mut c) = TcpStream::connect(peer) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut hs = [0u8; Handshake::LEN];
+    c.write_all(&Handshake::ours(hash, *b"-TS0001-probe0000000").encode())
+        .is_ok()
+        && c.read_exact(&mut hs).is_ok()
+}
+
+/// Waits up to `secs` seconds for `ready`, failing with `what`.
+fn wait_until(secs: u64, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A raw test peer: handshake with the fast and extension bits.
@@ -448,13 +441,7 @@ fn misbehaving_peers_do_not_stop_the_seeder() {
     fetch_first_block(s.peer, hash, &src);
 
     // An unknown info hash: the connection is closed without a handshake.
-    let mut c = TcpStream::connect(s.peer).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    c.write_all(&Handshake::ours([9; 20], [1; 20]).encode())
-        .expect("send");
-    let mut b = [0u8; 68];
-    assert!(c.read_exact(&mut b).is_err(), "answered an unknown torrent");
+    assert!(!seeds(s.peer, [9; 20]), "answered an unknown torrent");
 
     // Junk instead of a handshake: more than an encrypted handshake may take to show its
     // sync marker, so the seeder closes it (EOF or reset) rather than our read timing out.
@@ -1228,15 +1215,9 @@ fn episodes_published_while_serving_are_seeded_and_removed_ones_stop() {
     let welcome = hash_of(&summary, "2026-01-15-welcome.mp3");
     let s = Server::start(d.path());
     let wait_for = |hash: [u8; 20], event: &str| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !tracker.events(hash).iter().any(|e| e == event) {
-            assert!(
-                Instant::now() < deadline,
-                "no event={event} for {hash:02x?}: {:?}",
-                tracker.seen.lock().expect("lock")
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(20, &format!("no event={event} for {hash:02x?}"), || {
+            tracker.events(hash).iter().any(|e| e == event)
+        })
     };
     wait_for(bonus, "started");
     wait_for(welcome, "started");
@@ -1245,29 +1226,14 @@ fn episodes_published_while_serving_are_seeded_and_removed_ones_stop() {
     // A new episode in the same build.
     let new_file = "2026-03-01-new-episode.mp3";
     let episodes = d.path().join("examples/episodes");
-    std::fs::copy(
-        episodes.join("2026-01-15-welcome.mp3"),
-        episodes.join(new_file),
-    )
-    .expect("copy");
-    let summary: Value =
-        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
+    let summary = publish_with_new_episode(d.path(), new_file);
     let new = hash_of(&summary, new_file);
     wait_for(bonus, "stopped");
     wait_for(new, "started");
     // The new episode is seeded by the running server; the removed one is not.
     let src = std::fs::read(episodes.join(new_file)).expect("src");
     fetch_first_block(s.peer, new, &src);
-    let mut c = TcpStream::connect(s.peer).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    c.write_all(&Handshake::ours(bonus, [1; 20]).encode())
-        .expect("send");
-    let mut hs = [0u8; Handshake::LEN];
-    assert!(
-        c.read_exact(&mut hs).is_err(),
-        "a removed episode is still seeded"
-    );
+    assert!(!seeds(s.peer, bonus), "a removed episode is still seeded");
     // The episodes still published are not stopped, and each was started once.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(tracker.events(welcome), ["started"]);
