@@ -210,8 +210,11 @@ impl Swarm {
             });
         self.peer_downloaded = self.peer_downloaded.saturating_add(transfer.downloaded);
         self.peer_uploaded = self.peer_uploaded.saturating_add(transfer.uploaded);
-        // Only a leecher we knew can complete, so repeating the event counts nothing.
-        if u.event == Event::Completed && matches!(previous, Some((_, false))) {
+        // A leecher we knew that now has everything completed, whether it says so with
+        // `completed` or not: a client stopping right after it finishes (aria2 with
+        // --seed-time=0) may send only `stopped` with left=0. Only a leecher we knew can
+        // complete, so repeating the event counts nothing.
+        if u.left == 0 && matches!(previous, Some((_, false))) {
             self.completed = self.completed.saturating_add(1);
         }
         if u.event == Event::Stopped {
@@ -370,6 +373,16 @@ mod tests {
         assert_eq!((s.seeders(), s.leechers(), s.completed), (2, 0, 1));
         s.update(&up(2, Event::Stopped, 0), 2, &LIMITS);
         assert_eq!((s.seeders(), s.leechers()), (1, 0));
+        // A leecher that reaches left=0 without `completed` (a regular announce, or straight
+        // to `stopped`) has completed too.
+        s.update(&up(3, Event::Started, 100), 3, &LIMITS);
+        s.update(&up(3, Event::None, 0), 4, &LIMITS);
+        s.update(&up(4, Event::Started, 100), 3, &LIMITS);
+        s.update(&up(4, Event::Stopped, 0), 4, &LIMITS);
+        // A leecher that stops unfinished has not.
+        s.update(&up(5, Event::Started, 100), 3, &LIMITS);
+        s.update(&up(5, Event::Stopped, 40), 4, &LIMITS);
+        assert_eq!(s.completed, 3);
     }
 
     #[test]
