@@ -374,6 +374,29 @@ fn send(s: &mut TcpStream, m: &Message) {
     s.write_all(&out).expect("send");
 }
 
+/// A test peer that has exchanged extension handshakes (offering ut_metadata as 3); returns
+/// it, its read buffer, and the seeder's ut_metadata id.
+fn metadata_peer(addr: SocketAddr, hash: [u8; 20]) -> (TcpStream, Vec<u8>, u8) {
+    let mut c = connect_peer(addr, hash);
+    let mut buf = Vec::new();
+    let hs = read_until(&mut c, &mut buf, |m| {
+        matches!(m, Message::Extended { id: 0, .. })
+    });
+    let Some(Message::Extended { payload, .. }) = hs else {
+        panic!("no extended handshake");
+    };
+    let ext = wire::decode_extended_handshake(&payload).expect("ext");
+    let theirs = ext.ut_metadata.expect("ut_metadata id");
+    send(
+        &mut c,
+        &Message::Extended {
+            id: 0,
+            payload: b"d1:md11:ut_metadatai3eee".to_vec(),
+        },
+    );
+    (c, buf, theirs)
+}
+
 /// Sends a BEP 9 request for metadata `piece` (to the peer's ut_metadata id `theirs`) and
 /// returns the payload of its answer (we advertised ut_metadata as 3).
 fn request_metadata(
@@ -643,24 +666,7 @@ fn misbehaving_peers_do_not_stop_the_seeder() {
     // Through all of it, a normal peer is still served.
     fetch_first_block(s.peer, hash, &src);
     // Metadata: a ut_metadata request for piece 0 returns the info dict; piece 99 is rejected.
-    let mut c = connect_peer(s.peer, hash);
-    let mut buf = Vec::new();
-    let hs = read_until(&mut c, &mut buf, |m| {
-        matches!(m, Message::Extended { id: 0, .. })
-    });
-    let Some(Message::Extended { payload, .. }) = hs else {
-        panic!("no extended handshake");
-    };
-    let ext = wire::decode_extended_handshake(&payload).expect("ext");
-    let theirs = ext.ut_metadata.expect("ut_metadata id");
-    let ours = b"d1:md11:ut_metadatai3eee".to_vec();
-    send(
-        &mut c,
-        &Message::Extended {
-            id: 0,
-            payload: ours,
-        },
-    );
+    let (mut c, mut buf, theirs) = metadata_peer(s.peer, hash);
     let payload = request_metadata(&mut c, &mut buf, theirs, 0).expect("no metadata");
     let torrent = lava_torrent::torrent::v1::Torrent::read_from_file(
         d.path()
@@ -1238,4 +1244,53 @@ fn episodes_published_while_serving_are_seeded_and_removed_ones_stop() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(tracker.events(welcome), ["started"]);
     assert_eq!(tracker.events(bonus), ["started", "stopped"]);
+}
+
+#[test]
+fn metadata_replies_count_against_the_upload_limit() {
+    const RATE: u64 = 1000;
+    let (d, summary, s) = seeded_example_with(&format!("  max_upload_rate: {RATE}\n"));
+    let hash = hash_of(&summary, "2026-02-01-swarm-basics.mp3");
+    let info_len = lava_torrent::torrent::v1::Torrent::read_from_file(
+        d.path()
+            .join("public/torrents/2026-02-01-swarm-basics.torrent"),
+    )
+    .expect("torrent")
+    .construct_info()
+    .encode()
+    .len() as u64;
+    let (mut c, mut buf, theirs) = metadata_peer(s.peer, hash);
+    // Asked for again and again, in one go: the replies must wait for the token bucket
+    // (one second of burst), like blocks do.
+    let asks = 12u64;
+    let mut burst = Vec::new();
+    for _ in 0..asks {
+        wire::encode(
+            &Message::Extended {
+                id: theirs,
+                payload: b"d8:msg_typei0e5:piecei0ee".to_vec(),
+            },
+            &mut burst,
+        );
+    }
+    let t0 = Instant::now();
+    c.write_all(&burst).expect("send");
+    for i in 0..asks {
+        assert!(
+            read_until(&mut c, &mut buf, |m| matches!(
+                m,
+                Message::Extended { id: 3, .. }
+            ))
+            .is_some(),
+            "reply {i} missing"
+        );
+    }
+    // A lower bound only: a slow machine can only take longer.
+    let least = (asks * info_len).saturating_sub(RATE) as f64 / RATE as f64;
+    assert!(least >= 1.0, "the test needs more requests ({least} s)");
+    let took = t0.elapsed().as_secs_f64();
+    assert!(
+        took >= 0.9 * least,
+        "{asks} metadata replies of {info_len} bytes took {took:.2} s at {RATE} B/s (at least {least:.2} s)"
+    );
 }

@@ -209,6 +209,7 @@ async fn start<S: AsyncRead + AsyncWrite + Unpin>(
         torrent,
         fast,
         their_metadata_id: None,
+        metadata_bytes: 0,
         queue: VecDeque::new(),
         choked_sent: true,
         key: slot.key,
@@ -245,6 +246,8 @@ struct Session<'a> {
     torrent: &'a Arc<SeededTorrent>,
     fast: bool,
     their_metadata_id: Option<u8>,
+    /// ut_metadata bytes queued since the last write, to be paid to the upload limit.
+    metadata_bytes: u64,
     queue: VecDeque<(u32, u32, u32)>,
     /// What we last told the peer.
     choked_sent: bool,
@@ -294,6 +297,12 @@ impl Session<'_> {
             }
             buf.drain(..used);
             if !out.is_empty() {
+                // Metadata replies count against the upload limit like blocks do, so a
+                // peer asking for them again and again cannot get round it.
+                if self.metadata_bytes > 0 {
+                    self.seeder.limiter.acquire(self.metadata_bytes).await;
+                    self.metadata_bytes = 0;
+                }
                 out.write_to(&mut writer).await?;
             }
             if backlog {
@@ -496,6 +505,7 @@ impl Session<'_> {
             let reply = if start < info.len() as u64 {
                 let start = start as usize;
                 let end = (start + METADATA_PIECE).min(info.len());
+                self.metadata_bytes += (end - start) as u64;
                 wire::encode_metadata_data(piece, info.len() as u32, &info[start..end])
             } else {
                 wire::encode_metadata_reject(piece)
