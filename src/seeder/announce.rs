@@ -98,7 +98,16 @@ impl Drop for Report {
     }
 }
 
-/// `stopped` for one torrent at one tracker, in the background, within the announce cap.
+/// `stopped` for one torrent at one tracker; a failure is only logged (the tracker
+/// expires us anyway).
+async fn send_stopped(client: &reqwest::Client, identity: &Identity, key: &Key, uploaded: u64) {
+    let event = AnnounceEvent::Stopped;
+    if let Err(e) = announce(client, &key.1, &key.0, identity, event, uploaded).await {
+        tracing::debug!("seeder: stopped to {}: {e}", key.1);
+    }
+}
+
+/// [`send_stopped`] in the background, within the announce cap.
 fn spawn_stopped(
     client: &reqwest::Client,
     identity: &Identity,
@@ -109,10 +118,7 @@ fn spawn_stopped(
     let (client, identity, limit) = (client.clone(), identity.clone(), limit.clone());
     tokio::spawn(async move {
         let _permit = limit.acquire_owned().await;
-        let event = AnnounceEvent::Stopped;
-        if let Err(e) = announce(&client, &key.1, &key.0, &identity, event, uploaded).await {
-            tracing::debug!("seeder: stopped to {}: {e}", key.1);
-        }
+        send_stopped(&client, &identity, &key, uploaded).await;
     });
 }
 
@@ -237,23 +243,10 @@ pub async fn run(
     let stops = slots
         .into_iter()
         .filter(|(_, s)| s.started)
-        .map(|((hash, url), _)| {
-            let (client, identity) = (client.clone(), identity.clone());
-            let uploaded = seeder.uploaded(&hash);
-            async move {
-                if let Err(e) = announce(
-                    &client,
-                    &url,
-                    &hash,
-                    &identity,
-                    AnnounceEvent::Stopped,
-                    uploaded,
-                )
-                .await
-                {
-                    tracing::debug!("seeder: stopped to {url}: {e}");
-                }
-            }
+        .map(|(key, _)| {
+            let (client, identity) = (&client, &identity);
+            let uploaded = seeder.uploaded(&key.0);
+            async move { send_stopped(client, identity, &key, uploaded).await }
         });
     let _ = tokio::time::timeout(
         Duration::from_secs(3),
