@@ -176,7 +176,7 @@ impl Tracker {
         &self,
         hash: &InfoHash,
         dial: Option<Leecher>,
-    ) -> Option<(Vec<SocketAddr>, [u8; 20])> {
+    ) -> Option<([Option<SocketAddr>; 2], [u8; 20])> {
         let local = self.local.read().unwrap_or_else(|p| p.into_inner());
         let l = local
             .as_ref()
@@ -191,7 +191,13 @@ impl Tracker {
                 let _ = tx.try_send(peer);
             }
         }
-        Some((l.addrs.clone(), l.peer_id))
+        // Copied out, not cloned: this runs for every announce (no allocation), and there
+        // is at most one address per family.
+        let mut addrs = [None; 2];
+        for (slot, a) in addrs.iter_mut().zip(&l.addrs) {
+            *slot = Some(*a);
+        }
+        Some((addrs, l.peer_id))
     }
 
     /// The settings.
@@ -252,7 +258,7 @@ impl Tracker {
         // Our seeder is always in the list (first), in each family the client can use,
         // even for a client announcing left=0: one that only has a magnet link does that
         // while it fetches the metadata, and we are where it gets it.
-        for &addr in &local {
+        for addr in local.into_iter().flatten() {
             let family_ok = match a.family {
                 None => true,
                 Some(Family::V4) => addr.is_ipv4(),
@@ -268,7 +274,7 @@ impl Tracker {
                 swarm
                     .sample(&a.update.addr, is_seeder, rest, a.family)
                     .into_iter()
-                    .filter(|p| !local.contains(&p.addr))
+                    .filter(|p| !local.contains(&Some(p.addr)))
                     .map(|p| (p.addr, p.peer_id)),
             );
         } else {
