@@ -6,7 +6,6 @@
 //! pieces come from our own hasher. No I/O here.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use lava_torrent::bencode::BencodeElem;
@@ -14,50 +13,7 @@ use lava_torrent::torrent::v1::Torrent;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha1::{Digest, Sha1};
 
-/// A torrent's v1 info hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct InfoHash(pub [u8; 20]);
-
-impl InfoHash {
-    /// Lower-case hex, as in magnet links.
-    pub fn to_hex(&self) -> String {
-        hex(&self.0)
-    }
-
-    /// Parses 40 hex digits.
-    pub fn from_hex(s: &str) -> Option<InfoHash> {
-        let bytes = unhex(s)?;
-        Some(InfoHash(bytes.try_into().ok()?))
-    }
-}
-
-impl fmt::Display for InfoHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-/// Bytes from hex digits (either case); None on odd length or a non-hex digit.
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
+use crate::bt::InfoHash;
 
 /// Smallest and largest piece lengths podseed chooses.
 pub const MIN_PIECE_LENGTH: u64 = 16 * 1024;
@@ -294,12 +250,5 @@ mod tests {
     fn wrong_piece_count_is_refused() {
         let pieces = [7u8; 20];
         assert!(build(&spec(&pieces, &[])).is_err());
-    }
-
-    #[test]
-    fn hex_round_trip() {
-        let h = InfoHash([0xab; 20]);
-        assert_eq!(InfoHash::from_hex(&h.to_hex()), Some(h));
-        assert_eq!(InfoHash::from_hex("zz"), None);
     }
 }

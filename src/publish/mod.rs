@@ -27,9 +27,10 @@ use uuid::Uuid;
 
 use crate::config::{join_url, transcript_type, Config, ConfigError, EpisodeType};
 
+use crate::bt::InfoHash;
 use cache::{CachedEpisode, Manifest};
 use hash::HashJob;
-use metainfo::{InfoHash, TorrentSpec};
+use metainfo::TorrentSpec;
 use output::{Content, OutputFile, Plan};
 use scan::SourceFile;
 
@@ -369,8 +370,8 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
                 piece_length: d.piece_length,
                 // Filled in when the torrent is built.
                 info_hash: String::new(),
-                sha256: metainfo::hex(&d.sha256),
-                pieces: metainfo::hex(&d.pieces),
+                sha256: crate::bt::hex(&d.sha256),
+                pieces: crate::bt::hex(&d.pieces),
                 duration_ms: (duration_secs * 1000.0).round() as u64,
                 bitrate_bps: d.frames.bitrate_bps(),
                 audio_start: p.audio_start,
@@ -546,7 +547,7 @@ fn choose_date(
 fn file_sha256(path: &Path) -> Option<String> {
     use sha2::Digest;
     let bytes = std::fs::read(path).ok()?;
-    Some(metainfo::hex(&sha2::Sha256::digest(bytes)))
+    Some(crate::bt::hex(&sha2::Sha256::digest(bytes)))
 }
 
 fn file_name(rel: &str) -> &str {
@@ -646,7 +647,7 @@ fn assemble(
         let media_url = join_url(&show.media_base_url, &f.rel);
         let torrent_rel = format!("torrents/{st}.torrent");
         let torrent_url = join_url(&show.base_url, &torrent_rel);
-        let pieces = metainfo::unhex(&c.pieces).unwrap_or_default();
+        let pieces = crate::bt::unhex(&c.pieces).unwrap_or_default();
         let built = metainfo::build(&TorrentSpec {
             name: &name,
             length: c.size,
@@ -735,7 +736,7 @@ fn assemble(
         }
         let mut page_url = show.base_url.clone();
         page_url.set_fragment(Some(&anchor));
-        let sha256: [u8; 32] = metainfo::unhex(&c.sha256)
+        let sha256: [u8; 32] = crate::bt::unhex(&c.sha256)
             .and_then(|v| v.try_into().ok())
             .unwrap_or([0; 32]);
         episodes.push(Episode {

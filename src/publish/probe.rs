@@ -221,7 +221,7 @@ fn from_id3(tag: &id3::Tag) -> (Tags, Option<Vec<u8>>) {
         picture: picture.and_then(|p| {
             Some(PictureInfo {
                 ext: image_extension(&p.data)?.to_string(),
-                sha256: super::metainfo::hex(&sha2::Sha256::digest(&p.data)),
+                sha256: crate::bt::hex(&sha2::Sha256::digest(&p.data)),
             })
         }),
         chapters,

@@ -15,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 
-use crate::publish::metainfo::InfoHash;
+use crate::bt::InfoHash;
 use crate::tracker::udp::{self, AnnounceRequest, Reply};
 
 use super::Seeder;

@@ -14,7 +14,7 @@ use mainline::{Dht, Id};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::publish::metainfo::InfoHash;
+use crate::bt::InfoHash;
 
 use super::Seeder;
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::publish::metainfo::InfoHash;
+use crate::bt::InfoHash;
 use crate::tracker::Leecher;
 
 use super::peer;

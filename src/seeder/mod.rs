@@ -26,9 +26,9 @@ use std::sync::{Arc, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::publish::metainfo::InfoHash;
-use crate::serve::catalog::Catalog;
-use crate::serve::conn::{IpSlot, PerIp};
+use crate::bt::InfoHash;
+use crate::catalog::Catalog;
+use crate::net::{IpSlot, PerIp};
 
 use choke::{Choker, RateLimiter};
 use storage::SeededTorrent;
@@ -225,7 +225,7 @@ pub async fn run(listener: TcpListener, seeder: Arc<Seeder>, mut shutdown: watch
         };
         let _ = stream.set_nodelay(true);
         // A peer that stops reading (or sending) for a minute is dropped, even mid-write.
-        let stream = crate::serve::conn::IdleTimeout::new(stream, PEER_IDLE_TIMEOUT);
+        let stream = crate::net::IdleTimeout::new(stream, PEER_IDLE_TIMEOUT);
         let seeder = seeder.clone();
         spawn_session(
             addr,

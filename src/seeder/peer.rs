@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-use crate::publish::metainfo::InfoHash;
+use crate::bt::InfoHash;
 
 use super::mse::{self, CryptoStream};
 use super::outbox::Outbox;
@@ -62,7 +62,7 @@ pub enum PeerError {
 }
 
 /// Serves one incoming connection until it ends. The stream should carry a no-progress
-/// timeout (the listener wraps it in `serve::conn::IdleTimeout`), so a peer that stops
+/// timeout (the listener wraps it in `net::IdleTimeout`), so a peer that stops
 /// reading cannot hold a write, a slot and a turn in the rotation forever.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
@@ -119,7 +119,7 @@ pub async fn dial(
         .await
         .map_err(|_| PeerError::Timeout)??;
     let _ = stream.set_nodelay(true);
-    let mut stream = crate::serve::conn::IdleTimeout::new(stream, super::PEER_IDLE_TIMEOUT);
+    let mut stream = crate::net::IdleTimeout::new(stream, super::PEER_IDLE_TIMEOUT);
     let hash = torrent.info_hash.0;
     stream
         .write_all(&our_handshake(&seeder, hash).encode())

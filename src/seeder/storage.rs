@@ -15,8 +15,8 @@ use std::sync::Arc;
 use lava_torrent::torrent::v1::Torrent;
 use sha1::{Digest, Sha1};
 
-use crate::publish::metainfo::InfoHash;
-use crate::serve::catalog::CatalogEpisode;
+use crate::bt::InfoHash;
+use crate::catalog::CatalogEpisode;
 
 use super::piece_cache::{Piece, PieceCache};
 

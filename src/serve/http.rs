@@ -19,12 +19,12 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::publish::metainfo::InfoHash;
+use crate::bt::InfoHash;
 use crate::tracker::http::{self as codec, ReplyPeer};
 use crate::tracker::{Announce, PeerUpdate};
 
-use super::conn::{IdleTimeout, PerIp};
 use super::State;
+use crate::net::{IdleTimeout, PerIp};
 
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);

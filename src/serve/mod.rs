@@ -7,8 +7,6 @@
 //! tracker never serves half a build. This module wires things up; protocol logic lives in
 //! `tracker`, file serving in [`files`].
 
-pub mod catalog;
-pub mod conn;
 pub mod files;
 pub mod http;
 pub mod udp;
@@ -26,7 +24,7 @@ use crate::config::Config;
 use crate::tracker::udp::ConnectionIds;
 use crate::tracker::{Tracker, TrackerConfig};
 
-use catalog::Catalog;
+use crate::catalog::{self, Catalog, CatalogError};
 use files::StaticFiles;
 
 /// How often the manifest is checked for a new build.
@@ -35,9 +33,9 @@ const RELOAD_POLL: Duration = Duration::from_secs(1);
 /// Why `serve` could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The output folder holds no build.
-    #[error("no published build in {} (no .podseed/manifest.json): run `podseed publish` first", .0.display())]
-    NoBuild(PathBuf),
+    /// The output folder holds no readable build.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     /// A listener could not bind.
     #[error(
         "cannot listen on {addr} ({what}): {source}; pick another address in serve: of the config"
@@ -63,7 +61,7 @@ pub enum ServeError {
 impl ServeError {
     /// Whether the user can fix it by publishing or by editing the config (exit 2).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, ServeError::NoBuild(_))
+        matches!(self, ServeError::Catalog(CatalogError::NoBuild(_)))
     }
 }
 

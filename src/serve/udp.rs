@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::publish::metainfo::InfoHash;
+use crate::bt::InfoHash;
 use crate::tracker::udp::{self, Request};
 use crate::tracker::{Announce, Event, Family, PeerUpdate, ScrapeCounts};
 

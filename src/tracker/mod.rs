@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, RwLock};
 
-use crate::publish::metainfo::InfoHash;
+use crate::bt::InfoHash;
 
 pub use swarm::{Event, Family, Limits, PeerUpdate, Swarm};
 

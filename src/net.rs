@@ -1,4 +1,5 @@
-//! Limits on HTTP connections: per-address slots and an idle timeout on the socket.
+//! Network plumbing shared by every listener: per-address slots and an idle timeout on a
+//! socket, for HTTP and peer connections alike.
 //!
 //! hyper's header-read timeout stops slow request headers, but not a client that asks for
 //! an MP3 and never reads it, nor one address opening every slot. [`IdleTimeout`] fails a

@@ -1,15 +1,38 @@
-//! What the output folder publishes, as `serve` sees it: read from the build manifest that
-//! `publish` writes last, so a catalog always describes a complete build.
+//! What a build publishes, as `serve`, the tracker and the seeder see it: the read side of
+//! the manifest that `publish` writes last, so a catalog always describes a complete build.
+//! It only reads; writing builds is `publish`'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::bt::InfoHash;
 use crate::publish::cache;
-use crate::publish::metainfo::InfoHash;
 use crate::publish::output::MANIFEST;
 
-use super::ServeError;
+/// Why the build in an output folder cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The output folder holds no build.
+    #[error("no published build in {} (no .podseed/manifest.json): run `podseed publish` first", .0.display())]
+    NoBuild(PathBuf),
+    /// The manifest could not be read.
+    #[error("{}: {source}", .path.display())]
+    Read {
+        /// The manifest.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The manifest is not what `publish` writes.
+    #[error("{}: {source}; run `podseed publish` again", .path.display())]
+    Parse {
+        /// The manifest.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+}
 
 /// One published episode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,22 +91,23 @@ pub fn stamp(out: &Path) -> Option<(SystemTime, u64)> {
 }
 
 /// Reads the catalog of the build in `out`.
-pub fn load(out: &Path) -> Result<Catalog, ServeError> {
+pub fn load(out: &Path) -> Result<Catalog, CatalogError> {
     let path = manifest_path(out);
     let bytes = std::fs::read(&path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            ServeError::NoBuild(out.to_path_buf())
+            CatalogError::NoBuild(out.to_path_buf())
         } else {
-            ServeError::Io {
+            CatalogError::Read {
                 path: path.clone(),
                 source,
             }
         }
     })?;
-    let manifest: cache::Manifest = serde_json::from_slice(&bytes).map_err(|e| ServeError::Io {
-        path: path.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-    })?;
+    let manifest: cache::Manifest =
+        serde_json::from_slice(&bytes).map_err(|source| CatalogError::Parse {
+            path: path.clone(),
+            source,
+        })?;
     let mut catalog = Catalog::default();
     for p in manifest.published {
         let Some(info_hash) = InfoHash::from_hex(&p.info_hash) else {
