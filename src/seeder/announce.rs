@@ -1,5 +1,5 @@
 //! Announcing our seeder to every other tracker of each torrent: HTTP(S) via reqwest, UDP
-//! per BEP 15 (the client side of `tracker::udp`), `started` first, then every interval
+//! per BEP 15 (the client side of `tracker::proto::udp`), `started` first, then every interval
 //! with `left=0`, `stopped` when the torrent stops being seeded and at shutdown. Failures
 //! are logged and retried with backoff, never fatal. The built-in tracker is told in
 //! process, not here.
@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 
 use crate::bt::InfoHash;
-use crate::tracker::udp::{self, AnnounceRequest, Reply};
+use crate::tracker::proto::udp::{self, AnnounceRequest, Reply};
 
 use super::Seeder;
 

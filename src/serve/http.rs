@@ -3,7 +3,7 @@
 //!
 //! Connections are accepted by our own loop so that they are capped (a semaphore), have a
 //! header-read timeout (slow clients cannot hold slots), and drain on shutdown. Routing is a
-//! plain match on the path; tracker queries are parsed raw by `tracker::http`.
+//! plain match on the path; tracker queries are parsed raw by `tracker::proto::http`.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -20,7 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::bt::InfoHash;
-use crate::tracker::http::{self as codec, ReplyPeer};
+use crate::tracker::proto;
+use crate::tracker::proto::http::ReplyPeer;
 use crate::tracker::{Announce, PeerUpdate};
 
 use super::State;
@@ -149,9 +150,9 @@ fn client_ip(state: &State, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
 
 /// Answers an announce; `trusted` allows the `ip` parameter.
 pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Vec<u8> {
-    let a = match codec::parse_announce(query) {
+    let a = match proto::http::parse_announce(query) {
         Ok(a) => a,
-        Err(e) => return codec::write_failure(&e.to_string()),
+        Err(e) => return proto::http::write_failure(&e.to_string()),
     };
     let ip = match a.ip {
         Some(ip) if trusted => ip.to_canonical(),
@@ -181,7 +182,7 @@ pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Ve
                     peer_id: *peer_id,
                 })
                 .collect();
-            codec::write_announce(
+            proto::http::write_announce(
                 r.interval,
                 r.min_interval,
                 r.complete,
@@ -191,13 +192,13 @@ pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Ve
                 a.no_peer_id,
             )
         }
-        Err(e) => codec::write_failure(&e.to_string()),
+        Err(e) => proto::http::write_failure(&e.to_string()),
     }
 }
 
 /// Answers a scrape.
 pub fn scrape(state: &State, query: &str) -> Vec<u8> {
-    match codec::parse_scrape(query) {
+    match proto::http::parse_scrape(query) {
         Ok(hashes) => {
             let hashes: Vec<InfoHash> = hashes.into_iter().map(InfoHash).collect();
             let entries: Vec<([u8; 20], _)> = state
@@ -206,9 +207,9 @@ pub fn scrape(state: &State, query: &str) -> Vec<u8> {
                 .into_iter()
                 .map(|(h, c)| (h.0, c))
                 .collect();
-            codec::write_scrape(&entries)
+            proto::http::write_scrape(&entries)
         }
-        Err(e) => codec::write_failure(&e.to_string()),
+        Err(e) => proto::http::write_failure(&e.to_string()),
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::tracker::udp::ConnectionIds;
+use crate::tracker::connection_id::ConnectionIds;
 use crate::tracker::{Tracker, TrackerConfig};
 
 use crate::catalog::{self, Catalog, CatalogError};

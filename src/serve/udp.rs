@@ -1,6 +1,6 @@
 //! The UDP tracker front (BEP 15): one socket, datagrams in, replies out.
 //!
-//! Parsing and replies are `tracker::udp`'s pure functions; this loop only moves bytes and
+//! Parsing and replies are `tracker::proto::udp`'s pure functions; this loop only moves bytes and
 //! asks the shared [`Tracker`]. Invalid datagrams get an error reply when they carry a
 //! transaction id, else are dropped; nothing a client sends can stop the loop.
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::bt::InfoHash;
-use crate::tracker::udp::{self, Request};
+use crate::tracker::proto::udp::{self, Request};
 use crate::tracker::{Announce, Event, Family, PeerUpdate, ScrapeCounts};
 
 use super::State;

@@ -3,11 +3,11 @@
 //!
 //! It is not an open tracker: only info hashes that the output folder publishes are
 //! accepted, so memory is bounded by (published torrents × `max_peers_per_torrent`).
-//! Codecs live in [`http`] and [`udp`]; sockets live in `serve`. Time is passed in.
+//! Codecs live in [`proto`]; sockets live in `serve`. Time is passed in.
 
-pub mod http;
+pub mod connection_id;
+pub mod proto;
 pub mod swarm;
-pub mod udp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
-//! HTTP tracker protocol (BEP 3, 23, 7, 48): parse announce and scrape query strings and
-//! write bencoded replies. Pure functions; the axum handlers in `serve::http` call them.
+//! HTTP tracker codec (BEP 3, 23, 7, 48): parse announce and scrape query strings and
+//! write bencoded replies. Pure functions; the HTTP listener in `serve::http` calls them.
 //!
 //! The query is parsed raw, because `info_hash` and `peer_id` are 20 arbitrary bytes,
 //! percent-encoded, which a UTF-8 query extractor would reject or mangle.
@@ -8,8 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use percent_encoding::percent_decode;
 
-use super::swarm::Event;
-use super::ScrapeCounts;
+use crate::tracker::{Event, ScrapeCounts};
 
 /// Longest query string accepted (a full 74-hash scrape fits; anything longer is abuse).
 pub const MAX_QUERY_LEN: usize = 8192;
