@@ -3,6 +3,8 @@
 //! Plain typed values with their hex forms; no protocol framing (that is in the codecs) and
 //! no I/O. Everything above `config` may use this module.
 
+pub mod bencode;
+
 use std::fmt;
 
 /// A torrent's v1 info hash: the SHA-1 of its bencoded info dict.
