@@ -326,9 +326,13 @@ pub fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 /// Appends a dictionary whose entries `fill` writes, in sorted key order.
-pub fn dict(out: &mut Vec<u8>, fill: impl FnOnce(&mut DictWriter<'_, '_>)) {
+pub fn dict(out: &mut Vec<u8>, fill: impl FnOnce(&mut DictWriter<'_>)) {
     out.push(b'd');
-    fill(&mut DictWriter { out, last: None });
+    fill(&mut DictWriter {
+        out,
+        #[cfg(debug_assertions)]
+        last: None,
+    });
     out.push(b'e');
 }
 
@@ -340,50 +344,55 @@ pub fn list(out: &mut Vec<u8>, fill: impl FnOnce(&mut ListWriter<'_>)) {
 }
 
 /// Writes the entries of one dictionary; keys must come in ascending byte order.
-pub struct DictWriter<'o, 'k> {
+pub struct DictWriter<'o> {
     out: &'o mut Vec<u8>,
-    last: Option<&'k [u8]>,
+    /// The previous key, to catch unsorted writers in tests (release builds skip it).
+    #[cfg(debug_assertions)]
+    last: Option<Vec<u8>>,
 }
 
-impl<'k> DictWriter<'_, 'k> {
-    fn key(&mut self, key: &'k [u8]) -> &mut Vec<u8> {
-        debug_assert!(
-            self.last.is_none_or(|last| last < key),
-            "bencode keys out of order: {:?} after {:?}",
-            key.escape_ascii().to_string(),
-            self.last.map(|l| l.escape_ascii().to_string())
-        );
-        self.last = Some(key);
+impl DictWriter<'_> {
+    fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                self.last.as_deref().is_none_or(|last| last < key),
+                "bencode keys out of order: {} after {:?}",
+                key.escape_ascii(),
+                self.last.as_deref().map(|l| l.escape_ascii().to_string())
+            );
+            self.last = Some(key.to_vec());
+        }
         write_bytes(self.out, key);
         self.out
     }
 
     /// An integer entry.
-    pub fn int(&mut self, key: &'k [u8], n: i64) -> &mut Self {
+    pub fn int(&mut self, key: &[u8], n: i64) -> &mut Self {
         write_int(self.key(key), n);
         self
     }
 
     /// A string entry.
-    pub fn bytes(&mut self, key: &'k [u8], b: &[u8]) -> &mut Self {
+    pub fn bytes(&mut self, key: &[u8], b: &[u8]) -> &mut Self {
         write_bytes(self.key(key), b);
         self
     }
 
     /// An entry whose value is already bencoded (a torrent's info dict).
-    pub fn raw(&mut self, key: &'k [u8], encoded: &[u8]) -> &mut Self {
+    pub fn raw(&mut self, key: &[u8], encoded: &[u8]) -> &mut Self {
         self.key(key).extend_from_slice(encoded);
         self
     }
 
     /// A dictionary entry.
-    pub fn dict(&mut self, key: &'k [u8], fill: impl FnOnce(&mut DictWriter<'_, '_>)) -> &mut Self {
+    pub fn dict(&mut self, key: &[u8], fill: impl FnOnce(&mut DictWriter<'_>)) -> &mut Self {
         dict(self.key(key), fill);
         self
     }
 
     /// A list entry.
-    pub fn list(&mut self, key: &'k [u8], fill: impl FnOnce(&mut ListWriter<'_>)) -> &mut Self {
+    pub fn list(&mut self, key: &[u8], fill: impl FnOnce(&mut ListWriter<'_>)) -> &mut Self {
         list(self.key(key), fill);
         self
     }
@@ -408,7 +417,7 @@ impl ListWriter<'_> {
     }
 
     /// A dictionary item.
-    pub fn dict(&mut self, fill: impl FnOnce(&mut DictWriter<'_, '_>)) -> &mut Self {
+    pub fn dict(&mut self, fill: impl FnOnce(&mut DictWriter<'_>)) -> &mut Self {
         dict(self.out, fill);
         self
     }

@@ -2,18 +2,14 @@
 //!
 //! The info dict holds only `length`, `name`, `piece length` and `pieces`, so the info hash
 //! depends on the audio alone; trackers (BEP 12) and the web seed (BEP 19) sit outside it.
-//! lava_torrent writes the metainfo (bencode with sorted keys, hence deterministic); the
-//! pieces come from our own hasher. No I/O here.
-
-use std::collections::HashMap;
+//! `bt::bencode` writes the metainfo (sorted keys, hence deterministic) and [`read`] reads it
+//! back for the seeder; the pieces come from our own hasher. No I/O here.
 
 use chrono::{DateTime, Utc};
-use lava_torrent::bencode::BencodeElem;
-use lava_torrent::torrent::v1::Torrent;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha1::{Digest, Sha1};
 
-use crate::bt::InfoHash;
+use crate::bt::{bencode, InfoHash};
 
 /// Smallest and largest piece lengths podseed chooses.
 pub const MIN_PIECE_LENGTH: u64 = 16 * 1024;
@@ -67,14 +63,12 @@ pub struct BuiltTorrent {
 /// Errors building metainfo.
 #[derive(Debug, thiserror::Error)]
 pub enum MetainfoError {
-    /// lava_torrent refused the torrent.
-    #[error("cannot encode torrent {name}: {message}")]
-    Encode {
-        /// Torrent name.
-        name: String,
-        /// What lava_torrent said.
-        message: String,
-    },
+    /// A .torrent that is not bencode.
+    #[error("not a readable torrent: {0}")]
+    Bencode(#[from] bencode::DecodeError),
+    /// A .torrent without a field a single-file v1 torrent needs.
+    #[error("not a single-file v1 torrent: {0}")]
+    Field(&'static str),
     /// The pieces do not fit the length.
     #[error("torrent {name}: {pieces} pieces do not cover {length} bytes")]
     Pieces {
@@ -97,41 +91,116 @@ pub fn build(spec: &TorrentSpec<'_>) -> Result<BuiltTorrent, MetainfoError> {
             length: spec.length,
         });
     }
-    let mut extra: HashMap<String, BencodeElem> = HashMap::new();
-    extra.insert(
-        "creation date".into(),
-        BencodeElem::Integer(spec.created.timestamp()),
-    );
-    // No version: a podseed upgrade must not change published torrents.
-    extra.insert("created by".into(), BencodeElem::String("podseed".into()));
-    if let Some(ws) = spec.web_seed {
-        extra.insert(
-            "url-list".into(),
-            BencodeElem::List(vec![BencodeElem::String(ws.to_string())]),
-        );
-    }
-    let torrent = Torrent {
-        announce: spec.trackers.first().cloned(),
-        announce_list: (!spec.trackers.is_empty())
-            .then(|| spec.trackers.iter().map(|t| vec![t.clone()]).collect()),
-        length: spec.length as i64,
-        files: None,
-        name: spec.name.to_string(),
-        piece_length: spec.piece_length as i64,
-        pieces: spec.pieces.chunks(20).map(<[u8]>::to_vec).collect(),
-        extra_fields: Some(extra),
-        extra_info_fields: None,
-    };
-    let info = torrent.construct_info().encode();
+    let info = info_dict(spec);
     let info_hash = InfoHash(Sha1::digest(&info).into());
-    let bytes = torrent.encode().map_err(|e| MetainfoError::Encode {
-        name: spec.name.to_string(),
-        message: e.to_string(),
-    })?;
+    let mut bytes = Vec::with_capacity(info.len() + 256);
+    // Keys in bencode's sorted order.
+    bencode::dict(&mut bytes, |d| {
+        if let Some(first) = spec.trackers.first() {
+            d.bytes(b"announce", first.as_bytes());
+            d.list(b"announce-list", |tiers| {
+                for t in spec.trackers {
+                    tiers.list(|tier| {
+                        tier.bytes(t.as_bytes());
+                    });
+                }
+            });
+        }
+        // No version: a podseed upgrade must not change published torrents.
+        d.bytes(b"created by", b"podseed")
+            .int(b"creation date", spec.created.timestamp())
+            .raw(b"info", &info);
+        if let Some(ws) = spec.web_seed {
+            d.list(b"url-list", |l| {
+                l.bytes(ws.as_bytes());
+            });
+        }
+    });
     Ok(BuiltTorrent {
         magnet: magnet_link(spec, &info_hash),
         bytes,
         info_hash,
+    })
+}
+
+/// The info dict: only what the audio decides, so the info hash changes with it alone.
+fn info_dict(spec: &TorrentSpec<'_>) -> Vec<u8> {
+    let mut info = Vec::with_capacity(spec.pieces.len() + 96);
+    bencode::dict(&mut info, |d| {
+        d.int(b"length", i64::try_from(spec.length).unwrap_or(i64::MAX))
+            .bytes(b"name", spec.name.as_bytes())
+            .int(
+                b"piece length",
+                i64::try_from(spec.piece_length).unwrap_or(i64::MAX),
+            )
+            .bytes(b"pieces", spec.pieces);
+    });
+    info
+}
+
+/// What the seeder needs of a published .torrent.
+#[derive(Debug, Clone)]
+pub struct ReadTorrent {
+    /// The info dict's exact bytes (served by ut_metadata).
+    pub info: Vec<u8>,
+    /// SHA-1 of `info`.
+    pub info_hash: InfoHash,
+    /// File length.
+    pub length: u64,
+    /// Piece length.
+    pub piece_length: u64,
+    /// One SHA-1 per piece.
+    pub pieces: Vec<[u8; 20]>,
+    /// Announce URLs, `announce` first, then every tier's, each once.
+    pub trackers: Vec<String>,
+}
+
+/// Reads a single-file v1 .torrent (what [`build`] writes).
+pub fn read(bytes: &[u8]) -> Result<ReadTorrent, MetainfoError> {
+    let torrent = bencode::decode(bytes)?;
+    let info = bencode::raw_value(bytes, b"info")?.ok_or(MetainfoError::Field("no info"))?;
+    let dict = torrent
+        .get(b"info")
+        .ok_or(MetainfoError::Field("no info"))?;
+    let int = |key: &[u8], why| {
+        dict.get(key)
+            .and_then(bencode::Value::as_int)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or(MetainfoError::Field(why))
+    };
+    let length = int(b"length", "no length (a multi-file torrent?)")?;
+    let piece_length = int(b"piece length", "no piece length")?;
+    let pieces = dict
+        .get(b"pieces")
+        .and_then(bencode::Value::as_bytes)
+        .filter(|p| p.len() % 20 == 0)
+        .ok_or(MetainfoError::Field("pieces is not a list of SHA-1s"))?
+        .chunks_exact(20)
+        .filter_map(|p| <[u8; 20]>::try_from(p).ok())
+        .collect();
+    let mut trackers: Vec<String> = Vec::new();
+    let tiers = torrent
+        .get(b"announce-list")
+        .and_then(bencode::Value::as_list);
+    let urls = torrent.get(b"announce").into_iter().chain(
+        tiers
+            .unwrap_or_default()
+            .iter()
+            .filter_map(bencode::Value::as_list)
+            .flatten(),
+    );
+    for url in urls.filter_map(bencode::Value::as_str) {
+        if !trackers.iter().any(|t| t == url) {
+            trackers.push(url.to_owned());
+        }
+    }
+    Ok(ReadTorrent {
+        info: info.to_vec(),
+        info_hash: InfoHash(Sha1::digest(info).into()),
+        length,
+        piece_length,
+        pieces,
+        trackers,
     })
 }
 
@@ -198,6 +267,9 @@ mod tests {
     #[test]
     fn torrent_round_trips_and_info_hash_ignores_trackers() {
         // Not valid UTF-8, like real digests (lava_torrent reads ASCII "pieces" as text).
+        // lava_torrent is the independent reader here: it must agree with our writer.
+        use lava_torrent::bencode::BencodeElem;
+        use lava_torrent::torrent::v1::Torrent;
         let pieces = [0xffu8; 40];
         let t1 = vec!["https://e.com/announce".to_string()];
         let t2 = vec![
@@ -244,6 +316,70 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("&xs=https%3A%2F%2Fe.com%2Ftorrents%2F"), "{m}");
+    }
+
+    #[test]
+    fn read_gives_back_what_build_wrote() {
+        let pieces = [0xffu8; 40];
+        let t = vec!["udp://a:1/announce".to_string(), "https://b/a".to_string()];
+        let built = build(&spec(&pieces, &t)).expect("build");
+        let read = read(&built.bytes).expect("read");
+        assert_eq!(read.info_hash, built.info_hash);
+        assert_eq!((read.length, read.piece_length), (20_000, 16384));
+        assert_eq!(read.pieces, vec![[0xff; 20]; 2]);
+        assert_eq!(read.trackers, t);
+        assert!(built.bytes.windows(read.info.len()).any(|w| w == read.info));
+        assert!(matches!(
+            super::read(b"d4:infod4:name1:xee"),
+            Err(MetainfoError::Field(_))
+        ));
+        assert!(matches!(
+            super::read(b"d4:info"),
+            Err(MetainfoError::Bencode(_))
+        ));
+    }
+
+    #[test]
+    fn bytes_equal_what_lava_torrent_writes_for_the_same_torrent() {
+        use lava_torrent::bencode::BencodeElem;
+        use lava_torrent::torrent::v1::Torrent;
+        let pieces = [0x5au8; 40];
+        let t = vec![
+            "https://e.com/announce".to_string(),
+            "udp://o:1".to_string(),
+        ];
+        let s = spec(&pieces, &t);
+        let ours = build(&s).expect("build");
+        let extra = std::collections::HashMap::from([
+            (
+                "creation date".to_string(),
+                BencodeElem::Integer(1_714_521_600),
+            ),
+            (
+                "created by".to_string(),
+                BencodeElem::String("podseed".into()),
+            ),
+            (
+                "url-list".to_string(),
+                BencodeElem::List(vec![BencodeElem::String(
+                    s.web_seed.expect("web seed").to_string(),
+                )]),
+            ),
+        ]);
+        let theirs = Torrent {
+            announce: Some(t[0].clone()),
+            announce_list: Some(vec![vec![t[0].clone()], vec![t[1].clone()]]),
+            length: 20_000,
+            files: None,
+            name: s.name.to_string(),
+            piece_length: 16384,
+            pieces: pieces.chunks(20).map(<[u8]>::to_vec).collect(),
+            extra_fields: Some(extra),
+            extra_info_fields: None,
+        }
+        .encode()
+        .expect("lava_torrent encodes");
+        assert_eq!(ours.bytes, theirs);
     }
 
     #[test]

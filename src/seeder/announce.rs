@@ -9,13 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lava_torrent::bencode::BencodeElem;
 use percent_encoding::{percent_encode, NON_ALPHANUMERIC};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 
-use crate::bt::InfoHash;
+use crate::bt::{bencode, InfoHash};
 use crate::tracker::proto::udp::{self, AnnounceRequest, Reply};
 
 use super::Seeder;
@@ -315,27 +314,27 @@ async fn announce_http(
         .bytes()
         .await
         .map_err(|e| e.to_string())?;
-    let Some(BencodeElem::Dictionary(d)) = BencodeElem::from_bytes(&body)
-        .ok()
-        .and_then(|v| v.into_iter().next())
-    else {
-        return Err("reply is not a bencoded dictionary".into());
-    };
-    if let Some(reason) = d.get("failure reason") {
-        return Err(format!("tracker says: {}", text_of(reason)));
-    }
-    match d.get("interval") {
-        Some(BencodeElem::Integer(i)) => Ok(u32::try_from(*i).unwrap_or(u32::MAX)),
-        _ => Ok(1800),
-    }
+    interval_of_reply(&body)
 }
 
-fn text_of(e: &BencodeElem) -> String {
-    match e {
-        BencodeElem::String(s) => s.clone(),
-        BencodeElem::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-        other => format!("{other:?}"),
+/// The `interval` of an HTTP tracker's reply (1800 when it gives none), or its failure reason.
+fn interval_of_reply(body: &[u8]) -> Result<u32, String> {
+    let reply = bencode::decode_prefix(body)
+        .ok()
+        .map(|(v, _)| v)
+        .filter(bencode::Value::is_dict)
+        .ok_or("reply is not a bencoded dictionary")?;
+    if let Some(reason) = reply.get(b"failure reason") {
+        let text = reason.as_bytes().map_or_else(
+            || format!("{reason:?}"),
+            |b| String::from_utf8_lossy(b).into_owned(),
+        );
+        return Err(format!("tracker says: {text}"));
     }
+    Ok(reply
+        .get(b"interval")
+        .and_then(bencode::Value::as_int)
+        .map_or(1800, |i| u32::try_from(i).unwrap_or(u32::MAX)))
 }
 
 async fn announce_udp(
@@ -418,5 +417,23 @@ async fn announce_udp(
         Reply::Announced { interval } => Ok(interval),
         Reply::Error(m) => Err(format!("tracker says: {m}")),
         Reply::Connected(_) => Err("unexpected reply".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_replies_give_their_interval_or_their_failure() {
+        assert_eq!(interval_of_reply(b"d8:intervali900e5:peers0:e"), Ok(900));
+        assert_eq!(interval_of_reply(b"d5:peers0:e"), Ok(1800));
+        assert_eq!(interval_of_reply(b"d8:intervali-1ee"), Ok(u32::MAX));
+        assert_eq!(
+            interval_of_reply(b"d14:failure reason8:not heree"),
+            Err("tracker says: not here".into())
+        );
+        assert!(interval_of_reply(b"<html>").is_err());
+        assert!(interval_of_reply(b"li1ee").is_err());
     }
 }

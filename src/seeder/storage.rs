@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use lava_torrent::torrent::v1::Torrent;
 use sha1::{Digest, Sha1};
 
 use crate::bt::InfoHash;
 use crate::catalog::CatalogEpisode;
+use crate::publish::metainfo::{self, MetainfoError};
 
 use super::piece_cache::{Piece, PieceCache};
 
@@ -43,6 +43,14 @@ pub enum StorageError {
         path: PathBuf,
         /// What differs.
         message: String,
+    },
+    /// The .torrent cannot be read.
+    #[error("{}: {source}; run `podseed publish` again", .path.display())]
+    Torrent {
+        /// The .torrent.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: MetainfoError,
     },
     /// A request outside the torrent.
     #[error("request out of range")]
@@ -136,10 +144,11 @@ impl SeededTorrent {
             path: torrent_path.clone(),
             message,
         };
-        let torrent = Torrent::read_from_bytes(&bytes)
-            .map_err(|e| mismatch(format!("not a readable torrent ({e})")))?;
-        let info_bytes = torrent.construct_info().encode();
-        let info_hash = InfoHash(Sha1::digest(&info_bytes).into());
+        let torrent = metainfo::read(&bytes).map_err(|source| StorageError::Torrent {
+            path: torrent_path.clone(),
+            source,
+        })?;
+        let info_hash = torrent.info_hash;
         if info_hash != episode.info_hash {
             return Err(mismatch(format!(
                 "info hash {info_hash} is not the published {}",
@@ -152,7 +161,7 @@ impl SeededTorrent {
             source,
         })?;
         let mtime = crate::publish::cache::mtime_key(&meta);
-        if meta.len() != episode.size || torrent.length as u64 != episode.size {
+        if meta.len() != episode.size || torrent.length != episode.size {
             return Err(StorageError::Mismatch {
                 path,
                 message: format!("is {} bytes, published as {}", meta.len(), episode.size),
@@ -164,25 +173,12 @@ impl SeededTorrent {
                 message: "was modified after publish".into(),
             });
         }
-        let pieces: Vec<[u8; 20]> = torrent
-            .pieces
-            .iter()
-            .filter_map(|p| <[u8; 20]>::try_from(p.as_slice()).ok())
-            .collect();
-        let piece_length = torrent.piece_length as u64;
+        let pieces = torrent.pieces;
+        let piece_length = torrent.piece_length;
         if piece_length == 0 || pieces.len() as u64 != episode.size.div_ceil(piece_length) {
             return Err(mismatch("piece list does not cover the file".into()));
         }
-        let mut trackers: Vec<String> = torrent
-            .announce_list
-            .as_ref()
-            .map(|tiers| tiers.iter().flatten().cloned().collect())
-            .unwrap_or_default();
-        if let Some(a) = &torrent.announce {
-            if !trackers.contains(a) {
-                trackers.insert(0, a.clone());
-            }
-        }
+        let trackers = torrent.trackers;
         let file = std::fs::File::open(&path).map_err(|source| StorageError::Io {
             path: path.clone(),
             source,
@@ -194,7 +190,7 @@ impl SeededTorrent {
             published: (episode.size, episode.mtime),
             file,
             info_hash,
-            info_bytes,
+            info_bytes: torrent.info,
             trackers,
             uploaded: std::sync::atomic::AtomicU64::new(0),
             path,

@@ -8,6 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use percent_encoding::percent_decode;
 
+use crate::bt::bencode;
+
 use crate::tracker::{Event, ScrapeCounts};
 
 /// Longest query string accepted (a full 74-hash scrape fits; anything longer is abuse).
@@ -152,18 +154,6 @@ pub fn parse_scrape(query: &str) -> Result<Vec<[u8; 20]>, QueryError> {
         .collect()
 }
 
-fn bstr(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend_from_slice(s.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(s);
-}
-
-fn bint(out: &mut Vec<u8>, n: u64) {
-    out.push(b'i');
-    out.extend_from_slice(n.to_string().as_bytes());
-    out.push(b'e');
-}
-
 /// The peer list of an announce reply.
 #[derive(Debug, Clone)]
 pub struct ReplyPeer {
@@ -183,54 +173,45 @@ pub fn write_announce(
     compact: bool,
     no_peer_id: bool,
 ) -> Vec<u8> {
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let mut out = Vec::with_capacity(96 + peers.len() * 18);
-    out.push(b'd');
-    bstr(&mut out, b"complete");
-    bint(&mut out, complete as u64);
-    bstr(&mut out, b"incomplete");
-    bint(&mut out, incomplete as u64);
-    bstr(&mut out, b"interval");
-    bint(&mut out, u64::from(interval));
-    bstr(&mut out, b"min interval");
-    bint(&mut out, u64::from(min_interval));
-    if compact {
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        for p in peers {
-            match p.addr.ip() {
-                IpAddr::V4(ip) => {
-                    v4.extend_from_slice(&ip.octets());
-                    v4.extend_from_slice(&p.addr.port().to_be_bytes());
-                }
-                IpAddr::V6(ip) => {
-                    v6.extend_from_slice(&ip.octets());
-                    v6.extend_from_slice(&p.addr.port().to_be_bytes());
+    bencode::dict(&mut out, |d| {
+        d.int(b"complete", count(complete))
+            .int(b"incomplete", count(incomplete))
+            .int(b"interval", i64::from(interval))
+            .int(b"min interval", i64::from(min_interval));
+        if compact {
+            let (mut v4, mut v6) = (Vec::new(), Vec::new());
+            for p in peers {
+                match p.addr.ip() {
+                    IpAddr::V4(ip) => {
+                        v4.extend_from_slice(&ip.octets());
+                        v4.extend_from_slice(&p.addr.port().to_be_bytes());
+                    }
+                    IpAddr::V6(ip) => {
+                        v6.extend_from_slice(&ip.octets());
+                        v6.extend_from_slice(&p.addr.port().to_be_bytes());
+                    }
                 }
             }
-        }
-        bstr(&mut out, b"peers");
-        bstr(&mut out, &v4);
-        if !v6.is_empty() {
-            bstr(&mut out, b"peers6");
-            bstr(&mut out, &v6);
-        }
-    } else {
-        bstr(&mut out, b"peers");
-        out.push(b'l');
-        for p in peers {
-            out.push(b'd');
-            bstr(&mut out, b"ip");
-            bstr(&mut out, p.addr.ip().to_string().as_bytes());
-            if !no_peer_id {
-                bstr(&mut out, b"peer id");
-                bstr(&mut out, &p.peer_id);
+            d.bytes(b"peers", &v4);
+            if !v6.is_empty() {
+                d.bytes(b"peers6", &v6);
             }
-            bstr(&mut out, b"port");
-            bint(&mut out, u64::from(p.addr.port()));
-            out.push(b'e');
+        } else {
+            d.list(b"peers", |l| {
+                for p in peers {
+                    l.dict(|peer| {
+                        peer.bytes(b"ip", p.addr.ip().to_string().as_bytes());
+                        if !no_peer_id {
+                            peer.bytes(b"peer id", &p.peer_id);
+                        }
+                        peer.int(b"port", i64::from(p.addr.port()));
+                    });
+                }
+            });
         }
-        out.push(b'e');
-    }
-    out.push(b'e');
+    });
     out
 }
 
@@ -240,28 +221,26 @@ pub fn write_scrape(entries: &[([u8; 20], ScrapeCounts)]) -> Vec<u8> {
     sorted.sort_by_key(|e| e.0);
     sorted.dedup_by(|a, b| a.0 == b.0);
     let mut out = Vec::with_capacity(16 + sorted.len() * 80);
-    out.extend_from_slice(b"d5:filesd");
-    for (hash, c) in sorted {
-        bstr(&mut out, hash);
-        out.push(b'd');
-        bstr(&mut out, b"complete");
-        bint(&mut out, u64::from(c.seeders));
-        bstr(&mut out, b"downloaded");
-        bint(&mut out, u64::from(c.completed));
-        bstr(&mut out, b"incomplete");
-        bint(&mut out, u64::from(c.leechers));
-        out.push(b'e');
-    }
-    out.extend_from_slice(b"ee");
+    bencode::dict(&mut out, |d| {
+        d.dict(b"files", |files| {
+            for (hash, c) in sorted {
+                files.dict(hash, |f| {
+                    f.int(b"complete", i64::from(c.seeders))
+                        .int(b"downloaded", i64::from(c.completed))
+                        .int(b"incomplete", i64::from(c.leechers));
+                });
+            }
+        });
+    });
     out
 }
 
 /// Writes `d14:failure reason…e`.
 pub fn write_failure(reason: &str) -> Vec<u8> {
-    let mut out = b"d".to_vec();
-    bstr(&mut out, b"failure reason");
-    bstr(&mut out, reason.as_bytes());
-    out.push(b'e');
+    let mut out = Vec::with_capacity(24 + reason.len());
+    bencode::dict(&mut out, |d| {
+        d.bytes(b"failure reason", reason.as_bytes());
+    });
     out
 }
 
