@@ -13,12 +13,12 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinHandle;
 
-use crate::bt::InfoHash;
+use crate::bt::{BlockRequest, InfoHash};
 
-use super::mse::{self, CryptoStream};
+use super::mse::{self, CryptoStream, MseError};
 use super::outbox::Outbox;
 use super::storage::{Block, SeededTorrent, StorageError};
-use super::wire::{self, Handshake, Message, MetadataMessage, METADATA_PIECE};
+use super::wire::{self, Handshake, Message, MetadataMessage, WireError, METADATA_PIECE};
 use super::Seeder;
 
 /// Time a peer has to send its handshake.
@@ -50,9 +50,18 @@ pub enum PeerError {
     /// Socket trouble or the peer hung up.
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    /// The peer broke the protocol.
+    /// The peer sent bytes that are not the protocol.
     #[error("protocol: {0}")]
-    Protocol(String),
+    Wire(#[from] WireError),
+    /// The peer broke a rule of the protocol with well-formed messages.
+    #[error("protocol: {0}")]
+    Protocol(&'static str),
+    /// The encrypted handshake failed.
+    #[error("encrypted handshake: {0}")]
+    Mse(#[from] MseError),
+    /// A request outside the torrent, from a peer without the fast extension to reject it.
+    #[error("protocol: request out of range: {0:?}")]
+    OutOfRange(BlockRequest),
     /// Not one of our torrents, or no longer seeded.
     #[error("unknown or disabled torrent")]
     UnknownTorrent,
@@ -84,8 +93,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             mse::accept(stream, &first, |_| true, &hashes),
         )
         .await
-        .map_err(|_| PeerError::Timeout)?
-        .map_err(|e| PeerError::Protocol(e.to_string()))?
+        .map_err(|_| PeerError::Timeout)??
     };
     serve_handshaken(stream, addr, seeder).await
 }
@@ -126,7 +134,7 @@ pub async fn dial(
         .await?;
     let theirs = read_handshake(&mut stream).await?;
     if theirs.info_hash != hash {
-        return Err(PeerError::Protocol("answered for another torrent".into()));
+        return Err(PeerError::Protocol("answered for another torrent"));
     }
     // The dial cap covers connecting and the handshake; the session counts as a peer.
     drop(dialing);
@@ -149,7 +157,7 @@ async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Handshak
     tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut hs))
         .await
         .map_err(|_| PeerError::Timeout)??;
-    Handshake::decode(&hs).map_err(|e| PeerError::Protocol(e.to_string()))
+    Ok(Handshake::decode(&hs)?)
 }
 
 fn our_handshake(seeder: &Seeder, info_hash: [u8; 20]) -> Handshake {
@@ -172,7 +180,7 @@ async fn start<S: AsyncRead + AsyncWrite + Unpin>(
     theirs: &Handshake,
 ) -> Result<(), PeerError> {
     if theirs.peer_id == seeder.peer_id {
-        return Err(PeerError::Protocol("connected to ourselves".into()));
+        return Err(PeerError::Protocol("connected to ourselves"));
     }
     // Known while it lasts, so the tracker's next announce from this peer is not dialled.
     let _registered = seeder.sessions.register(torrent.info_hash, theirs.peer_id);
@@ -241,6 +249,15 @@ impl Drop for ChokeSlot<'_> {
     }
 }
 
+/// A BEP 6 Reject for `r`.
+fn reject(r: BlockRequest) -> Message {
+    Message::Reject {
+        index: r.piece,
+        begin: r.offset,
+        length: r.length,
+    }
+}
+
 struct Session<'a> {
     seeder: &'a Arc<Seeder>,
     torrent: &'a Arc<SeededTorrent>,
@@ -248,14 +265,14 @@ struct Session<'a> {
     their_metadata_id: Option<u8>,
     /// ut_metadata bytes queued since the last write, to be paid to the upload limit.
     metadata_bytes: u64,
-    queue: VecDeque<(u32, u32, u32)>,
+    queue: VecDeque<BlockRequest>,
     /// What we last told the peer.
     choked_sent: bool,
     key: u64,
 }
 
 /// A block read under way, kept across loop turns so incoming messages do not restart it.
-type PendingRead = ((u32, u32, u32), JoinHandle<Result<Block, StorageError>>);
+type PendingRead = (BlockRequest, JoinHandle<Result<Block, StorageError>>);
 
 impl Session<'_> {
     async fn run<S: AsyncRead + AsyncWrite + Unpin>(
@@ -292,7 +309,7 @@ impl Session<'_> {
                         self.handle(msg, &mut out)?;
                     }
                     Ok(None) => break,
-                    Err(e) => return Err(PeerError::Protocol(e.to_string())),
+                    Err(e) => return Err(PeerError::Wire(e)),
                 }
             }
             buf.drain(..used);
@@ -318,10 +335,9 @@ impl Session<'_> {
             let mut ready: Option<Block> = None;
             if pending.is_none() && !self.choked_sent {
                 if let Some(&req) = self.queue.front() {
-                    let (i, b, l) = req;
-                    match self.torrent.cached_block(i, b, l) {
+                    match self.torrent.cached_block(req) {
                         Some(block) => ready = Some(block),
-                        None => pending = Some((req, self.torrent.read_block(i, b, l))),
+                        None => pending = Some((req, self.torrent.read_block(req))),
                     }
                 }
             }
@@ -347,9 +363,9 @@ impl Session<'_> {
                     out.message(if now_unchoked { &Message::Unchoke } else { &Message::Choke });
                     if !now_unchoked {
                         // BEP 6: a choke rejects what is queued; without fast it is simply dropped.
-                        for (index, begin, length) in self.queue.drain(..) {
+                        for r in self.queue.drain(..) {
                             if self.fast {
-                                out.message(&Message::Reject { index, begin, length });
+                                out.message(&reject(r));
                             }
                         }
                     }
@@ -367,7 +383,7 @@ impl Session<'_> {
                     self.send_from(block, &mut out).await;
                 }
                 joined = async { match pending.as_mut() { Some((_, h)) => h.await, None => std::future::pending().await } } => {
-                    let Some(((index, begin, length), _)) = pending.take() else { continue };
+                    let Some((req, _)) = pending.take() else { continue };
                     let data = match joined {
                         Ok(Ok(d)) => d,
                         Ok(Err(StorageError::Disabled)) => break Err(PeerError::UnknownTorrent),
@@ -380,7 +396,7 @@ impl Session<'_> {
                             break Err(PeerError::UnknownTorrent);
                         }
                     };
-                    if self.choked_sent || self.queue.front() != Some(&(index, begin, length)) {
+                    if self.choked_sent || self.queue.front() != Some(&req) {
                         continue;
                     }
                     self.send_from(data, &mut out).await;
@@ -396,29 +412,29 @@ impl Session<'_> {
     /// Queues the front request's block, and behind it further queued blocks whose pieces
     /// are in memory, as one write of up to BATCH_BYTES (one syscall, not two per block).
     async fn send_from(&mut self, first: Block, out: &mut Outbox) {
-        let Some((index, begin, length)) = self.queue.pop_front() else {
+        let Some(first_req) = self.queue.pop_front() else {
             return;
         };
-        out.piece(index, begin, first);
-        let mut sent = u64::from(length);
-        let (mut pieces, mut last) = (1, index);
+        out.piece(first_req.piece, first_req.offset, first);
+        let mut sent = u64::from(first_req.length);
+        let (mut pieces, mut last) = (1, first_req.piece);
         while out.len() < BATCH_BYTES {
-            let Some(&(i, b, l)) = self.queue.front() else {
+            let Some(&r) = self.queue.front() else {
                 break;
             };
-            if i != last {
+            if r.piece != last {
                 if pieces == BATCH_PIECES {
                     break;
                 }
                 pieces += 1;
-                last = i;
+                last = r.piece;
             }
-            let Some(block) = self.torrent.cached_block(i, b, l) else {
+            let Some(block) = self.torrent.cached_block(r) else {
                 break;
             };
             self.queue.pop_front();
-            out.piece(i, b, block);
-            sent += u64::from(l);
+            out.piece(r.piece, r.offset, block);
+            sent += u64::from(r.length);
         }
         self.seeder.limiter.acquire(sent).await;
         self.torrent
@@ -435,21 +451,20 @@ impl Session<'_> {
                 begin,
                 length,
             } => {
-                let valid = self.torrent.check_request(index, begin, length);
+                let r = BlockRequest {
+                    piece: index,
+                    offset: begin,
+                    length,
+                };
+                let valid = self.torrent.check_request(r);
                 if !valid && !self.fast {
-                    return Err(PeerError::Protocol(format!(
-                        "request out of range: {index}/{begin}/{length}"
-                    )));
+                    return Err(PeerError::OutOfRange(r));
                 }
                 if valid && !self.choked_sent && self.queue.len() < REQQ {
-                    self.queue.push_back((index, begin, length));
+                    self.queue.push_back(r);
                 } else if self.fast {
                     // Choked, over the queue limit, or out of range: say so (BEP 6).
-                    out.message(&Message::Reject {
-                        index,
-                        begin,
-                        length,
-                    });
+                    out.message(&reject(r));
                 }
                 // Without the fast extension, requests while choked are ignored (BEP 3).
             }
@@ -458,20 +473,21 @@ impl Session<'_> {
                 begin,
                 length,
             } => {
-                let found = self.queue.iter().position(|r| *r == (index, begin, length));
+                let r = BlockRequest {
+                    piece: index,
+                    offset: begin,
+                    length,
+                };
+                let found = self.queue.iter().position(|q| *q == r);
                 let cancelled = found.and_then(|i| self.queue.remove(i)).is_some();
                 // BEP 6: every request gets exactly one answer, a cancelled one a Reject.
                 if self.fast && cancelled {
-                    out.message(&Message::Reject {
-                        index,
-                        begin,
-                        length,
-                    });
+                    out.message(&reject(r));
                 }
             }
             // We never request, so a piece is unsolicited (BEP 6: close the connection).
             Message::Piece { .. } => {
-                return Err(PeerError::Protocol("unsolicited piece".into()));
+                return Err(PeerError::Protocol("unsolicited piece"));
             }
             Message::Extended { id: 0, payload } => {
                 // A handshake we cannot read only costs the peer the metadata extension;
@@ -497,8 +513,7 @@ impl Session<'_> {
         let Some(their_id) = self.their_metadata_id else {
             return Ok(());
         };
-        let msg = wire::decode_metadata_message(payload)
-            .map_err(|e| PeerError::Protocol(e.to_string()))?;
+        let msg = wire::decode_metadata_message(payload)?;
         if let MetadataMessage::Request { piece } = msg {
             let info = &self.torrent.info_bytes;
             let start = u64::from(piece) * METADATA_PIECE as u64;

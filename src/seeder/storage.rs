@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use sha1::{Digest, Sha1};
 
-use crate::bt::InfoHash;
+use crate::bt::{BlockRequest, InfoHash};
 use crate::catalog::CatalogEpisode;
 use crate::publish::metainfo::{self, MetainfoError};
 
@@ -253,46 +253,44 @@ impl SeededTorrent {
         self.piece_length.min(self.length.saturating_sub(start))
     }
 
-    /// Whether (index, begin, length) lies inside the torrent and is an acceptable size.
-    pub fn check_request(&self, index: u32, begin: u32, length: u32) -> bool {
-        index < self.piece_count()
-            && length > 0
-            && length <= MAX_BLOCK
-            && u64::from(begin) + u64::from(length) <= self.piece_len(index)
+    /// Whether the block lies inside the torrent and is an acceptable size.
+    pub fn check_request(&self, r: BlockRequest) -> bool {
+        r.piece < self.piece_count()
+            && r.length > 0
+            && r.length <= MAX_BLOCK
+            && u64::from(r.offset) + u64::from(r.length) <= self.piece_len(r.piece)
     }
 
     /// The block when its piece is in the cache (and so verified), without waiting.
-    pub fn cached_block(&self, index: u32, begin: u32, length: u32) -> Option<Block> {
-        if !self.is_active() || !self.check_request(index, begin, length) {
+    pub fn cached_block(&self, r: BlockRequest) -> Option<Block> {
+        if !self.is_active() || !self.check_request(r) {
             return None;
         }
-        Block::of(self.cached(index)?, begin, length)
+        Block::of(self.cached(r.piece)?, r.offset, r.length)
     }
 
     /// Reads (and on first read verifies) the piece of a block on the blocking pool, and
     /// caches it. The handle can be kept across loop turns, or dropped to forget the read.
     pub fn read_block(
         self: &Arc<Self>,
-        index: u32,
-        begin: u32,
-        length: u32,
+        r: BlockRequest,
     ) -> tokio::task::JoinHandle<Result<Block, StorageError>> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            if !this.check_request(index, begin, length) {
+            if !this.check_request(r) {
                 return Err(StorageError::OutOfRange);
             }
             if !this.is_active() {
                 return Err(StorageError::Disabled);
             }
-            let piece = match this.cached(index) {
+            let piece = match this.cached(r.piece) {
                 Some(p) => p,
                 None => {
-                    let buf = this.read_piece(index)?;
-                    this.cache.insert((this.load_id, index), buf)
+                    let buf = this.read_piece(r.piece)?;
+                    this.cache.insert((this.load_id, r.piece), buf)
                 }
             };
-            Block::of(piece, begin, length).ok_or(StorageError::OutOfRange)
+            Block::of(piece, r.offset, r.length).ok_or(StorageError::OutOfRange)
         })
     }
 
@@ -383,13 +381,19 @@ mod tests {
             begin: u32,
             length: u32,
         ) -> Result<Block, StorageError> {
-            match self.cached_block(index, begin, length) {
+            let r = req(index, begin, length);
+            match self.cached_block(r) {
                 Some(b) => Ok(b),
-                None => self
-                    .read_block(index, begin, length)
-                    .await
-                    .expect("read task"),
+                None => self.read_block(r).await.expect("read task"),
             }
+        }
+    }
+
+    fn req(piece: u32, offset: u32, length: u32) -> BlockRequest {
+        BlockRequest {
+            piece,
+            offset,
+            length,
         }
     }
 
@@ -444,11 +448,11 @@ mod tests {
         let (d, ep) = fixture(&bytes);
         let t = Arc::new(SeededTorrent::load(d.path(), &ep, Arc::default()).expect("load"));
         assert_eq!(t.piece_count(), 4);
-        assert!(t.cached_block(1, 100, 1000).is_none(), "not read yet");
+        assert!(t.cached_block(req(1, 100, 1000)).is_none(), "not read yet");
         let b = t.block(1, 100, 1000).await.expect("block");
         assert_eq!(&*b, &bytes[16384 + 100..16384 + 1100]);
         assert_eq!(
-            t.cached_block(1, 0, 50).as_deref(),
+            t.cached_block(req(1, 0, 50)).as_deref(),
             Some(&bytes[16384..16384 + 50])
         );
         // The last, short piece.
