@@ -7,20 +7,23 @@
 //! that the ones it names exist.
 
 mod categories;
+mod check;
 mod position;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
-use serde_norway::{Mapping, Value};
+use serde_norway::Value;
 use url::Url;
 use uuid::Uuid;
 
 pub use categories::APPLE_CATEGORIES;
 pub use position::{Position, PositionIndex};
+
+use check::{kind, Checker, Fields};
 
 /// The commented starter file that `podseed init` writes.
 pub const STARTER_YAML: &str = include_str!("starter.yaml");
@@ -358,16 +361,12 @@ impl Config {
                 }]));
             }
         };
-        let mut checker = Checker {
-            file,
-            index: PositionIndex::new(text),
-            problems: Vec::new(),
-        };
+        let mut checker = Checker::new(file, text);
         let root = path.parent().unwrap_or(Path::new("")).to_path_buf();
         let config = read_config(&mut checker, &value, path, &root);
         match config {
-            Some(c) if checker.problems.is_empty() => Ok(c),
-            _ => Err(ConfigError::Invalid(checker.problems)),
+            Some(c) if checker.is_clean() => Ok(c),
+            _ => Err(ConfigError::Invalid(checker.into_problems())),
         }
     }
 
@@ -401,231 +400,6 @@ fn strip_location(msg: &str) -> String {
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),
-    }
-}
-
-struct Checker {
-    file: String,
-    index: PositionIndex,
-    problems: Vec<Problem>,
-}
-
-impl Checker {
-    fn problem(&mut self, field: &str, message: impl Into<String>) {
-        let position = self.index.value(field);
-        self.push(field, position, message.into());
-    }
-
-    fn push(&mut self, field: &str, position: Option<Position>, message: String) {
-        self.problems.push(Problem {
-            file: self.file.clone(),
-            position,
-            field: field.to_string(),
-            message,
-        });
-    }
-}
-
-/// Reads the fields of one mapping, remembering which were used so the rest are "unknown".
-struct Fields<'a> {
-    map: Option<&'a Mapping>,
-    path: String,
-    used: BTreeSet<&'static str>,
-}
-
-impl<'a> Fields<'a> {
-    fn new(c: &mut Checker, value: &'a Value, path: &str) -> Fields<'a> {
-        let map = match value {
-            Value::Mapping(m) => Some(m),
-            Value::Null => None,
-            other => {
-                c.problem(path, format!("expected a mapping, found {}", kind(other)));
-                None
-            }
-        };
-        Fields {
-            map,
-            path: path.to_string(),
-            used: BTreeSet::new(),
-        }
-    }
-
-    fn field_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    fn get(&mut self, key: &'static str) -> Option<(&'a Value, String)> {
-        self.used.insert(key);
-        let v = self.map?.get(key)?;
-        if v.is_null() {
-            return None;
-        }
-        Some((v, self.field_path(key)))
-    }
-
-    fn text(&mut self, c: &mut Checker, key: &'static str) -> Option<String> {
-        let (v, path) = self.get(key)?;
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            other => {
-                c.problem(&path, format!("expected text, found {}", kind(other)));
-                None
-            }
-        }
-    }
-
-    fn required_text(&mut self, c: &mut Checker, key: &'static str) -> Option<String> {
-        let t = self.text(c, key);
-        match t {
-            Some(s) if !s.trim().is_empty() => Some(s),
-            Some(_) => {
-                let path = self.field_path(key);
-                c.problem(&path, "must not be empty");
-                None
-            }
-            None => {
-                if self
-                    .map
-                    .is_some_and(|m| m.get(key).is_none_or(Value::is_null))
-                {
-                    let path = self.field_path(key);
-                    let pos = c.index.value(&self.path);
-                    c.push(&path, pos, "missing: this field is required".into());
-                }
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, c: &mut Checker, key: &'static str) -> Option<bool> {
-        let (v, path) = self.get(key)?;
-        match v {
-            Value::Bool(b) => Some(*b),
-            other => {
-                c.problem(
-                    &path,
-                    format!("expected true or false, found {}", kind(other)),
-                );
-                None
-            }
-        }
-    }
-
-    fn number(&mut self, c: &mut Checker, key: &'static str) -> Option<u64> {
-        let (v, path) = self.get(key)?;
-        match v.as_u64() {
-            Some(n) => Some(n),
-            None => {
-                c.problem(
-                    &path,
-                    format!("expected a whole number ≥ 0, found {}", kind(v)),
-                );
-                None
-            }
-        }
-    }
-
-    fn small_number(&mut self, c: &mut Checker, key: &'static str) -> Option<u32> {
-        let n = self.number(c, key)?;
-        match u32::try_from(n) {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let path = self.field_path(key);
-                c.problem(&path, format!("{n} is too large"));
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, c: &mut Checker, key: &'static str) -> Option<Url> {
-        let text = self.text(c, key)?;
-        let path = self.field_path(key);
-        parse_http_url(c, &path, &text)
-    }
-
-    fn list(&mut self, c: &mut Checker, key: &'static str) -> Vec<(&'a Value, String)> {
-        let Some((v, path)) = self.get(key) else {
-            return Vec::new();
-        };
-        match v {
-            Value::Sequence(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (item, format!("{path}[{i}]")))
-                .collect(),
-            other => {
-                c.problem(&path, format!("expected a list, found {}", kind(other)));
-                Vec::new()
-            }
-        }
-    }
-
-    /// Reports keys that no reader asked for.
-    fn finish(self, c: &mut Checker) {
-        let Some(map) = self.map else { return };
-        for key in map.keys() {
-            let name = match key {
-                Value::String(s) => s.clone(),
-                other => format!("{other:?}"),
-            };
-            if !self.used.contains(name.as_str()) {
-                let path = if self.path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{}.{name}", self.path)
-                };
-                let known: Vec<&str> = self.used.iter().copied().collect();
-                let pos = c.index.key(&path);
-                c.push(
-                    &path,
-                    pos,
-                    format!("unknown field; expected one of: {}", known.join(", ")),
-                );
-            }
-        }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
-    }
-}
-
-fn parse_http_url(c: &mut Checker, path: &str, text: &str) -> Option<Url> {
-    match Url::parse(text.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
-        Ok(u) => {
-            c.problem(
-                path,
-                format!(
-                    "expected an http:// or https:// URL, found scheme {:?}",
-                    u.scheme()
-                ),
-            );
-            None
-        }
-        Err(e) => {
-            c.problem(
-                path,
-                format!(
-                    "{text:?} is not a valid URL ({e}); expected e.g. https://example.com/podcast/"
-                ),
-            );
-            None
-        }
     }
 }
 
@@ -683,9 +457,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     let base_url = match f.url(c, "base_url") {
         Some(u) => Some(as_directory(u)),
         None => {
-            if f.map
-                .is_some_and(|m| m.get("base_url").is_none_or(Value::is_null))
-            {
+            if f.missing("base_url") {
                 c.push(
                     "base_url",
                     None,
@@ -779,7 +551,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         let mut ff = Fields::new(c, v, &p);
         let url = ff.url(c, "url");
         let text = ff.text(c, "text");
-        if ff.map.is_some_and(|m| m.get("url").is_none()) {
+        if ff.absent("url") {
             c.problem(&p, "missing url");
         }
         ff.finish(c);
