@@ -8,6 +8,7 @@
 
 mod categories;
 mod check;
+mod paths;
 mod position;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ pub use categories::APPLE_CATEGORIES;
 pub use position::{Position, PositionIndex};
 
 use check::{kind, Checker, Fields};
+use paths::{as_directory, check_output_is_separate, existing_file, join_dir};
+pub use paths::{join_url, normalize_rel};
 
 /// The commented starter file that `podseed init` writes.
 pub const STARTER_YAML: &str = include_str!("starter.yaml");
@@ -376,18 +379,6 @@ impl Config {
     }
 }
 
-/// Joins a relative path (with `/` separators) to a base URL, percent-encoding each segment.
-pub fn join_url(base: &Url, relative: &str) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut segs) = url.path_segments_mut() {
-        segs.pop_if_empty();
-        for part in relative.split('/') {
-            segs.push(part);
-        }
-    }
-    url
-}
-
 /// The `podcast:guid` rule: UUIDv5 of the feed URL without scheme and trailing slashes.
 pub fn podcast_guid_for(feed_url: &Url) -> Uuid {
     const NAMESPACE: Uuid = Uuid::from_u128(0xead4c236_bf58_58c6_a2c6_a6b28d128cb6);
@@ -401,17 +392,6 @@ fn strip_location(msg: &str) -> String {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),
     }
-}
-
-/// Makes sure a base URL ends in `/` so relative joins stay below it.
-fn as_directory(mut url: Url) -> Url {
-    if !url.path().ends_with('/') {
-        let p = format!("{}/", url.path());
-        url.set_path(&p);
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    url
 }
 
 /// Parses `2024-05-01`, `2024-05-01 10:00`, `2024-05-01T10:00:00` (UTC) or RFC 3339.
@@ -764,10 +744,6 @@ fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
     s
 }
 
-fn join_dir(base: &Url, dir: &str) -> Url {
-    as_directory(join_url(base, dir))
-}
-
 fn read_torrent(c: &mut Checker, f: &mut Fields<'_>) -> TorrentSettings {
     let mut settings = TorrentSettings {
         trackers: Vec::new(),
@@ -944,120 +920,12 @@ fn check_chapters_file(path: &Path) -> Result<(), String> {
     }
 }
 
-/// The path as the filesystem resolves it (symlinks followed), for overlap checks; a path
-/// that does not exist yet resolves through its nearest existing ancestor.
-fn resolved(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            return rest.iter().rev().fold(real, |p, c| p.join(c));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return abs,
-        }
-    }
-}
-
-/// The output folder is podseed's alone (it deletes what it no longer writes there), so no
-/// source may live in it, and it may not overlap the episodes folder either way.
-fn check_output_is_separate(
-    c: &mut Checker,
-    output_dir: &Path,
-    episodes_dir: &Path,
-    image: &Option<PathBuf>,
-    templates_dir: &Option<PathBuf>,
-    episodes: &[EpisodeConfig],
-) {
-    let out = resolved(output_dir);
-    let eps = resolved(episodes_dir);
-    if out.starts_with(&eps) || eps.starts_with(&out) {
-        c.problem(
-            "output_dir",
-            format!(
-                "{} overlaps episodes_dir {}; podseed would publish its own output (and may delete in it): use separate folders",
-                output_dir.display(),
-                episodes_dir.display()
-            ),
-        );
-        return;
-    }
-    let mut inputs: Vec<(String, &PathBuf)> = Vec::new();
-    if let Some(i) = image {
-        inputs.push(("image".into(), i));
-    }
-    if let Some(t) = templates_dir {
-        inputs.push(("templates_dir".into(), t));
-    }
-    for (i, e) in episodes.iter().enumerate() {
-        for (key, v) in [
-            ("image", &e.image),
-            ("chapters", &e.chapters),
-            ("transcript", &e.transcript),
-        ] {
-            if let Some(v) = v {
-                inputs.push((format!("episodes[{i}].{key}"), v));
-            }
-        }
-    }
-    for (field, path) in inputs {
-        if resolved(path).starts_with(&out) {
-            c.problem(
-                &field,
-                format!(
-                    "{} is inside output_dir {}; keep sources outside the output folder",
-                    path.display(),
-                    output_dir.display()
-                ),
-            );
-        }
-    }
-}
-
-/// `./a//b.mp3` → `a/b.mp3`: `/` separators, no empty or `.` segments.
-pub fn normalize_rel(path: &str) -> String {
-    path.split(['/', '\\'])
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The MIME type of a transcript, from its extension.
 pub fn transcript_type(path: &Path) -> Option<&'static str> {
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "vtt" => Some("text/vtt"),
         "srt" => Some("application/x-subrip"),
         _ => None,
-    }
-}
-
-fn existing_file(c: &mut Checker, field: &str, dir: &Path, name: &str) -> Option<PathBuf> {
-    let p = dir.join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        c.problem(
-            field,
-            format!(
-                "{} does not exist (paths are relative to {})",
-                p.display(),
-                display_dir(dir)
-            ),
-        );
-        None
-    }
-}
-
-fn display_dir(dir: &Path) -> String {
-    if dir.as_os_str().is_empty() {
-        ".".to_string()
-    } else {
-        dir.display().to_string()
     }
 }
 
@@ -1079,21 +947,32 @@ fn is_email(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod fixture {
+    //! A folder with one episode and the smallest valid config, shared by the section tests.
 
-    fn dir_with_episode() -> tempfile::TempDir {
+    use std::path::Path;
+
+    use super::{Config, ConfigError};
+
+    pub(super) fn dir_with_episode() -> tempfile::TempDir {
         let d = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(d.path().join("episodes")).expect("mkdir");
         std::fs::write(d.path().join("episodes/one.mp3"), b"x").expect("write");
         d
     }
 
-    fn parse_in(d: &Path, text: &str) -> Result<Config, ConfigError> {
+    pub(super) fn parse_in(d: &Path, text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, &d.join("podcast.yaml"))
     }
 
-    const MINIMAL: &str = "title: Show\ndescription: About\nbase_url: https://example.com/pod\n";
+    pub(super) const MINIMAL: &str =
+        "title: Show\ndescription: About\nbase_url: https://example.com/pod\n";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{dir_with_episode, parse_in, MINIMAL};
+    use super::*;
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -1206,29 +1085,6 @@ mod tests {
     }
 
     #[test]
-    fn output_must_not_overlap_sources() {
-        let d = dir_with_episode();
-        std::fs::write(d.path().join("cover.png"), b"png").expect("write");
-        let text = format!("{MINIMAL}output_dir: .\nimage: cover.png\n");
-        let err = parse_in(d.path(), &text).expect_err("overlap").to_string();
-        assert!(
-            err.contains("output_dir:") && err.contains("overlaps episodes_dir"),
-            "{err}"
-        );
-        let text = format!("{MINIMAL}output_dir: site\nimage: site/cover.png\n");
-        std::fs::create_dir(d.path().join("site")).expect("mkdir");
-        std::fs::write(d.path().join("site/cover.png"), b"png").expect("write");
-        let err = parse_in(d.path(), &text).expect_err("inside").to_string();
-        assert!(
-            err.contains("image:") && err.contains("inside output_dir"),
-            "{err}"
-        );
-        let text = format!("{MINIMAL}episodes_dir: episodes\noutput_dir: episodes/public\n");
-        let err = parse_in(d.path(), &text).expect_err("nested").to_string();
-        assert!(err.contains("overlaps episodes_dir"), "{err}");
-    }
-
-    #[test]
     fn listed_files_are_normalized_and_chapters_checked() {
         let d = dir_with_episode();
         std::fs::write(d.path().join("episodes/bad.json"), b"{}").expect("write");
@@ -1267,14 +1123,5 @@ mod tests {
     fn starter_config_is_valid() {
         let d = dir_with_episode();
         parse_in(d.path(), STARTER_YAML).expect("starter parses");
-    }
-
-    #[test]
-    fn url_join_encodes_segments() {
-        let base = Url::parse("https://e.com/pod/").expect("url");
-        assert_eq!(
-            join_url(&base, "episodes/my show #1.mp3").as_str(),
-            "https://e.com/pod/episodes/my%20show%20%231.mp3"
-        );
     }
 }
