@@ -11,6 +11,7 @@ mod check;
 mod paths;
 mod position;
 mod serve;
+mod torrent;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +30,8 @@ use paths::{as_directory, check_output_is_separate, existing_file, join_dir};
 pub use paths::{join_url, normalize_rel};
 use serve::read_serve;
 pub use serve::ServeSettings;
+use torrent::read_torrent;
+pub use torrent::TorrentSettings;
 
 /// The commented starter file that `podseed init` writes.
 pub const STARTER_YAML: &str = include_str!("starter.yaml");
@@ -215,17 +218,6 @@ impl EpisodeType {
             EpisodeType::Bonus => "bonus",
         }
     }
-}
-
-/// Torrent settings.
-#[derive(Debug, Clone)]
-pub struct TorrentSettings {
-    /// Extra announce URLs, one tier each, after the built-in tracker's.
-    pub trackers: Vec<String>,
-    /// A fixed piece length, or None for the automatic rule.
-    pub piece_length: Option<u64>,
-    /// Whether torrents carry the episode's HTTP URL as a BEP 19 web seed.
-    pub web_seed: bool,
 }
 
 /// Metadata for one episode from the `episodes:` list; unset fields come from the tags.
@@ -548,54 +540,6 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         serve,
         episodes,
     })
-}
-
-fn read_torrent(c: &mut Checker, f: &mut Fields<'_>) -> TorrentSettings {
-    let mut settings = TorrentSettings {
-        trackers: Vec::new(),
-        piece_length: None,
-        web_seed: true,
-    };
-    let Some((v, p)) = f.get("torrent") else {
-        return settings;
-    };
-    let mut t = Fields::new(c, v, &p);
-    for (v, p) in t.list(c, "trackers") {
-        let Some(s) = v.as_str() else {
-            c.problem(&p, format!("expected a tracker URL, found {}", kind(v)));
-            continue;
-        };
-        match Url::parse(s) {
-            Ok(u) if matches!(u.scheme(), "http" | "https" | "udp") && u.host().is_some() => {
-                if !settings.trackers.iter().any(|x| x == s) {
-                    settings.trackers.push(s.to_string());
-                }
-            }
-            _ => c.problem(
-                &p,
-                format!("{s:?} is not a tracker URL; expected http(s)://host/announce or udp://host:port"),
-            ),
-        }
-    }
-    if let Some((v, pl)) = t.get("piece_length") {
-        match v {
-            Value::String(s) if s == "auto" => {}
-            _ => match v.as_u64() {
-                Some(n) if n.is_power_of_two() && (16 * 1024..=16 * 1024 * 1024).contains(&n) => {
-                    settings.piece_length = Some(n)
-                }
-                _ => c.problem(
-                    &pl,
-                    "expected auto or a power of two from 16384 (16 KiB) to 16777216 (16 MiB)",
-                ),
-            },
-        }
-    }
-    if let Some(b) = t.boolean(c, "web_seed") {
-        settings.web_seed = b;
-    }
-    t.finish(c);
-    settings
 }
 
 fn read_episodes(c: &mut Checker, v: &Value, path: &str, dir: &Path) -> Vec<EpisodeConfig> {
