@@ -1,10 +1,10 @@
-//! `podcast.yaml`: its schema, every default and every check, in one place.
-//!
-//! The file is parsed once (serde_norway) into a YAML value, then read field by field into
-//! typed structs, collecting every problem instead of stopping at the first; each problem
-//! names `file:LINE:COL`, the field path and what is expected. Later stages take [`Config`]
-//! and never look at YAML again. This module does not touch media files, except to check
-//! that the ones it names exist.
+//! `podcast.yaml` as one validated [`Config`]: the entry point ([`Config::load`]) and how
+//! problems are reported. The file is parsed once into YAML, then each section is read by
+//! its own file, which owns that section's schema, defaults and checks (`show`, `episodes`,
+//! `torrent`, `serve`, `paths` for folders and URLs; `check` is the field-reading
+//! plumbing). Every problem is collected, not just the first, and names `file:LINE:COL`, the
+//! field and what is expected. Later stages take [`Config`] and never read YAML; nothing
+//! here touches media beyond checking that the files it names exist.
 
 mod categories;
 mod check;
@@ -12,6 +12,7 @@ mod episodes;
 mod paths;
 mod position;
 mod serve;
+mod show;
 mod torrent;
 
 use std::fmt;
@@ -19,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 use url::Url;
-use uuid::Uuid;
 
 pub use categories::APPLE_CATEGORIES;
 pub use position::{Position, PositionIndex};
@@ -27,10 +27,12 @@ pub use position::{Position, PositionIndex};
 use check::{kind, Checker, Fields};
 use episodes::read_episodes;
 pub use episodes::{parse_date, transcript_type, EpisodeConfig, EpisodeType, PLAUSIBLE_YEARS};
-use paths::{as_directory, check_output_is_separate, existing_file, join_dir};
+use paths::check_output_is_separate;
 pub use paths::{join_url, normalize_rel};
 use serve::read_serve;
 pub use serve::ServeSettings;
+use show::ShowDraft;
+pub use show::{podcast_guid_for, Category, Funding, Owner, Show, ShowType};
 use torrent::read_torrent;
 pub use torrent::TorrentSettings;
 
@@ -114,91 +116,6 @@ pub struct Config {
     pub episodes: Vec<EpisodeConfig>,
 }
 
-/// Show (channel) metadata.
-#[derive(Debug, Clone)]
-pub struct Show {
-    /// Show title.
-    pub title: String,
-    /// Show description (HTML allowed).
-    pub description: String,
-    /// Where the output folder is served; always ends with `/`.
-    pub base_url: Url,
-    /// Where episode MP3s are served; always ends with `/`.
-    pub media_base_url: Url,
-    /// Language code such as `en` or `en-us`.
-    pub language: String,
-    /// `itunes:author`.
-    pub author: String,
-    /// `itunes:owner`.
-    pub owner: Option<Owner>,
-    /// Show artwork, a local file copied to the output root.
-    pub image: Option<PathBuf>,
-    /// Apple categories.
-    pub categories: Vec<Category>,
-    /// `itunes:explicit`.
-    pub explicit: bool,
-    /// `itunes:type`.
-    pub kind: ShowType,
-    /// Copyright line.
-    pub copyright: Option<String>,
-    /// The show's website; defaults to base_url.
-    pub link: Url,
-    /// `podcast:locked`.
-    pub locked: bool,
-    /// `podcast:funding` links.
-    pub funding: Vec<Funding>,
-    /// `podcast:guid`, pinned in the config or derived from the feed URL.
-    pub guid: Uuid,
-    /// Whether the config pins `guid` (else it follows base_url).
-    pub guid_pinned: bool,
-}
-
-/// `itunes:owner`.
-#[derive(Debug, Clone)]
-pub struct Owner {
-    /// Owner name.
-    pub name: String,
-    /// Owner email (Apple uses it to verify ownership).
-    pub email: String,
-}
-
-/// One Apple category with its subcategories.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Category {
-    /// Top-level name.
-    pub name: String,
-    /// Subcategory names.
-    pub subcategories: Vec<String>,
-}
-
-/// A `podcast:funding` link.
-#[derive(Debug, Clone)]
-pub struct Funding {
-    /// Where listeners can support the show.
-    pub url: Url,
-    /// Link text.
-    pub text: String,
-}
-
-/// `itunes:type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShowType {
-    /// Newest first; the default.
-    Episodic,
-    /// Oldest first, numbered.
-    Serial,
-}
-
-impl ShowType {
-    /// The value written into the feed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShowType::Episodic => "episodic",
-            ShowType::Serial => "serial",
-        }
-    }
-}
-
 impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -242,14 +159,6 @@ impl Config {
     }
 }
 
-/// The `podcast:guid` rule: UUIDv5 of the feed URL without scheme and trailing slashes.
-pub fn podcast_guid_for(feed_url: &Url) -> Uuid {
-    const NAMESPACE: Uuid = Uuid::from_u128(0xead4c236_bf58_58c6_a2c6_a6b28d128cb6);
-    let s = feed_url.as_str();
-    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
-    Uuid::new_v5(&NAMESPACE, s.trim_end_matches('/').as_bytes())
-}
-
 fn strip_location(msg: &str) -> String {
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
@@ -269,126 +178,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         return None;
     }
     let mut f = Fields::new(c, value, "");
-    let title = f.required_text(c, "title");
-    let description = f.required_text(c, "description");
-    let base_url = match f.url(c, "base_url") {
-        Some(u) => Some(as_directory(u)),
-        None => {
-            if f.missing("base_url") {
-                c.push(
-                    "base_url",
-                    None,
-                    "missing: this field is required (where the output folder is served, e.g. https://example.com/podcast/)".into(),
-                );
-            }
-            None
-        }
-    };
-    let media_base_url = f.url(c, "media_base_url").map(as_directory);
-    let language = f.text(c, "language").unwrap_or_else(|| "en".to_string());
-    if !is_language_code(&language) {
-        c.problem(
-            "language",
-            format!("{language:?} is not a language code; expected e.g. en or en-us"),
-        );
-    }
-    let author = f.text(c, "author");
-    let owner = f.get("owner").and_then(|(v, p)| {
-        let mut o = Fields::new(c, v, &p);
-        let name = o.required_text(c, "name");
-        let email = o.required_text(c, "email");
-        if let Some(e) = &email {
-            if !is_email(e) {
-                c.problem(
-                    &format!("{p}.email"),
-                    format!("{e:?} is not an email address"),
-                );
-            }
-        }
-        o.finish(c);
-        Some(Owner {
-            name: name?,
-            email: email?,
-        })
-    });
-    let image = f
-        .text(c, "image")
-        .and_then(|t| existing_file(c, "image", root, &t));
-    let mut categories: Vec<Category> = Vec::new();
-    for (v, p) in f.list(c, "categories") {
-        let Some(spec) = v.as_str() else {
-            c.problem(
-                &p,
-                format!(
-                    "expected text like \"Technology\" or \"Arts > Books\", found {}",
-                    kind(v)
-                ),
-            );
-            continue;
-        };
-        match categories::lookup(spec) {
-            Ok((name, sub)) => {
-                let cat = match categories.iter_mut().find(|c| c.name == name) {
-                    Some(cat) => cat,
-                    None => {
-                        categories.push(Category {
-                            name: name.to_string(),
-                            subcategories: Vec::new(),
-                        });
-                        categories.last_mut()?
-                    }
-                };
-                if let Some(s) = sub {
-                    if !cat.subcategories.iter().any(|x| x == s) {
-                        cat.subcategories.push(s.to_string());
-                    }
-                }
-            }
-            Err(msg) => c.problem(&p, msg),
-        }
-    }
-    let explicit = f.boolean(c, "explicit").unwrap_or(false);
-    let kind_text = f.text(c, "type");
-    let show_kind = match kind_text.as_deref() {
-        None | Some("episodic") => ShowType::Episodic,
-        Some("serial") => ShowType::Serial,
-        Some(other) => {
-            c.problem(
-                "type",
-                format!("{other:?} is not a show type; expected episodic or serial"),
-            );
-            ShowType::Episodic
-        }
-    };
-    let copyright = f.text(c, "copyright");
-    let link = f.url(c, "link");
-    let locked = f.boolean(c, "locked").unwrap_or(false);
-    let mut funding = Vec::new();
-    for (v, p) in f.list(c, "funding") {
-        let mut ff = Fields::new(c, v, &p);
-        let url = ff.url(c, "url");
-        let text = ff.text(c, "text");
-        if ff.absent("url") {
-            c.problem(&p, "missing url");
-        }
-        ff.finish(c);
-        if let Some(url) = url {
-            funding.push(Funding {
-                text: text.unwrap_or_else(|| "Support the show".to_string()),
-                url,
-            });
-        }
-    }
-    let guid = f.text(c, "guid").and_then(|g| match Uuid::parse_str(&g) {
-        Ok(u) => Some(u),
-        Err(_) => {
-            c.problem(
-                "guid",
-                format!("{g:?} is not a UUID; expected e.g. 917393e3-1b1e-5cef-ace4-edaa54e1f810, or remove it to derive one from the feed URL"),
-            );
-            None
-        }
-    });
+    let show = ShowDraft::read(c, &mut f, root);
     let episodes_dir = root.join(
         f.text(c, "episodes_dir")
             .unwrap_or_else(|| "episodes".into()),
@@ -404,12 +194,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     let serve = read_serve(c, &mut f);
     let episodes_value = f.get("episodes");
     f.finish(c);
-    if locked && owner.is_none() {
-        c.problem(
-            "locked",
-            "locked: true needs owner.email (podcast:locked names the owner)",
-        );
-    }
+    show.check_lock(c);
 
     let episodes = match episodes_value {
         Some((v, p)) => read_episodes(c, v, &p, &episodes_dir),
@@ -428,35 +213,14 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         c,
         &output_dir,
         &episodes_dir,
-        &image,
+        &show.image,
         &templates_dir,
         &episodes,
     );
 
-    let base_url = base_url?;
-    let media_base_url = media_base_url.unwrap_or_else(|| join_dir(&base_url, "episodes"));
-    let feed = join_url(&base_url, "feed.xml");
     Some(Config {
         path: path.to_path_buf(),
-        show: Show {
-            title: title?,
-            description: description?,
-            link: link.unwrap_or_else(|| base_url.clone()),
-            guid_pinned: guid.is_some(),
-            guid: guid.unwrap_or_else(|| podcast_guid_for(&feed)),
-            base_url,
-            media_base_url,
-            language,
-            author: author.unwrap_or_default(),
-            owner,
-            image,
-            categories,
-            explicit,
-            kind: show_kind,
-            copyright,
-            locked,
-            funding,
-        },
+        show: show.finish()?,
         episodes_dir,
         output_dir,
         templates_dir,
@@ -464,23 +228,6 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         serve,
         episodes,
     })
-}
-
-fn is_language_code(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let first = parts.next().unwrap_or_default();
-    (2..=3).contains(&first.len())
-        && first.chars().all(|c| c.is_ascii_alphabetic())
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-fn is_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((user, host)) => {
-            !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace)
-        }
-        None => false,
-    }
 }
 
 #[cfg(test)]
@@ -525,16 +272,6 @@ mod tests {
         assert!(c.torrent.web_seed);
         assert_eq!(c.torrent.piece_length, None);
         assert_eq!(c.output_dir, d.path().join("public"));
-    }
-
-    #[test]
-    fn podcast_guid_follows_the_namespace_rule() {
-        // The example from the podcast namespace spec.
-        let u = Url::parse("https://mp3s.nashownotes.com/pc20rss.xml").expect("url");
-        assert_eq!(
-            podcast_guid_for(&u).to_string(),
-            "917393e3-1b1e-5cef-ace4-edaa54e1f810"
-        );
     }
 
     #[test]
