@@ -1,6 +1,8 @@
 //! The `serve:` section: listeners, the public address, tracker and seeder limits, each
-//! with its one default, and the checks on them. It binds nothing and starts nothing;
-//! that is `serve`'s work.
+//! with its one default, and the checks on them. The tracker and the seeder take their
+//! settings from [`ServeSettings`] by conversion (`TrackerConfig::from`,
+//! `SeederConfig::from`), never by restating a default. It binds nothing and starts
+//! nothing; that is `serve`'s work.
 
 use std::net::SocketAddr;
 
