@@ -1,26 +1,40 @@
-//! `podcast.yaml`: its schema, every default and every check, in one place.
-//!
-//! The file is parsed once (serde_norway) into a YAML value, then read field by field into
-//! typed structs, collecting every problem instead of stopping at the first; each problem
-//! names `file:LINE:COL`, the field path and what is expected. Later stages take [`Config`]
-//! and never look at YAML again. This module does not touch media files, except to check
-//! that the ones it names exist.
+//! `podcast.yaml` as one validated [`Config`]: the entry point ([`Config::load`]) and how
+//! problems are reported. The file is parsed once into YAML, then each section is read by
+//! its own file, which owns that section's schema, defaults and checks (`show`, `episodes`,
+//! `torrent`, `serve`, `paths` for folders and URLs; `check` is the field-reading
+//! plumbing). Every problem is collected, not just the first, and names `file:LINE:COL`, the
+//! field and what is expected. Later stages take [`Config`] and never read YAML; nothing
+//! here touches media beyond checking that the files it names exist.
 
 mod categories;
+mod check;
+mod episodes;
+mod paths;
 mod position;
+mod serve;
+mod show;
+mod torrent;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
-use serde_norway::{Mapping, Value};
+use serde_norway::Value;
 use url::Url;
-use uuid::Uuid;
 
 pub use categories::APPLE_CATEGORIES;
 pub use position::{Position, PositionIndex};
+
+use check::{kind, Checker, Fields};
+use episodes::read_episodes;
+pub use episodes::{parse_date, transcript_type, EpisodeConfig, EpisodeType, PLAUSIBLE_YEARS};
+use paths::check_output_is_separate;
+pub use paths::{join_url, normalize_rel};
+use serve::read_serve;
+pub use serve::ServeSettings;
+use show::ShowDraft;
+pub use show::{podcast_guid_for, Category, Funding, Owner, Show, ShowType};
+use torrent::read_torrent;
+pub use torrent::TorrentSettings;
 
 /// The commented starter file that `podseed init` writes.
 pub const STARTER_YAML: &str = include_str!("starter.yaml");
@@ -102,234 +116,6 @@ pub struct Config {
     pub episodes: Vec<EpisodeConfig>,
 }
 
-/// Show (channel) metadata.
-#[derive(Debug, Clone)]
-pub struct Show {
-    /// Show title.
-    pub title: String,
-    /// Show description (HTML allowed).
-    pub description: String,
-    /// Where the output folder is served; always ends with `/`.
-    pub base_url: Url,
-    /// Where episode MP3s are served; always ends with `/`.
-    pub media_base_url: Url,
-    /// Language code such as `en` or `en-us`.
-    pub language: String,
-    /// `itunes:author`.
-    pub author: String,
-    /// `itunes:owner`.
-    pub owner: Option<Owner>,
-    /// Show artwork, a local file copied to the output root.
-    pub image: Option<PathBuf>,
-    /// Apple categories.
-    pub categories: Vec<Category>,
-    /// `itunes:explicit`.
-    pub explicit: bool,
-    /// `itunes:type`.
-    pub kind: ShowType,
-    /// Copyright line.
-    pub copyright: Option<String>,
-    /// The show's website; defaults to base_url.
-    pub link: Url,
-    /// `podcast:locked`.
-    pub locked: bool,
-    /// `podcast:funding` links.
-    pub funding: Vec<Funding>,
-    /// `podcast:guid`, pinned in the config or derived from the feed URL.
-    pub guid: Uuid,
-    /// Whether the config pins `guid` (else it follows base_url).
-    pub guid_pinned: bool,
-}
-
-/// `itunes:owner`.
-#[derive(Debug, Clone)]
-pub struct Owner {
-    /// Owner name.
-    pub name: String,
-    /// Owner email (Apple uses it to verify ownership).
-    pub email: String,
-}
-
-/// One Apple category with its subcategories.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Category {
-    /// Top-level name.
-    pub name: String,
-    /// Subcategory names.
-    pub subcategories: Vec<String>,
-}
-
-/// A `podcast:funding` link.
-#[derive(Debug, Clone)]
-pub struct Funding {
-    /// Where listeners can support the show.
-    pub url: Url,
-    /// Link text.
-    pub text: String,
-}
-
-/// `itunes:type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShowType {
-    /// Newest first; the default.
-    Episodic,
-    /// Oldest first, numbered.
-    Serial,
-}
-
-impl ShowType {
-    /// The value written into the feed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShowType::Episodic => "episodic",
-            ShowType::Serial => "serial",
-        }
-    }
-}
-
-/// `itunes:episodeType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EpisodeType {
-    /// A normal episode.
-    Full,
-    /// A trailer.
-    Trailer,
-    /// Bonus content.
-    Bonus,
-}
-
-impl EpisodeType {
-    /// The value written into the feed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EpisodeType::Full => "full",
-            EpisodeType::Trailer => "trailer",
-            EpisodeType::Bonus => "bonus",
-        }
-    }
-}
-
-/// Torrent settings.
-#[derive(Debug, Clone)]
-pub struct TorrentSettings {
-    /// Extra announce URLs, one tier each, after the built-in tracker's.
-    pub trackers: Vec<String>,
-    /// A fixed piece length, or None for the automatic rule.
-    pub piece_length: Option<u64>,
-    /// Whether torrents carry the episode's HTTP URL as a BEP 19 web seed.
-    pub web_seed: bool,
-}
-
-/// `serve:` settings: listeners, public address and tracker limits.
-#[derive(Debug, Clone)]
-pub struct ServeSettings {
-    /// HTTP listener (site, web seed, HTTP tracker, stats).
-    pub http: SocketAddr,
-    /// UDP tracker listener, or None when off.
-    pub udp_tracker: Option<SocketAddr>,
-    /// How the world reaches this box; the tracker URLs in torrents derive from it.
-    pub public_url: Option<Url>,
-    /// Seconds between announces.
-    pub announce_interval: u32,
-    /// Peers kept per torrent.
-    pub max_peers_per_torrent: usize,
-    /// Take the client address from X-Forwarded-For / X-Real-IP and honour `ip=`.
-    pub trust_proxy: bool,
-    /// Most HTTP connections at once.
-    pub max_connections: usize,
-    /// Most HTTP connections from one address.
-    pub max_connections_per_ip: usize,
-    /// Peers one address (one /64 for IPv6) may have in a torrent.
-    pub max_peers_per_ip: usize,
-    /// The seeder's listener, or None when off.
-    pub peer: Option<SocketAddr>,
-    /// The seeder's address as the world sees it, when public_url's host is not it.
-    pub peer_public_addr: Option<SocketAddr>,
-    /// Seeder unchoke slots (plus one optimistic).
-    pub unchoke_slots: usize,
-    /// Seeder peer connections at once.
-    pub max_peer_connections: usize,
-    /// Seeder peer connections per address.
-    pub max_peer_connections_per_ip: usize,
-    /// Upload limit of the seeder, bytes per second (0: none).
-    pub max_upload_rate: u64,
-    /// The seeder dials leechers that announce to the built-in tracker.
-    pub connect_to_peers: bool,
-    /// Announce seeded torrents on the DHT.
-    pub dht: bool,
-    /// DHT bootstrap nodes (`host:port`); empty for the public defaults.
-    pub dht_bootstrap: Vec<String>,
-}
-
-impl Default for ServeSettings {
-    fn default() -> Self {
-        ServeSettings {
-            http: SocketAddr::from(([0, 0, 0, 0], 8080)),
-            udp_tracker: Some(SocketAddr::from(([0, 0, 0, 0], 6969))),
-            public_url: None,
-            announce_interval: 1800,
-            max_peers_per_torrent: 10_000,
-            trust_proxy: false,
-            max_connections: 1024,
-            max_connections_per_ip: 32,
-            max_peers_per_ip: 16,
-            // Dual stack where the host has IPv6 (serve falls back to 0.0.0.0 otherwise).
-            peer: Some(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 6881))),
-            peer_public_addr: None,
-            unchoke_slots: 8,
-            max_peer_connections: 200,
-            max_peer_connections_per_ip: 8,
-            max_upload_rate: 0,
-            connect_to_peers: true,
-            dht: true,
-            dht_bootstrap: Vec::new(),
-        }
-    }
-}
-
-impl ServeSettings {
-    /// The built-in tracker's announce URLs (HTTP, then UDP), when `public_url` is set.
-    pub fn tracker_urls(&self) -> Vec<String> {
-        let Some(public) = &self.public_url else {
-            return Vec::new();
-        };
-        let mut urls = vec![join_url(public, "announce").to_string()];
-        if let (Some(udp), Some(host)) = (self.udp_tracker, public.host_str()) {
-            urls.push(format!("udp://{host}:{}/announce", udp.port()));
-        }
-        urls
-    }
-}
-
-/// Metadata for one episode from the `episodes:` list; unset fields come from the tags.
-#[derive(Debug, Clone, Default)]
-pub struct EpisodeConfig {
-    /// Path relative to episodes_dir, with `/` separators.
-    pub file: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Description (HTML allowed).
-    pub description: Option<String>,
-    /// Publication date.
-    pub date: Option<DateTime<Utc>>,
-    /// Item guid.
-    pub guid: Option<String>,
-    /// Season number.
-    pub season: Option<u32>,
-    /// Episode number.
-    pub episode: Option<u32>,
-    /// Episode type.
-    pub episode_type: Option<EpisodeType>,
-    /// Explicit flag.
-    pub explicit: Option<bool>,
-    /// Episode artwork, a local file.
-    pub image: Option<PathBuf>,
-    /// Podcasting 2.0 JSON chapters file.
-    pub chapters: Option<PathBuf>,
-    /// Transcript file (.vtt or .srt).
-    pub transcript: Option<PathBuf>,
-}
-
 impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -358,16 +144,12 @@ impl Config {
                 }]));
             }
         };
-        let mut checker = Checker {
-            file,
-            index: PositionIndex::new(text),
-            problems: Vec::new(),
-        };
+        let mut checker = Checker::new(file, text);
         let root = path.parent().unwrap_or(Path::new("")).to_path_buf();
         let config = read_config(&mut checker, &value, path, &root);
         match config {
-            Some(c) if checker.problems.is_empty() => Ok(c),
-            _ => Err(ConfigError::Invalid(checker.problems)),
+            Some(c) if checker.is_clean() => Ok(c),
+            _ => Err(ConfigError::Invalid(checker.into_problems())),
         }
     }
 
@@ -377,293 +159,11 @@ impl Config {
     }
 }
 
-/// Joins a relative path (with `/` separators) to a base URL, percent-encoding each segment.
-pub fn join_url(base: &Url, relative: &str) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut segs) = url.path_segments_mut() {
-        segs.pop_if_empty();
-        for part in relative.split('/') {
-            segs.push(part);
-        }
-    }
-    url
-}
-
-/// The `podcast:guid` rule: UUIDv5 of the feed URL without scheme and trailing slashes.
-pub fn podcast_guid_for(feed_url: &Url) -> Uuid {
-    const NAMESPACE: Uuid = Uuid::from_u128(0xead4c236_bf58_58c6_a2c6_a6b28d128cb6);
-    let s = feed_url.as_str();
-    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
-    Uuid::new_v5(&NAMESPACE, s.trim_end_matches('/').as_bytes())
-}
-
 fn strip_location(msg: &str) -> String {
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),
     }
-}
-
-struct Checker {
-    file: String,
-    index: PositionIndex,
-    problems: Vec<Problem>,
-}
-
-impl Checker {
-    fn problem(&mut self, field: &str, message: impl Into<String>) {
-        let position = self.index.value(field);
-        self.push(field, position, message.into());
-    }
-
-    fn push(&mut self, field: &str, position: Option<Position>, message: String) {
-        self.problems.push(Problem {
-            file: self.file.clone(),
-            position,
-            field: field.to_string(),
-            message,
-        });
-    }
-}
-
-/// Reads the fields of one mapping, remembering which were used so the rest are "unknown".
-struct Fields<'a> {
-    map: Option<&'a Mapping>,
-    path: String,
-    used: BTreeSet<&'static str>,
-}
-
-impl<'a> Fields<'a> {
-    fn new(c: &mut Checker, value: &'a Value, path: &str) -> Fields<'a> {
-        let map = match value {
-            Value::Mapping(m) => Some(m),
-            Value::Null => None,
-            other => {
-                c.problem(path, format!("expected a mapping, found {}", kind(other)));
-                None
-            }
-        };
-        Fields {
-            map,
-            path: path.to_string(),
-            used: BTreeSet::new(),
-        }
-    }
-
-    fn field_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    fn get(&mut self, key: &'static str) -> Option<(&'a Value, String)> {
-        self.used.insert(key);
-        let v = self.map?.get(key)?;
-        if v.is_null() {
-            return None;
-        }
-        Some((v, self.field_path(key)))
-    }
-
-    fn text(&mut self, c: &mut Checker, key: &'static str) -> Option<String> {
-        let (v, path) = self.get(key)?;
-        match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            other => {
-                c.problem(&path, format!("expected text, found {}", kind(other)));
-                None
-            }
-        }
-    }
-
-    fn required_text(&mut self, c: &mut Checker, key: &'static str) -> Option<String> {
-        let t = self.text(c, key);
-        match t {
-            Some(s) if !s.trim().is_empty() => Some(s),
-            Some(_) => {
-                let path = self.field_path(key);
-                c.problem(&path, "must not be empty");
-                None
-            }
-            None => {
-                if self
-                    .map
-                    .is_some_and(|m| m.get(key).is_none_or(Value::is_null))
-                {
-                    let path = self.field_path(key);
-                    let pos = c.index.value(&self.path);
-                    c.push(&path, pos, "missing: this field is required".into());
-                }
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, c: &mut Checker, key: &'static str) -> Option<bool> {
-        let (v, path) = self.get(key)?;
-        match v {
-            Value::Bool(b) => Some(*b),
-            other => {
-                c.problem(
-                    &path,
-                    format!("expected true or false, found {}", kind(other)),
-                );
-                None
-            }
-        }
-    }
-
-    fn number(&mut self, c: &mut Checker, key: &'static str) -> Option<u64> {
-        let (v, path) = self.get(key)?;
-        match v.as_u64() {
-            Some(n) => Some(n),
-            None => {
-                c.problem(
-                    &path,
-                    format!("expected a whole number ≥ 0, found {}", kind(v)),
-                );
-                None
-            }
-        }
-    }
-
-    fn small_number(&mut self, c: &mut Checker, key: &'static str) -> Option<u32> {
-        let n = self.number(c, key)?;
-        match u32::try_from(n) {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let path = self.field_path(key);
-                c.problem(&path, format!("{n} is too large"));
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, c: &mut Checker, key: &'static str) -> Option<Url> {
-        let text = self.text(c, key)?;
-        let path = self.field_path(key);
-        parse_http_url(c, &path, &text)
-    }
-
-    fn list(&mut self, c: &mut Checker, key: &'static str) -> Vec<(&'a Value, String)> {
-        let Some((v, path)) = self.get(key) else {
-            return Vec::new();
-        };
-        match v {
-            Value::Sequence(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (item, format!("{path}[{i}]")))
-                .collect(),
-            other => {
-                c.problem(&path, format!("expected a list, found {}", kind(other)));
-                Vec::new()
-            }
-        }
-    }
-
-    /// Reports keys that no reader asked for.
-    fn finish(self, c: &mut Checker) {
-        let Some(map) = self.map else { return };
-        for key in map.keys() {
-            let name = match key {
-                Value::String(s) => s.clone(),
-                other => format!("{other:?}"),
-            };
-            if !self.used.contains(name.as_str()) {
-                let path = if self.path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{}.{name}", self.path)
-                };
-                let known: Vec<&str> = self.used.iter().copied().collect();
-                let pos = c.index.key(&path);
-                c.push(
-                    &path,
-                    pos,
-                    format!("unknown field; expected one of: {}", known.join(", ")),
-                );
-            }
-        }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
-    }
-}
-
-fn parse_http_url(c: &mut Checker, path: &str, text: &str) -> Option<Url> {
-    match Url::parse(text.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
-        Ok(u) => {
-            c.problem(
-                path,
-                format!(
-                    "expected an http:// or https:// URL, found scheme {:?}",
-                    u.scheme()
-                ),
-            );
-            None
-        }
-        Err(e) => {
-            c.problem(
-                path,
-                format!(
-                    "{text:?} is not a valid URL ({e}); expected e.g. https://example.com/podcast/"
-                ),
-            );
-            None
-        }
-    }
-}
-
-/// Makes sure a base URL ends in `/` so relative joins stay below it.
-fn as_directory(mut url: Url) -> Url {
-    if !url.path().ends_with('/') {
-        let p = format!("{}/", url.path());
-        url.set_path(&p);
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    url
-}
-
-/// Parses `2024-05-01`, `2024-05-01 10:00`, `2024-05-01T10:00:00` (UTC) or RFC 3339.
-/// Years outside this range are typos (or tag garbage), not publication dates; RSS dates
-/// need four digits.
-pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
-
-/// Parses `2024-05-01`, `2024-05-01 10:00`, `2024-05-01T10:00:00` (UTC) or RFC 3339.
-pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    let t = text.trim();
-    let parsed = DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-                .iter()
-                .find_map(|fmt| NaiveDateTime::parse_from_str(t, fmt).ok())
-                .map(|d| d.and_utc())
-        })
-        .or_else(|| {
-            NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| d.and_utc())
-        })?;
-    PLAUSIBLE_YEARS.contains(&parsed.year()).then_some(parsed)
 }
 
 fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Option<Config> {
@@ -678,128 +178,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         return None;
     }
     let mut f = Fields::new(c, value, "");
-    let title = f.required_text(c, "title");
-    let description = f.required_text(c, "description");
-    let base_url = match f.url(c, "base_url") {
-        Some(u) => Some(as_directory(u)),
-        None => {
-            if f.map
-                .is_some_and(|m| m.get("base_url").is_none_or(Value::is_null))
-            {
-                c.push(
-                    "base_url",
-                    None,
-                    "missing: this field is required (where the output folder is served, e.g. https://example.com/podcast/)".into(),
-                );
-            }
-            None
-        }
-    };
-    let media_base_url = f.url(c, "media_base_url").map(as_directory);
-    let language = f.text(c, "language").unwrap_or_else(|| "en".to_string());
-    if !is_language_code(&language) {
-        c.problem(
-            "language",
-            format!("{language:?} is not a language code; expected e.g. en or en-us"),
-        );
-    }
-    let author = f.text(c, "author");
-    let owner = f.get("owner").and_then(|(v, p)| {
-        let mut o = Fields::new(c, v, &p);
-        let name = o.required_text(c, "name");
-        let email = o.required_text(c, "email");
-        if let Some(e) = &email {
-            if !is_email(e) {
-                c.problem(
-                    &format!("{p}.email"),
-                    format!("{e:?} is not an email address"),
-                );
-            }
-        }
-        o.finish(c);
-        Some(Owner {
-            name: name?,
-            email: email?,
-        })
-    });
-    let image = f
-        .text(c, "image")
-        .and_then(|t| existing_file(c, "image", root, &t));
-    let mut categories: Vec<Category> = Vec::new();
-    for (v, p) in f.list(c, "categories") {
-        let Some(spec) = v.as_str() else {
-            c.problem(
-                &p,
-                format!(
-                    "expected text like \"Technology\" or \"Arts > Books\", found {}",
-                    kind(v)
-                ),
-            );
-            continue;
-        };
-        match categories::lookup(spec) {
-            Ok((name, sub)) => {
-                let cat = match categories.iter_mut().find(|c| c.name == name) {
-                    Some(cat) => cat,
-                    None => {
-                        categories.push(Category {
-                            name: name.to_string(),
-                            subcategories: Vec::new(),
-                        });
-                        categories.last_mut()?
-                    }
-                };
-                if let Some(s) = sub {
-                    if !cat.subcategories.iter().any(|x| x == s) {
-                        cat.subcategories.push(s.to_string());
-                    }
-                }
-            }
-            Err(msg) => c.problem(&p, msg),
-        }
-    }
-    let explicit = f.boolean(c, "explicit").unwrap_or(false);
-    let kind_text = f.text(c, "type");
-    let show_kind = match kind_text.as_deref() {
-        None | Some("episodic") => ShowType::Episodic,
-        Some("serial") => ShowType::Serial,
-        Some(other) => {
-            c.problem(
-                "type",
-                format!("{other:?} is not a show type; expected episodic or serial"),
-            );
-            ShowType::Episodic
-        }
-    };
-    let copyright = f.text(c, "copyright");
-    let link = f.url(c, "link");
-    let locked = f.boolean(c, "locked").unwrap_or(false);
-    let mut funding = Vec::new();
-    for (v, p) in f.list(c, "funding") {
-        let mut ff = Fields::new(c, v, &p);
-        let url = ff.url(c, "url");
-        let text = ff.text(c, "text");
-        if ff.map.is_some_and(|m| m.get("url").is_none()) {
-            c.problem(&p, "missing url");
-        }
-        ff.finish(c);
-        if let Some(url) = url {
-            funding.push(Funding {
-                text: text.unwrap_or_else(|| "Support the show".to_string()),
-                url,
-            });
-        }
-    }
-    let guid = f.text(c, "guid").and_then(|g| match Uuid::parse_str(&g) {
-        Ok(u) => Some(u),
-        Err(_) => {
-            c.problem(
-                "guid",
-                format!("{g:?} is not a UUID; expected e.g. 917393e3-1b1e-5cef-ace4-edaa54e1f810, or remove it to derive one from the feed URL"),
-            );
-            None
-        }
-    });
+    let show = ShowDraft::read(c, &mut f, root);
     let episodes_dir = root.join(
         f.text(c, "episodes_dir")
             .unwrap_or_else(|| "episodes".into()),
@@ -815,12 +194,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     let serve = read_serve(c, &mut f);
     let episodes_value = f.get("episodes");
     f.finish(c);
-    if locked && owner.is_none() {
-        c.problem(
-            "locked",
-            "locked: true needs owner.email (podcast:locked names the owner)",
-        );
-    }
+    show.check_lock(c);
 
     let episodes = match episodes_value {
         Some((v, p)) => read_episodes(c, v, &p, &episodes_dir),
@@ -839,35 +213,14 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         c,
         &output_dir,
         &episodes_dir,
-        &image,
+        &show.image,
         &templates_dir,
         &episodes,
     );
 
-    let base_url = base_url?;
-    let media_base_url = media_base_url.unwrap_or_else(|| join_dir(&base_url, "episodes"));
-    let feed = join_url(&base_url, "feed.xml");
     Some(Config {
         path: path.to_path_buf(),
-        show: Show {
-            title: title?,
-            description: description?,
-            link: link.unwrap_or_else(|| base_url.clone()),
-            guid_pinned: guid.is_some(),
-            guid: guid.unwrap_or_else(|| podcast_guid_for(&feed)),
-            base_url,
-            media_base_url,
-            language,
-            author: author.unwrap_or_default(),
-            owner,
-            image,
-            categories,
-            explicit,
-            kind: show_kind,
-            copyright,
-            locked,
-            funding,
-        },
+        show: show.finish()?,
         episodes_dir,
         output_dir,
         templates_dir,
@@ -877,451 +230,33 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     })
 }
 
-fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
-    let mut s = ServeSettings::default();
-    let Some((v, p)) = f.get("serve") else {
-        return s;
-    };
-    let mut sf = Fields::new(c, v, &p);
-    let addr = |c: &mut Checker, sf: &mut Fields<'_>, key: &'static str| {
-        let text = sf.text(c, key)?;
-        if text == "off" {
-            return Some(None);
-        }
-        match text.parse::<SocketAddr>() {
-            Ok(a) => Some(Some(a)),
-            Err(_) => {
-                let path = sf.field_path(key);
-                c.problem(
-                    &path,
-                    format!("{text:?} is not an address; expected IP:PORT such as 0.0.0.0:8080 or [::]:8080"),
-                );
-                None
-            }
-        }
-    };
-    if let Some(a) = addr(c, &mut sf, "http") {
-        match a {
-            Some(a) => s.http = a,
-            None => {
-                let path = sf.field_path("http");
-                c.problem(&path, "the HTTP listener cannot be off");
-            }
-        }
-    }
-    if let Some(a) = addr(c, &mut sf, "udp_tracker") {
-        s.udp_tracker = a;
-    }
-    if let Some(a) = addr(c, &mut sf, "peer") {
-        s.peer = a;
-    }
-    if let Some(a) = addr(c, &mut sf, "peer_public_addr") {
-        s.peer_public_addr = a;
-    }
-    if let Some(n) = sf.number(c, "max_upload_rate") {
-        s.max_upload_rate = n;
-    }
-    if let Some(u) = sf.url(c, "public_url") {
-        s.public_url = Some(as_directory(u));
-    }
-    if let Some(n) = sf.small_number(c, "announce_interval") {
-        if (1..=86_400).contains(&n) {
-            s.announce_interval = n;
-        } else {
-            let path = sf.field_path("announce_interval");
-            c.problem(&path, "expected seconds from 1 to 86400");
-        }
-    }
-    if let Some(n) = sf.small_number(c, "max_peers_per_torrent") {
-        if n >= 1 {
-            s.max_peers_per_torrent = n as usize;
-        } else {
-            let path = sf.field_path("max_peers_per_torrent");
-            c.problem(&path, "expected at least 1");
-        }
-    }
-    for (key, slot) in [
-        ("max_connections", &mut s.max_connections),
-        ("max_connections_per_ip", &mut s.max_connections_per_ip),
-        ("max_peers_per_ip", &mut s.max_peers_per_ip),
-        ("unchoke_slots", &mut s.unchoke_slots),
-        ("max_peer_connections", &mut s.max_peer_connections),
-        (
-            "max_peer_connections_per_ip",
-            &mut s.max_peer_connections_per_ip,
-        ),
-    ] {
-        if let Some(n) = sf.small_number(c, key) {
-            if n >= 1 {
-                *slot = n as usize;
-            } else {
-                let path = sf.field_path(key);
-                c.problem(&path, "expected at least 1");
-            }
-        }
-    }
-    if let Some(b) = sf.boolean(c, "trust_proxy") {
-        s.trust_proxy = b;
-    }
-    if let Some(b) = sf.boolean(c, "connect_to_peers") {
-        s.connect_to_peers = b;
-    }
-    if let Some(b) = sf.boolean(c, "dht") {
-        s.dht = b;
-    }
-    for (v, p) in sf.list(c, "dht_bootstrap") {
-        match v.as_str() {
-            Some(node)
-                if node
-                    .rsplit_once(':')
-                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok()) =>
-            {
-                s.dht_bootstrap.push(node.to_string())
-            }
-            _ => c.problem(&p, "expected host:port, e.g. router.bittorrent.com:6881"),
-        }
-    }
-    if s.public_url.is_some() && s.udp_tracker.is_some_and(|a| a.port() == 0) {
-        let path = sf.field_path("udp_tracker");
-        c.problem(
-            &path,
-            "port 0 cannot be announced in torrents; with public_url set, give the UDP tracker a fixed port (or `off`)",
-        );
-    }
-    sf.finish(c);
-    s
-}
-
-fn join_dir(base: &Url, dir: &str) -> Url {
-    as_directory(join_url(base, dir))
-}
-
-fn read_torrent(c: &mut Checker, f: &mut Fields<'_>) -> TorrentSettings {
-    let mut settings = TorrentSettings {
-        trackers: Vec::new(),
-        piece_length: None,
-        web_seed: true,
-    };
-    let Some((v, p)) = f.get("torrent") else {
-        return settings;
-    };
-    let mut t = Fields::new(c, v, &p);
-    for (v, p) in t.list(c, "trackers") {
-        let Some(s) = v.as_str() else {
-            c.problem(&p, format!("expected a tracker URL, found {}", kind(v)));
-            continue;
-        };
-        match Url::parse(s) {
-            Ok(u) if matches!(u.scheme(), "http" | "https" | "udp") && u.host().is_some() => {
-                if !settings.trackers.iter().any(|x| x == s) {
-                    settings.trackers.push(s.to_string());
-                }
-            }
-            _ => c.problem(
-                &p,
-                format!("{s:?} is not a tracker URL; expected http(s)://host/announce or udp://host:port"),
-            ),
-        }
-    }
-    if let Some((v, pl)) = t.get("piece_length") {
-        match v {
-            Value::String(s) if s == "auto" => {}
-            _ => match v.as_u64() {
-                Some(n) if n.is_power_of_two() && (16 * 1024..=16 * 1024 * 1024).contains(&n) => {
-                    settings.piece_length = Some(n)
-                }
-                _ => c.problem(
-                    &pl,
-                    "expected auto or a power of two from 16384 (16 KiB) to 16777216 (16 MiB)",
-                ),
-            },
-        }
-    }
-    if let Some(b) = t.boolean(c, "web_seed") {
-        settings.web_seed = b;
-    }
-    t.finish(c);
-    settings
-}
-
-fn read_episodes(c: &mut Checker, v: &Value, path: &str, dir: &Path) -> Vec<EpisodeConfig> {
-    let Value::Sequence(items) = v else {
-        c.problem(
-            path,
-            format!("expected a list of episodes, found {}", kind(v)),
-        );
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut files: BTreeMap<String, String> = BTreeMap::new();
-    let mut guids: BTreeMap<String, String> = BTreeMap::new();
-    for (i, item) in items.iter().enumerate() {
-        let p = format!("{path}[{i}]");
-        let mut f = Fields::new(c, item, &p);
-        let file = f.required_text(c, "file");
-        let mut ep = EpisodeConfig {
-            title: f.text(c, "title"),
-            description: f.text(c, "description"),
-            guid: f.text(c, "guid"),
-            season: f.small_number(c, "season"),
-            episode: f.small_number(c, "episode"),
-            explicit: f.boolean(c, "explicit"),
-            ..Default::default()
-        };
-        if let Some(d) = f.text(c, "date") {
-            ep.date = parse_date(&d);
-            if ep.date.is_none() {
-                c.problem(
-                    &format!("{p}.date"),
-                    format!("{d:?} is not a date; expected 2024-05-01, 2024-05-01 18:30 (UTC) or 2024-05-01T18:30:00+02:00"),
-                );
-            }
-        }
-        if let Some(t) = f.text(c, "episode_type") {
-            ep.episode_type = match t.as_str() {
-                "full" => Some(EpisodeType::Full),
-                "trailer" => Some(EpisodeType::Trailer),
-                "bonus" => Some(EpisodeType::Bonus),
-                other => {
-                    c.problem(
-                        &format!("{p}.episode_type"),
-                        format!(
-                            "{other:?} is not an episode type; expected full, trailer or bonus"
-                        ),
-                    );
-                    None
-                }
-            };
-        }
-        for (key, slot) in [
-            ("image", &mut ep.image),
-            ("chapters", &mut ep.chapters),
-            ("transcript", &mut ep.transcript),
-        ] {
-            if let Some(t) = f.text(c, key) {
-                *slot = existing_file(c, &format!("{p}.{key}"), dir, &t);
-            }
-        }
-        if let Some(t) = &ep.transcript {
-            if transcript_type(t).is_none() {
-                c.problem(&format!("{p}.transcript"), "expected a .vtt or .srt file");
-            }
-        }
-        if let Some(ch) = &ep.chapters {
-            if let Err(msg) = check_chapters_file(ch) {
-                c.problem(&format!("{p}.chapters"), msg);
-            }
-        }
-        f.finish(c);
-        let Some(file) = file else { continue };
-        let fp = format!("{p}.file");
-        if Path::new(&file).is_absolute() || file.split(['/', '\\']).any(|s| s == "..") {
-            c.problem(
-                &fp,
-                format!(
-                    "{file:?} must be a path inside episodes_dir ({})",
-                    dir.display()
-                ),
-            );
-            continue;
-        }
-        // One spelling per file, so `./a.mp3` and `a.mp3` are the same episode.
-        let file = normalize_rel(&file);
-        if !dir.join(&file).is_file() {
-            c.problem(
-                &fp,
-                format!(
-                    "{} does not exist; put the MP3 there or fix the name",
-                    dir.join(&file).display()
-                ),
-            );
-        }
-        if let Some(first) = files.insert(file.clone(), p.clone()) {
-            c.problem(&fp, format!("{file:?} is already listed at {first}"));
-        }
-        if let Some(g) = &ep.guid {
-            if let Some(first) = guids.insert(g.clone(), p.clone()) {
-                c.problem(
-                    &format!("{p}.guid"),
-                    format!("guid {g:?} is already used by {first}; every episode needs its own"),
-                );
-            }
-        }
-        ep.file = file;
-        out.push(ep);
-    }
-    out
-}
-
-/// A Podcasting 2.0 JSON chapters file must be JSON with a `chapters` list.
-fn check_chapters_file(path: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        format!(
-            "{} is not valid JSON ({e}); expected a Podcasting 2.0 chapters file",
-            path.display()
-        )
-    })?;
-    if v.get("chapters").is_some_and(serde_json::Value::is_array) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} has no \"chapters\" list; expected a Podcasting 2.0 chapters file",
-            path.display()
-        ))
-    }
-}
-
-/// The path as the filesystem resolves it (symlinks followed), for overlap checks; a path
-/// that does not exist yet resolves through its nearest existing ancestor.
-fn resolved(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            return rest.iter().rev().fold(real, |p, c| p.join(c));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return abs,
-        }
-    }
-}
-
-/// The output folder is podseed's alone (it deletes what it no longer writes there), so no
-/// source may live in it, and it may not overlap the episodes folder either way.
-fn check_output_is_separate(
-    c: &mut Checker,
-    output_dir: &Path,
-    episodes_dir: &Path,
-    image: &Option<PathBuf>,
-    templates_dir: &Option<PathBuf>,
-    episodes: &[EpisodeConfig],
-) {
-    let out = resolved(output_dir);
-    let eps = resolved(episodes_dir);
-    if out.starts_with(&eps) || eps.starts_with(&out) {
-        c.problem(
-            "output_dir",
-            format!(
-                "{} overlaps episodes_dir {}; podseed would publish its own output (and may delete in it): use separate folders",
-                output_dir.display(),
-                episodes_dir.display()
-            ),
-        );
-        return;
-    }
-    let mut inputs: Vec<(String, &PathBuf)> = Vec::new();
-    if let Some(i) = image {
-        inputs.push(("image".into(), i));
-    }
-    if let Some(t) = templates_dir {
-        inputs.push(("templates_dir".into(), t));
-    }
-    for (i, e) in episodes.iter().enumerate() {
-        for (key, v) in [
-            ("image", &e.image),
-            ("chapters", &e.chapters),
-            ("transcript", &e.transcript),
-        ] {
-            if let Some(v) = v {
-                inputs.push((format!("episodes[{i}].{key}"), v));
-            }
-        }
-    }
-    for (field, path) in inputs {
-        if resolved(path).starts_with(&out) {
-            c.problem(
-                &field,
-                format!(
-                    "{} is inside output_dir {}; keep sources outside the output folder",
-                    path.display(),
-                    output_dir.display()
-                ),
-            );
-        }
-    }
-}
-
-/// `./a//b.mp3` → `a/b.mp3`: `/` separators, no empty or `.` segments.
-pub fn normalize_rel(path: &str) -> String {
-    path.split(['/', '\\'])
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// The MIME type of a transcript, from its extension.
-pub fn transcript_type(path: &Path) -> Option<&'static str> {
-    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-        "vtt" => Some("text/vtt"),
-        "srt" => Some("application/x-subrip"),
-        _ => None,
-    }
-}
-
-fn existing_file(c: &mut Checker, field: &str, dir: &Path, name: &str) -> Option<PathBuf> {
-    let p = dir.join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        c.problem(
-            field,
-            format!(
-                "{} does not exist (paths are relative to {})",
-                p.display(),
-                display_dir(dir)
-            ),
-        );
-        None
-    }
-}
-
-fn display_dir(dir: &Path) -> String {
-    if dir.as_os_str().is_empty() {
-        ".".to_string()
-    } else {
-        dir.display().to_string()
-    }
-}
-
-fn is_language_code(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let first = parts.next().unwrap_or_default();
-    (2..=3).contains(&first.len())
-        && first.chars().all(|c| c.is_ascii_alphabetic())
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-fn is_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((user, host)) => {
-            !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod fixture {
+    //! A folder with one episode and the smallest valid config, shared by the section tests.
 
-    fn dir_with_episode() -> tempfile::TempDir {
+    use std::path::Path;
+
+    use super::{Config, ConfigError};
+
+    pub(super) fn dir_with_episode() -> tempfile::TempDir {
         let d = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(d.path().join("episodes")).expect("mkdir");
         std::fs::write(d.path().join("episodes/one.mp3"), b"x").expect("write");
         d
     }
 
-    fn parse_in(d: &Path, text: &str) -> Result<Config, ConfigError> {
+    pub(super) fn parse_in(d: &Path, text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, &d.join("podcast.yaml"))
     }
 
-    const MINIMAL: &str = "title: Show\ndescription: About\nbase_url: https://example.com/pod\n";
+    pub(super) const MINIMAL: &str =
+        "title: Show\ndescription: About\nbase_url: https://example.com/pod\n";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{dir_with_episode, parse_in, MINIMAL};
+    use super::*;
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -1337,48 +272,6 @@ mod tests {
         assert!(c.torrent.web_seed);
         assert_eq!(c.torrent.piece_length, None);
         assert_eq!(c.output_dir, d.path().join("public"));
-    }
-
-    #[test]
-    fn serve_settings_and_tracker_urls() {
-        let d = dir_with_episode();
-        let c = parse_in(d.path(), MINIMAL).expect("valid");
-        assert_eq!(c.serve.http.to_string(), "0.0.0.0:8080");
-        assert_eq!(
-            c.serve.peer.map(|a| a.to_string()).as_deref(),
-            Some("[::]:6881")
-        );
-        assert!(c.serve.tracker_urls().is_empty());
-        let text = format!(
-            "{MINIMAL}serve:\n  http: 127.0.0.1:0\n  udp_tracker: 127.0.0.1:7000\n  public_url: https://pod.example.com/x\n  announce_interval: 60\n"
-        );
-        let c = parse_in(d.path(), &text).expect("valid");
-        assert_eq!(
-            c.serve.tracker_urls(),
-            [
-                "https://pod.example.com/x/announce",
-                "udp://pod.example.com:7000/announce"
-            ]
-        );
-        let text = format!(
-            "{MINIMAL}serve:\n  udp_tracker: off\n  http: nowhere\n  announce_interval: 0\n"
-        );
-        let err = parse_in(d.path(), &text).expect_err("bad").to_string();
-        assert!(
-            err.contains("serve.http: \"nowhere\" is not an address"),
-            "{err}"
-        );
-        assert!(err.contains("serve.announce_interval"), "{err}");
-    }
-
-    #[test]
-    fn podcast_guid_follows_the_namespace_rule() {
-        // The example from the podcast namespace spec.
-        let u = Url::parse("https://mp3s.nashownotes.com/pc20rss.xml").expect("url");
-        assert_eq!(
-            podcast_guid_for(&u).to_string(),
-            "917393e3-1b1e-5cef-ace4-edaa54e1f810"
-        );
     }
 
     #[test]
@@ -1434,75 +327,8 @@ mod tests {
     }
 
     #[test]
-    fn output_must_not_overlap_sources() {
-        let d = dir_with_episode();
-        std::fs::write(d.path().join("cover.png"), b"png").expect("write");
-        let text = format!("{MINIMAL}output_dir: .\nimage: cover.png\n");
-        let err = parse_in(d.path(), &text).expect_err("overlap").to_string();
-        assert!(
-            err.contains("output_dir:") && err.contains("overlaps episodes_dir"),
-            "{err}"
-        );
-        let text = format!("{MINIMAL}output_dir: site\nimage: site/cover.png\n");
-        std::fs::create_dir(d.path().join("site")).expect("mkdir");
-        std::fs::write(d.path().join("site/cover.png"), b"png").expect("write");
-        let err = parse_in(d.path(), &text).expect_err("inside").to_string();
-        assert!(
-            err.contains("image:") && err.contains("inside output_dir"),
-            "{err}"
-        );
-        let text = format!("{MINIMAL}episodes_dir: episodes\noutput_dir: episodes/public\n");
-        let err = parse_in(d.path(), &text).expect_err("nested").to_string();
-        assert!(err.contains("overlaps episodes_dir"), "{err}");
-    }
-
-    #[test]
-    fn listed_files_are_normalized_and_chapters_checked() {
-        let d = dir_with_episode();
-        std::fs::write(d.path().join("episodes/bad.json"), b"{}").expect("write");
-        let text = format!(
-            "{MINIMAL}episodes:\n  - file: ./one.mp3\n  - file: one.mp3\n    chapters: bad.json\n"
-        );
-        let err = parse_in(d.path(), &text).expect_err("dup").to_string();
-        assert!(
-            err.contains("\"one.mp3\" is already listed at episodes[0]"),
-            "{err}"
-        );
-        assert!(
-            err.contains("episodes[1].chapters:") && err.contains("no \"chapters\" list"),
-            "{err}"
-        );
-        assert_eq!(normalize_rel("./a//b\\c.mp3"), "a/b/c.mp3");
-    }
-
-    #[test]
-    fn dates_in_every_accepted_form() {
-        for (text, want) in [
-            ("2024-05-01", "2024-05-01T00:00:00Z"),
-            ("2024-05-01 18:30", "2024-05-01T18:30:00Z"),
-            ("2024-05-01T18:30:00", "2024-05-01T18:30:00Z"),
-            ("2024-05-01T18:30:00+02:00", "2024-05-01T16:30:00Z"),
-        ] {
-            let d = parse_date(text).expect(text);
-            assert_eq!(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), want);
-        }
-        assert!(parse_date("01/05/2024").is_none());
-        assert!(parse_date("0000-01-01").is_none());
-        assert!(parse_date("1969-12-31").is_none());
-    }
-
-    #[test]
     fn starter_config_is_valid() {
         let d = dir_with_episode();
         parse_in(d.path(), STARTER_YAML).expect("starter parses");
-    }
-
-    #[test]
-    fn url_join_encodes_segments() {
-        let base = Url::parse("https://e.com/pod/").expect("url");
-        assert_eq!(
-            join_url(&base, "episodes/my show #1.mp3").as_str(),
-            "https://e.com/pod/episodes/my%20show%20%231.mp3"
-        );
     }
 }

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::bt::InfoHash;
 use crate::catalog::Catalog;
+use crate::config::ServeSettings;
 use crate::net::{IpSlot, PerIp};
 
 use choke::{Choker, RateLimiter};
@@ -49,6 +50,18 @@ pub struct SeederConfig {
     pub max_upload_rate: u64,
     /// Dial leechers that announce to our tracker.
     pub connect_to_peers: bool,
+}
+
+impl From<&ServeSettings> for SeederConfig {
+    fn from(serve: &ServeSettings) -> Self {
+        SeederConfig {
+            unchoke_slots: serve.unchoke_slots,
+            max_peers: serve.max_peer_connections,
+            max_peers_per_ip: serve.max_peer_connections_per_ip,
+            max_upload_rate: serve.max_upload_rate,
+            connect_to_peers: serve.connect_to_peers,
+        }
+    }
 }
 
 /// What every peer connection shares.

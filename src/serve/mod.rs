@@ -108,12 +108,7 @@ impl State {
             path: out.to_path_buf(),
             source,
         })?;
-        let tracker = Tracker::new(TrackerConfig {
-            interval: config.serve.announce_interval,
-            max_peers_per_torrent: config.serve.max_peers_per_torrent,
-            max_peers_per_ip: config.serve.max_peers_per_ip,
-            ..TrackerConfig::default()
-        });
+        let tracker = Tracker::new(TrackerConfig::from(&config.serve));
         tracker.set_torrents(&catalog.torrents());
         let http_bytes: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
@@ -141,13 +136,9 @@ impl State {
             max_connections: config.serve.max_connections,
             max_connections_per_ip: config.serve.max_connections_per_ip,
             seeder: config.serve.peer.map(|_| {
-                Arc::new(crate::seeder::Seeder::new(crate::seeder::SeederConfig {
-                    unchoke_slots: config.serve.unchoke_slots,
-                    max_peers: config.serve.max_peer_connections,
-                    max_peers_per_ip: config.serve.max_peer_connections_per_ip,
-                    max_upload_rate: config.serve.max_upload_rate,
-                    connect_to_peers: config.serve.connect_to_peers,
-                }))
+                Arc::new(crate::seeder::Seeder::new(
+                    crate::seeder::SeederConfig::from(&config.serve),
+                ))
             }),
             seeder_addrs: RwLock::new(Vec::new()),
             out: out.to_path_buf(),

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, RwLock};
 
 use crate::bt::InfoHash;
+use crate::config::ServeSettings;
 
 pub use swarm::{Event, Family, Limits, PeerUpdate, Swarm};
 
@@ -43,15 +44,27 @@ pub struct TrackerConfig {
     pub max_numwant: usize,
 }
 
-impl Default for TrackerConfig {
-    fn default() -> Self {
+/// Peers returned when the client does not say how many it wants.
+const DEFAULT_NUMWANT: usize = 50;
+/// Most peers returned, whatever the client asks for.
+const MAX_NUMWANT: usize = 200;
+
+impl From<&ServeSettings> for TrackerConfig {
+    fn from(serve: &ServeSettings) -> Self {
         TrackerConfig {
-            interval: 1800,
-            max_peers_per_torrent: 10_000,
-            max_peers_per_ip: 16,
-            default_numwant: 50,
-            max_numwant: 200,
+            interval: serve.announce_interval,
+            max_peers_per_torrent: serve.max_peers_per_torrent,
+            max_peers_per_ip: serve.max_peers_per_ip,
+            default_numwant: DEFAULT_NUMWANT,
+            max_numwant: MAX_NUMWANT,
         }
+    }
+}
+
+impl Default for TrackerConfig {
+    /// The settings of a `serve:` section left at its defaults.
+    fn default() -> Self {
+        TrackerConfig::from(&ServeSettings::default())
     }
 }
 

@@ -1,0 +1,246 @@
+//! The `serve:` section: listeners, the public address, tracker and seeder limits, each
+//! with its one default, and the checks on them. The tracker and the seeder take their
+//! settings from [`ServeSettings`] by conversion (`TrackerConfig::from`,
+//! `SeederConfig::from`), never by restating a default. It binds nothing and starts
+//! nothing; that is `serve`'s work.
+
+use std::net::SocketAddr;
+
+use url::Url;
+
+use super::check::{Checker, Fields};
+use super::paths::{as_directory, join_url};
+
+/// `serve:` settings: listeners, public address and tracker limits.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// HTTP listener (site, web seed, HTTP tracker, stats).
+    pub http: SocketAddr,
+    /// UDP tracker listener, or None when off.
+    pub udp_tracker: Option<SocketAddr>,
+    /// How the world reaches this box; the tracker URLs in torrents derive from it.
+    pub public_url: Option<Url>,
+    /// Seconds between announces.
+    pub announce_interval: u32,
+    /// Peers kept per torrent.
+    pub max_peers_per_torrent: usize,
+    /// Take the client address from X-Forwarded-For / X-Real-IP and honour `ip=`.
+    pub trust_proxy: bool,
+    /// Most HTTP connections at once.
+    pub max_connections: usize,
+    /// Most HTTP connections from one address.
+    pub max_connections_per_ip: usize,
+    /// Peers one address (one /64 for IPv6) may have in a torrent.
+    pub max_peers_per_ip: usize,
+    /// The seeder's listener, or None when off.
+    pub peer: Option<SocketAddr>,
+    /// The seeder's address as the world sees it, when public_url's host is not it.
+    pub peer_public_addr: Option<SocketAddr>,
+    /// Seeder unchoke slots (plus one optimistic).
+    pub unchoke_slots: usize,
+    /// Seeder peer connections at once.
+    pub max_peer_connections: usize,
+    /// Seeder peer connections per address.
+    pub max_peer_connections_per_ip: usize,
+    /// Upload limit of the seeder, bytes per second (0: none).
+    pub max_upload_rate: u64,
+    /// The seeder dials leechers that announce to the built-in tracker.
+    pub connect_to_peers: bool,
+    /// Announce seeded torrents on the DHT.
+    pub dht: bool,
+    /// DHT bootstrap nodes (`host:port`); empty for the public defaults.
+    pub dht_bootstrap: Vec<String>,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            http: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            udp_tracker: Some(SocketAddr::from(([0, 0, 0, 0], 6969))),
+            public_url: None,
+            announce_interval: 1800,
+            max_peers_per_torrent: 10_000,
+            trust_proxy: false,
+            max_connections: 1024,
+            max_connections_per_ip: 32,
+            max_peers_per_ip: 16,
+            // Dual stack where the host has IPv6 (serve falls back to 0.0.0.0 otherwise).
+            peer: Some(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 6881))),
+            peer_public_addr: None,
+            unchoke_slots: 8,
+            max_peer_connections: 200,
+            max_peer_connections_per_ip: 8,
+            max_upload_rate: 0,
+            connect_to_peers: true,
+            dht: true,
+            dht_bootstrap: Vec::new(),
+        }
+    }
+}
+
+impl ServeSettings {
+    /// The built-in tracker's announce URLs (HTTP, then UDP), when `public_url` is set.
+    pub fn tracker_urls(&self) -> Vec<String> {
+        let Some(public) = &self.public_url else {
+            return Vec::new();
+        };
+        let mut urls = vec![join_url(public, "announce").to_string()];
+        if let (Some(udp), Some(host)) = (self.udp_tracker, public.host_str()) {
+            urls.push(format!("udp://{host}:{}/announce", udp.port()));
+        }
+        urls
+    }
+}
+
+/// Reads `serve:` from the top-level mapping; every key left out keeps its default.
+pub(super) fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
+    let mut s = ServeSettings::default();
+    let Some((v, p)) = f.get("serve") else {
+        return s;
+    };
+    let mut sf = Fields::new(c, v, &p);
+    let addr = |c: &mut Checker, sf: &mut Fields<'_>, key: &'static str| {
+        let text = sf.text(c, key)?;
+        if text == "off" {
+            return Some(None);
+        }
+        match text.parse::<SocketAddr>() {
+            Ok(a) => Some(Some(a)),
+            Err(_) => {
+                let path = sf.field_path(key);
+                c.problem(
+                    &path,
+                    format!("{text:?} is not an address; expected IP:PORT such as 0.0.0.0:8080 or [::]:8080"),
+                );
+                None
+            }
+        }
+    };
+    if let Some(a) = addr(c, &mut sf, "http") {
+        match a {
+            Some(a) => s.http = a,
+            None => {
+                let path = sf.field_path("http");
+                c.problem(&path, "the HTTP listener cannot be off");
+            }
+        }
+    }
+    if let Some(a) = addr(c, &mut sf, "udp_tracker") {
+        s.udp_tracker = a;
+    }
+    if let Some(a) = addr(c, &mut sf, "peer") {
+        s.peer = a;
+    }
+    if let Some(a) = addr(c, &mut sf, "peer_public_addr") {
+        s.peer_public_addr = a;
+    }
+    if let Some(n) = sf.number(c, "max_upload_rate") {
+        s.max_upload_rate = n;
+    }
+    if let Some(u) = sf.url(c, "public_url") {
+        s.public_url = Some(as_directory(u));
+    }
+    if let Some(n) = sf.small_number(c, "announce_interval") {
+        if (1..=86_400).contains(&n) {
+            s.announce_interval = n;
+        } else {
+            let path = sf.field_path("announce_interval");
+            c.problem(&path, "expected seconds from 1 to 86400");
+        }
+    }
+    if let Some(n) = sf.small_number(c, "max_peers_per_torrent") {
+        if n >= 1 {
+            s.max_peers_per_torrent = n as usize;
+        } else {
+            let path = sf.field_path("max_peers_per_torrent");
+            c.problem(&path, "expected at least 1");
+        }
+    }
+    for (key, slot) in [
+        ("max_connections", &mut s.max_connections),
+        ("max_connections_per_ip", &mut s.max_connections_per_ip),
+        ("max_peers_per_ip", &mut s.max_peers_per_ip),
+        ("unchoke_slots", &mut s.unchoke_slots),
+        ("max_peer_connections", &mut s.max_peer_connections),
+        (
+            "max_peer_connections_per_ip",
+            &mut s.max_peer_connections_per_ip,
+        ),
+    ] {
+        if let Some(n) = sf.small_number(c, key) {
+            if n >= 1 {
+                *slot = n as usize;
+            } else {
+                let path = sf.field_path(key);
+                c.problem(&path, "expected at least 1");
+            }
+        }
+    }
+    if let Some(b) = sf.boolean(c, "trust_proxy") {
+        s.trust_proxy = b;
+    }
+    if let Some(b) = sf.boolean(c, "connect_to_peers") {
+        s.connect_to_peers = b;
+    }
+    if let Some(b) = sf.boolean(c, "dht") {
+        s.dht = b;
+    }
+    for (v, p) in sf.list(c, "dht_bootstrap") {
+        match v.as_str() {
+            Some(node)
+                if node
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok()) =>
+            {
+                s.dht_bootstrap.push(node.to_string())
+            }
+            _ => c.problem(&p, "expected host:port, e.g. router.bittorrent.com:6881"),
+        }
+    }
+    if s.public_url.is_some() && s.udp_tracker.is_some_and(|a| a.port() == 0) {
+        let path = sf.field_path("udp_tracker");
+        c.problem(
+            &path,
+            "port 0 cannot be announced in torrents; with public_url set, give the UDP tracker a fixed port (or `off`)",
+        );
+    }
+    sf.finish(c);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{dir_with_episode, parse_in, MINIMAL};
+
+    #[test]
+    fn serve_settings_and_tracker_urls() {
+        let d = dir_with_episode();
+        let c = parse_in(d.path(), MINIMAL).expect("valid");
+        assert_eq!(c.serve.http.to_string(), "0.0.0.0:8080");
+        assert_eq!(
+            c.serve.peer.map(|a| a.to_string()).as_deref(),
+            Some("[::]:6881")
+        );
+        assert!(c.serve.tracker_urls().is_empty());
+        let text = format!(
+            "{MINIMAL}serve:\n  http: 127.0.0.1:0\n  udp_tracker: 127.0.0.1:7000\n  public_url: https://pod.example.com/x\n  announce_interval: 60\n"
+        );
+        let c = parse_in(d.path(), &text).expect("valid");
+        assert_eq!(
+            c.serve.tracker_urls(),
+            [
+                "https://pod.example.com/x/announce",
+                "udp://pod.example.com:7000/announce"
+            ]
+        );
+        let text = format!(
+            "{MINIMAL}serve:\n  udp_tracker: off\n  http: nowhere\n  announce_interval: 0\n"
+        );
+        let err = parse_in(d.path(), &text).expect_err("bad").to_string();
+        assert!(
+            err.contains("serve.http: \"nowhere\" is not an address"),
+            "{err}"
+        );
+        assert!(err.contains("serve.announce_interval"), "{err}");
+    }
+}
