@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod feed;
 pub mod hash;
+pub mod layout;
 pub mod metainfo;
 pub mod mp3;
 pub mod output;
@@ -25,11 +26,12 @@ use serde::Serialize;
 use url::Url;
 use uuid::Uuid;
 
-use crate::config::{join_url, transcript_type, Config, ConfigError, EpisodeType};
+use crate::config::{transcript_type, Config, ConfigError, EpisodeType};
 
 use crate::bt::InfoHash;
 use cache::{CachedEpisode, Manifest};
 use hash::HashJob;
+use layout::{extension, Layout};
 use metainfo::TorrentSpec;
 use output::{Content, OutputFile, Plan};
 use scan::SourceFile;
@@ -268,11 +270,11 @@ struct Known {
 /// Runs the whole pipeline.
 pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError> {
     let started = Instant::now();
-    let out = opts
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| config.output_dir.clone());
-    let previous = cache::load(&out.join(output::MANIFEST));
+    let layout = Layout::new(
+        config,
+        opts.output_dir.as_deref().unwrap_or(&config.output_dir),
+    );
+    let previous = cache::load(&layout.manifest_file());
     let mut warnings = Vec::new();
 
     let files = scan::scan(config)?;
@@ -413,37 +415,32 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         count(Status::Changed),
         count(Status::Unchanged),
     );
-    let (episodes, plan_assets, manifest) = assemble(config, &out, known)?;
+    let (episodes, plan_assets, manifest) = assemble(config, &layout, known)?;
     let mut episodes = episodes;
     feed::sort_for_feed(config.show.kind, &mut episodes);
 
-    let image_url = config
-        .show
-        .image
-        .as_ref()
-        .map(|p| join_url(&config.show.base_url, file_name(&p.to_string_lossy())).to_string());
     let mut plan = Plan {
         assets: plan_assets,
         ..Default::default()
     };
-    if let Some(img) = &config.show.image {
+    if let Some((cover, source)) = layout.cover() {
         plan.assets.push(OutputFile {
-            rel: file_name(&img.to_string_lossy()).to_string(),
-            content: Content::SameAs(img.clone()),
+            rel: cover.rel,
+            content: Content::SameAs(source.to_path_buf()),
         });
     }
     plan.pages = vec![
         OutputFile {
-            rel: "feed.xml".into(),
-            content: Content::Bytes(feed::render_feed(config, &episodes, image_url.as_deref())),
+            rel: layout.feed().rel,
+            content: Content::Bytes(feed::render_feed(config, &layout, &episodes)),
         },
         OutputFile {
-            rel: "torrents.xml".into(),
-            content: Content::Bytes(feed::render_torrent_feed(config, &episodes)),
+            rel: layout.torrent_feed().rel,
+            content: Content::Bytes(feed::render_torrent_feed(config, &layout, &episodes)),
         },
         OutputFile {
-            rel: "index.html".into(),
-            content: Content::Bytes(site::render_page(config, &episodes, image_url.as_deref())?),
+            rel: layout.page().rel,
+            content: Content::Bytes(site::render_page(config, &layout, &episodes)?),
         },
     ];
     let mut manifest = manifest;
@@ -453,7 +450,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         .map(|e| cache::Published {
             title: e.title.clone(),
             info_hash: e.info_hash.to_hex(),
-            media: format!("episodes/{}", e.rel),
+            media: layout.episode(&e.rel).media().rel,
             torrent: e.torrent_rel.clone(),
             size: e.size,
             mtime: manifest.episodes.get(&e.rel).map_or((0, 0), |c| c.mtime),
@@ -461,7 +458,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         .collect();
     manifest.published = published;
     plan.manifest = cache::to_bytes(&manifest);
-    let stats = output::write(&out, &plan, &previous.outputs)?;
+    let stats = output::write(layout.root(), &plan, &previous.outputs)?;
 
     let summary_eps: Vec<EpisodeSummary> = episodes
         .iter()
@@ -480,8 +477,8 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         })
         .collect();
     Ok(Summary {
-        output_dir: out,
-        feed_url: config.feed_url().to_string(),
+        output_dir: layout.root().to_path_buf(),
+        feed_url: layout.feed().url.to_string(),
         podcast_guid: config.show.guid.to_string(),
         new,
         changed,
@@ -550,36 +547,6 @@ fn file_sha256(path: &Path) -> Option<String> {
     Some(crate::bt::hex(&sha2::Sha256::digest(bytes)))
 }
 
-fn file_name(rel: &str) -> &str {
-    rel.rsplit(['/', '\\']).next().unwrap_or(rel)
-}
-
-fn stem(rel: &str) -> &str {
-    match rel.rsplit_once('.') {
-        Some((s, _)) if !s.is_empty() && !s.ends_with('/') => s,
-        _ => rel,
-    }
-}
-
-fn extension(path: &Path) -> String {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-/// An HTML id from a path: lower-case letters and digits (any script) and dashes.
-fn anchor_for(rel: &str) -> String {
-    let mut a = String::new();
-    for c in stem(rel).chars() {
-        if c.is_alphanumeric() {
-            a.extend(c.to_lowercase());
-        } else if !a.ends_with('-') {
-            a.push('-');
-        }
-    }
-    format!("ep-{}", a.trim_matches('-'))
-}
-
 /// Namespace of default episode guids (a fixed UUIDv5 of "podseed episode").
 const EPISODE_GUID_NS: Uuid = Uuid::from_u128(0x6e1f_5d5c_8a3e_5b1f_9c47_2f0b_d1a4_7e21);
 
@@ -618,7 +585,7 @@ fn check_collisions(assets: &[(String, OutputFile)]) -> Vec<MediaProblem> {
 /// Builds episodes, their output files and the new manifest from what is known.
 fn assemble(
     config: &Config,
-    out: &Path,
+    layout: &Layout,
     known: Vec<Known>,
 ) -> Result<(Vec<Episode>, Vec<OutputFile>, Manifest), PublishError> {
     let show = &config.show;
@@ -642,11 +609,12 @@ fn assemble(
         let f = &k.source;
         let c = &k.cached;
         let ec = &f.config;
-        let name = file_name(&f.rel).to_string();
-        let st = stem(&f.rel);
-        let media_url = join_url(&show.media_base_url, &f.rel);
-        let torrent_rel = format!("torrents/{st}.torrent");
-        let torrent_url = join_url(&show.base_url, &torrent_rel);
+        let files = layout.episode(&f.rel);
+        let name = files.name().to_string();
+        let media = files.media();
+        let media_url = media.url;
+        let torrent = files.torrent();
+        let (torrent_rel, torrent_url) = (torrent.rel, torrent.url);
         let pieces = crate::bt::unhex(&c.pieces).unwrap_or_default();
         let built = metainfo::build(&TorrentSpec {
             name: &name,
@@ -662,21 +630,18 @@ fn assemble(
         let mut add = |rel: String, content: Content| {
             owned.push((f.rel.clone(), OutputFile { rel, content }));
         };
-        add(
-            format!("episodes/{}", f.rel),
-            Content::SameAs(f.path.clone()),
-        );
+        add(media.rel, Content::SameAs(f.path.clone()));
         add(torrent_rel.clone(), Content::Bytes(built.bytes.clone()));
 
         // Artwork: the config's file, else the ID3 picture.
         let mut image_url = None;
         if let Some(img) = &ec.image {
-            let rel = format!("images/{st}.{}", extension(img));
-            image_url = Some(join_url(&show.base_url, &rel));
-            add(rel, Content::SameAs(img.clone()));
+            let image = files.image(&extension(img));
+            image_url = Some(image.url);
+            add(image.rel, Content::SameAs(img.clone()));
         } else if let Some(pic) = &c.tags.picture {
-            let rel = format!("images/{st}.{}", pic.ext);
-            let existing = out.join(&rel);
+            let image = files.image(&pic.ext);
+            let existing = layout.local(&image.rel);
             let content = match k.picture {
                 Some(bytes) => Some(Content::Bytes(bytes)),
                 // Unchanged episode: the previous build's extraction, if it is this picture.
@@ -686,21 +651,21 @@ fn assemble(
                 None => probe::probe(&f.path)?.picture.map(Content::Bytes),
             };
             if let Some(content) = content {
-                image_url = Some(join_url(&show.base_url, &rel));
-                add(rel, content);
+                image_url = Some(image.url);
+                add(image.rel, content);
             }
         }
 
         // Chapters: the config's JSON file (checked with the config), else ID3 CHAP frames.
         let mut chapters_url = None;
-        let chapters_rel = format!("chapters/{st}.json");
+        let chapters = files.chapters();
         if let Some(path) = &ec.chapters {
-            chapters_url = Some(join_url(&show.base_url, &chapters_rel));
-            add(chapters_rel, Content::SameAs(path.clone()));
+            chapters_url = Some(chapters.url);
+            add(chapters.rel, Content::SameAs(path.clone()));
         } else if !c.tags.chapters.is_empty() {
-            chapters_url = Some(join_url(&show.base_url, &chapters_rel));
+            chapters_url = Some(chapters.url);
             add(
-                chapters_rel,
+                chapters.rel,
                 Content::Bytes(site::chapters_json(&c.tags.chapters)),
             );
         }
@@ -708,9 +673,9 @@ fn assemble(
         let mut transcript = None;
         if let Some(t) = &f.transcript {
             if let Some(mime) = transcript_type(t) {
-                let rel = format!("transcripts/{st}.{}", extension(t));
-                transcript = Some((join_url(&show.base_url, &rel), mime));
-                add(rel, Content::SameAs(t.clone()));
+                let path = files.transcript(&extension(t));
+                transcript = Some((path.url, mime));
+                add(path.rel, Content::SameAs(t.clone()));
             }
         }
 
@@ -728,14 +693,13 @@ fn assemble(
             .artist
             .clone()
             .filter(|a| *a != show.author && !a.is_empty());
-        let mut anchor = anchor_for(&f.rel);
+        let mut anchor = files.anchor();
         let mut n = 1;
         while !anchors.insert(anchor.clone()) {
             n += 1;
-            anchor = format!("{}-{n}", anchor_for(&f.rel));
+            anchor = format!("{}-{n}", files.anchor());
         }
-        let mut page_url = show.base_url.clone();
-        page_url.set_fragment(Some(&anchor));
+        let page_url = layout.episode_on_page(&anchor);
         let sha256: [u8; 32] = crate::bt::unhex(&c.sha256)
             .and_then(|v| v.try_into().ok())
             .unwrap_or([0; 32]);

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 
+use super::layout::Layout;
 use super::probe::Chapter;
 use super::{Episode, PublishError};
 
@@ -59,8 +60,8 @@ struct PageEpisode<'a> {
 /// Renders `index.html`.
 pub fn render_page(
     config: &Config,
+    layout: &Layout,
     episodes: &[Episode],
-    image_url: Option<&str>,
 ) -> Result<Vec<u8>, PublishError> {
     let (source, name) = match &config.templates_dir {
         Some(dir) if dir.join("index.html").is_file() => {
@@ -93,9 +94,9 @@ pub fn render_page(
         author: &show.author,
         language: &show.language,
         link: show.link.as_str(),
-        image_url: image_url.map(rel),
-        feed_url: config.feed_url().to_string(),
-        torrents_feed_url: crate::config::join_url(&show.base_url, "torrents.xml").to_string(),
+        image_url: layout.cover().map(|(cover, _)| rel(cover.url.as_str())),
+        feed_url: layout.feed().url.to_string(),
+        torrents_feed_url: layout.torrent_feed().url.to_string(),
         explicit: show.explicit,
         copyright: show.copyright.as_deref(),
         funding: show
