@@ -15,6 +15,9 @@ pub mod output;
 pub mod probe;
 pub mod scan;
 pub mod site;
+pub mod summary;
+
+pub use summary::{EpisodeSummary, Status, Summary};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,7 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use url::Url;
 use uuid::Uuid;
 
@@ -35,6 +37,7 @@ use layout::{extension, Layout};
 use metainfo::TorrentSpec;
 use output::{Content, OutputFile, Plan};
 use scan::SourceFile;
+use summary::{Run, Statuses};
 
 /// Why a publish failed.
 #[derive(Debug, thiserror::Error)]
@@ -181,79 +184,6 @@ pub struct Options {
     pub progress: bool,
     /// Hashing threads; 0 means one per core.
     pub threads: usize,
-}
-
-/// Whether an episode is new to this output, changed or unchanged since the last build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Not in the previous build.
-    New,
-    /// In the previous build, with other content.
-    Changed,
-    /// Same size and mtime as last time: not read.
-    Unchanged,
-}
-
-/// One episode in the summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct EpisodeSummary {
-    /// Path relative to episodes_dir.
-    pub file: String,
-    /// Title.
-    pub title: String,
-    /// Item guid.
-    pub guid: String,
-    /// Publication date (RFC 3339).
-    pub pub_date: String,
-    /// Duration in seconds.
-    pub duration_secs: f64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Info hash (hex).
-    pub info_hash: String,
-    /// Magnet link.
-    pub magnet: String,
-    /// MP3 URL.
-    pub media_url: String,
-    /// .torrent URL.
-    pub torrent_url: String,
-    /// New, changed or unchanged.
-    pub status: Status,
-}
-
-/// What a publish did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// The output folder.
-    pub output_dir: PathBuf,
-    /// The feed URL.
-    pub feed_url: String,
-    /// `podcast:guid`.
-    pub podcast_guid: String,
-    /// Episodes, in feed order.
-    pub episodes: Vec<EpisodeSummary>,
-    /// Episodes new to this output.
-    pub new: usize,
-    /// Episodes whose file changed.
-    pub changed: usize,
-    /// Episodes not read at all.
-    pub unchanged: usize,
-    /// Output files removed because their episode disappeared.
-    pub removed_files: usize,
-    /// Output files written (the rest were already right).
-    pub written_files: usize,
-    /// Bytes read by the hasher.
-    pub bytes_hashed: u64,
-    /// Wall time.
-    #[serde(serialize_with = "secs")]
-    pub elapsed: Duration,
-    /// Things the user should know.
-    pub warnings: Vec<String>,
-}
-
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
 /// What the pipeline knows about one file before rendering.
@@ -405,16 +335,10 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         k.cached.date_first_seen = from_no_source;
     }
 
-    let status_of: std::collections::HashMap<String, Status> = known
+    let statuses: Statuses = known
         .iter()
         .map(|k| (k.source.rel.clone(), k.status))
         .collect();
-    let count = |s: Status| status_of.values().filter(|v| **v == s).count();
-    let (new, changed, unchanged) = (
-        count(Status::New),
-        count(Status::Changed),
-        count(Status::Unchanged),
-    );
     let (episodes, plan_assets, manifest) = assemble(config, &layout, known)?;
     let mut episodes = episodes;
     feed::sort_for_feed(config.show.kind, &mut episodes);
@@ -460,36 +384,14 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     plan.manifest = cache::to_bytes(&manifest);
     let stats = output::write(layout.root(), &plan, &previous.outputs)?;
 
-    let summary_eps: Vec<EpisodeSummary> = episodes
-        .iter()
-        .map(|e| EpisodeSummary {
-            file: e.rel.clone(),
-            title: e.title.clone(),
-            guid: e.guid.clone(),
-            pub_date: e.pub_date.to_rfc3339(),
-            duration_secs: e.duration_secs,
-            size: e.size,
-            info_hash: e.info_hash.to_hex(),
-            magnet: e.magnet.clone(),
-            media_url: e.media_url.to_string(),
-            torrent_url: e.torrent_url.to_string(),
-            status: status_of.get(&e.rel).copied().unwrap_or(Status::Unchanged),
-        })
-        .collect();
-    Ok(Summary {
-        output_dir: layout.root().to_path_buf(),
-        feed_url: layout.feed().url.to_string(),
-        podcast_guid: config.show.guid.to_string(),
-        new,
-        changed,
-        unchanged,
-        removed_files: stats.removed,
-        written_files: stats.written,
+    let run = Run {
+        started,
         bytes_hashed,
-        elapsed: started.elapsed(),
         warnings,
-        episodes: summary_eps,
-    })
+    };
+    Ok(summary::summarise(
+        config, &layout, &episodes, &statuses, stats, run,
+    ))
 }
 
 /// Runs `work` while a progress bar (if wanted) follows `progress` up to `total` bytes.
