@@ -6,6 +6,7 @@
 //! decides which files skip probe and hash. Only `hash` and `output` touch the disk heavily.
 
 pub mod cache;
+pub mod episode;
 pub mod feed;
 pub mod hash;
 pub mod layout;
@@ -17,6 +18,7 @@ pub mod scan;
 pub mod site;
 pub mod summary;
 
+pub use episode::Episode;
 pub use summary::{EpisodeSummary, Status, Summary};
 
 use std::fmt;
@@ -25,16 +27,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use url::Url;
-use uuid::Uuid;
 
-use crate::config::{transcript_type, Config, ConfigError, EpisodeType};
+use crate::config::{Config, ConfigError};
 
-use crate::bt::InfoHash;
-use cache::{CachedEpisode, Manifest};
+use cache::CachedEpisode;
 use hash::HashJob;
-use layout::{extension, Layout};
-use metainfo::TorrentSpec;
+use layout::Layout;
 use output::{Content, OutputFile, Plan};
 use scan::SourceFile;
 use summary::{Run, Statuses};
@@ -114,63 +112,6 @@ impl PublishError {
             PublishError::Io { .. } | PublishError::Metainfo(_) => false,
         }
     }
-}
-
-/// One episode with everything the renderers need.
-#[derive(Debug, Clone)]
-pub struct Episode {
-    /// Path relative to episodes_dir (and to `episodes/` in the output).
-    pub rel: String,
-    /// File name (the torrent's `name`).
-    pub name: String,
-    /// HTML id on the page.
-    pub anchor: String,
-    /// Title.
-    pub title: String,
-    /// Description (HTML).
-    pub description: String,
-    /// Publication date.
-    pub pub_date: DateTime<Utc>,
-    /// Item guid.
-    pub guid: String,
-    /// Episode author when it differs from the show's.
-    pub author: Option<String>,
-    /// Season number.
-    pub season: Option<u32>,
-    /// Episode number.
-    pub episode: Option<u32>,
-    /// Episode type.
-    pub episode_type: EpisodeType,
-    /// Explicit flag, when set for this episode.
-    pub explicit: Option<bool>,
-    /// File size.
-    pub size: u64,
-    /// Duration in seconds.
-    pub duration_secs: f64,
-    /// Average bitrate in bits per second.
-    pub bitrate_bps: Option<u64>,
-    /// SHA-256 of the file.
-    pub sha256: [u8; 32],
-    /// Torrent info hash.
-    pub info_hash: InfoHash,
-    /// Size of the .torrent file.
-    pub torrent_size: u64,
-    /// Magnet link.
-    pub magnet: String,
-    /// HTTP URL of the MP3 (enclosure and web seed).
-    pub media_url: Url,
-    /// The .torrent's path in the output folder.
-    pub torrent_rel: String,
-    /// URL of the .torrent.
-    pub torrent_url: Url,
-    /// The episode on the page.
-    pub page_url: Url,
-    /// Episode artwork.
-    pub image_url: Option<Url>,
-    /// JSON chapters.
-    pub chapters_url: Option<Url>,
-    /// Transcript URL and MIME type.
-    pub transcript: Option<(Url, &'static str)>,
 }
 
 /// How to run a publish.
@@ -339,7 +280,11 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         .iter()
         .map(|k| (k.source.rel.clone(), k.status))
         .collect();
-    let (episodes, plan_assets, manifest) = assemble(config, &layout, known)?;
+    let episode::Assembled {
+        episodes,
+        assets: plan_assets,
+        manifest,
+    } = episode::assemble(config, &layout, known)?;
     let mut episodes = episodes;
     feed::sort_for_feed(config.show.kind, &mut episodes);
 
@@ -440,210 +385,4 @@ fn choose_date(
     let now = Utc::now();
     let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     (now, true)
-}
-
-/// SHA-256 (hex) of a small file, or None if it cannot be read.
-fn file_sha256(path: &Path) -> Option<String> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).ok()?;
-    Some(crate::bt::hex(&sha2::Sha256::digest(bytes)))
-}
-
-/// Namespace of default episode guids (a fixed UUIDv5 of "podseed episode").
-const EPISODE_GUID_NS: Uuid = Uuid::from_u128(0x6e1f_5d5c_8a3e_5b1f_9c47_2f0b_d1a4_7e21);
-
-/// Episode guid when the config sets none: UUIDv5 of the file's path, so it survives
-/// changes of base_url, title and audio alike.
-pub fn default_episode_guid(rel: &str) -> String {
-    Uuid::new_v5(&EPISODE_GUID_NS, rel.as_bytes()).to_string()
-}
-
-/// Text from a tag is plain text; descriptions are HTML, so it is escaped on the way in.
-fn plain_to_html(text: &str) -> String {
-    site::escape_html(text)
-}
-
-/// Two episodes may not write the same output path (`a.mp3` and `a.MP3` share
-/// `torrents/a.torrent`); hosts may be case-insensitive, so case is ignored.
-fn check_collisions(assets: &[(String, OutputFile)]) -> Vec<MediaProblem> {
-    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
-    let mut problems = Vec::new();
-    for (rel, f) in assets {
-        if let Some(first) = seen.insert(f.rel.to_lowercase(), rel) {
-            if first != rel {
-                problems.push(MediaProblem {
-                    path: PathBuf::from(rel),
-                    message: format!(
-                        "would be published as {}, like {first}; rename one of them (names must differ in more than letter case and extension)",
-                        f.rel
-                    ),
-                });
-            }
-        }
-    }
-    problems
-}
-
-/// Builds episodes, their output files and the new manifest from what is known.
-fn assemble(
-    config: &Config,
-    layout: &Layout,
-    known: Vec<Known>,
-) -> Result<(Vec<Episode>, Vec<OutputFile>, Manifest), PublishError> {
-    let show = &config.show;
-    // The built-in tracker first (BEP 12 tiers in order), then the user's extra ones.
-    let mut trackers = config.serve.tracker_urls();
-    for t in &config.torrent.trackers {
-        if !trackers.contains(t) {
-            trackers.push(t.clone());
-        }
-    }
-    let trackers = &trackers;
-    let mut episodes = Vec::with_capacity(known.len());
-    let mut manifest = Manifest {
-        format: cache::FORMAT,
-        ..Default::default()
-    };
-    // Output files, each with the episode it belongs to, for the collision check.
-    let mut owned: Vec<(String, OutputFile)> = Vec::new();
-    let mut anchors = std::collections::HashSet::new();
-    for k in known {
-        let f = &k.source;
-        let c = &k.cached;
-        let ec = &f.config;
-        let files = layout.episode(&f.rel);
-        let name = files.name().to_string();
-        let media = files.media();
-        let media_url = media.url;
-        let torrent = files.torrent();
-        let (torrent_rel, torrent_url) = (torrent.rel, torrent.url);
-        let pieces = crate::bt::unhex(&c.pieces).unwrap_or_default();
-        let built = metainfo::build(&TorrentSpec {
-            name: &name,
-            length: c.size,
-            piece_length: c.piece_length,
-            pieces: &pieces,
-            trackers,
-            web_seed: config.torrent.web_seed.then_some(media_url.as_str()),
-            created: c.pub_date,
-            torrent_url: torrent_url.as_str(),
-        })?;
-
-        let mut add = |rel: String, content: Content| {
-            owned.push((f.rel.clone(), OutputFile { rel, content }));
-        };
-        add(media.rel, Content::SameAs(f.path.clone()));
-        add(torrent_rel.clone(), Content::Bytes(built.bytes.clone()));
-
-        // Artwork: the config's file, else the ID3 picture.
-        let mut image_url = None;
-        if let Some(img) = &ec.image {
-            let image = files.image(&extension(img));
-            image_url = Some(image.url);
-            add(image.rel, Content::SameAs(img.clone()));
-        } else if let Some(pic) = &c.tags.picture {
-            let image = files.image(&pic.ext);
-            let existing = layout.local(&image.rel);
-            let content = match k.picture {
-                Some(bytes) => Some(Content::Bytes(bytes)),
-                // Unchanged episode: the previous build's extraction, if it is this picture.
-                None if file_sha256(&existing).as_deref() == Some(pic.sha256.as_str()) => {
-                    Some(Content::SameAs(existing))
-                }
-                None => probe::probe(&f.path)?.picture.map(Content::Bytes),
-            };
-            if let Some(content) = content {
-                image_url = Some(image.url);
-                add(image.rel, content);
-            }
-        }
-
-        // Chapters: the config's JSON file (checked with the config), else ID3 CHAP frames.
-        let mut chapters_url = None;
-        let chapters = files.chapters();
-        if let Some(path) = &ec.chapters {
-            chapters_url = Some(chapters.url);
-            add(chapters.rel, Content::SameAs(path.clone()));
-        } else if !c.tags.chapters.is_empty() {
-            chapters_url = Some(chapters.url);
-            add(
-                chapters.rel,
-                Content::Bytes(site::chapters_json(&c.tags.chapters)),
-            );
-        }
-
-        let mut transcript = None;
-        if let Some(t) = &f.transcript {
-            if let Some(mime) = transcript_type(t) {
-                let path = files.transcript(&extension(t));
-                transcript = Some((path.url, mime));
-                add(path.rel, Content::SameAs(t.clone()));
-            }
-        }
-
-        let title = ec
-            .title
-            .clone()
-            .or_else(|| c.tags.title.clone())
-            .unwrap_or_else(|| probe::title_from_file_name(&f.rel));
-        let description = ec
-            .description
-            .clone()
-            .unwrap_or_else(|| plain_to_html(c.tags.comment.as_deref().unwrap_or(&title)));
-        let author = c
-            .tags
-            .artist
-            .clone()
-            .filter(|a| *a != show.author && !a.is_empty());
-        let mut anchor = files.anchor();
-        let mut n = 1;
-        while !anchors.insert(anchor.clone()) {
-            n += 1;
-            anchor = format!("{}-{n}", files.anchor());
-        }
-        let page_url = layout.episode_on_page(&anchor);
-        let sha256: [u8; 32] = crate::bt::unhex(&c.sha256)
-            .and_then(|v| v.try_into().ok())
-            .unwrap_or([0; 32]);
-        episodes.push(Episode {
-            name,
-            anchor,
-            title,
-            description,
-            pub_date: c.pub_date,
-            guid: ec
-                .guid
-                .clone()
-                .unwrap_or_else(|| default_episode_guid(&f.rel)),
-            author,
-            season: ec.season,
-            episode: ec.episode,
-            episode_type: ec.episode_type.unwrap_or(EpisodeType::Full),
-            explicit: ec.explicit,
-            size: c.size,
-            duration_secs: c.duration_ms as f64 / 1000.0,
-            bitrate_bps: c.bitrate_bps,
-            sha256,
-            info_hash: built.info_hash,
-            torrent_size: built.bytes.len() as u64,
-            magnet: built.magnet,
-            media_url,
-            torrent_rel,
-            torrent_url,
-            page_url,
-            image_url,
-            chapters_url,
-            transcript,
-            rel: f.rel.clone(),
-        });
-        let mut cached = k.cached;
-        cached.info_hash = built.info_hash.to_hex();
-        manifest.episodes.insert(f.rel.clone(), cached);
-    }
-    let problems = check_collisions(&owned);
-    if !problems.is_empty() {
-        return Err(PublishError::Media(problems));
-    }
-    let assets = owned.into_iter().map(|(_, f)| f).collect();
-    Ok((episodes, assets, manifest))
 }
