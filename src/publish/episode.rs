@@ -161,16 +161,7 @@ fn assemble_one(
         &media.url,
         &torrent_file.url,
     )?;
-    let mut assets = vec![
-        OutputFile {
-            rel: media.rel,
-            content: Content::SameAs(f.path.clone()),
-        },
-        OutputFile {
-            rel: torrent_file.rel.clone(),
-            content: Content::Bytes(built.bytes.clone()),
-        },
-    ];
+    let mut assets = Vec::new();
     let mut add = |(file, content): (OutputPath, Content)| {
         assets.push(OutputFile {
             rel: file.rel,
@@ -178,6 +169,9 @@ fn assemble_one(
         });
         file.url
     };
+    let media_url = add((media, Content::SameAs(f.path.clone())));
+    let torrent_rel = torrent_file.rel.clone();
+    let torrent_url = add((torrent_file, Content::Bytes(built.bytes.clone())));
     let image_url = artwork(layout, &files, &f, &cached, picture)?.map(&mut add);
     let chapters_url = chapters(&files, &f, &cached).map(&mut add);
     let transcript = transcript(&files, &f).map(|(file, mime)| (add(file), mime));
@@ -207,9 +201,9 @@ fn assemble_one(
         info_hash: built.info_hash,
         torrent_size: built.bytes.len() as u64,
         magnet: built.magnet,
-        media_url: media.url,
-        torrent_rel: torrent_file.rel,
-        torrent_url: torrent_file.url,
+        media_url,
+        torrent_rel,
+        torrent_url,
         image_url,
         chapters_url,
         transcript,

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, ConfigError};
 
-use cache::CachedEpisode;
+use cache::{CachedEpisode, Manifest};
 use hash::HashJob;
 use layout::Layout;
 use output::{Content, OutputFile, Plan};
@@ -138,6 +138,19 @@ struct Known {
     earlier_date: Option<DateTime<Utc>>,
 }
 
+/// A file that must be read: new, changed, or every file under `--force`.
+struct ToRead {
+    source: SourceFile,
+    piece_length: u64,
+}
+
+/// A file whose tags and container were read, waiting to be hashed.
+struct Probed {
+    source: SourceFile,
+    piece_length: u64,
+    probe: probe::Probe,
+}
+
 /// Runs the whole pipeline.
 pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError> {
     let started = Instant::now();
@@ -155,19 +168,53 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
             config.episodes_dir.display()
         ));
     }
+    let (mut known, to_read) = plan_reads(config, &previous, files, opts.force);
+    let probed = probe_all(to_read)?;
+    let (digests, bytes_hashed) = hash_all(&probed, opts);
+    known.extend(known_from_digests(&previous, probed, digests)?);
+    choose_dates(&mut known, &mut warnings);
+    let statuses: Statuses = known
+        .iter()
+        .map(|k| (k.source.rel.clone(), k.status))
+        .collect();
 
-    // Which files must be read again.
-    let mut todo: Vec<(SourceFile, u64)> = Vec::new();
-    let mut known: Vec<Known> = Vec::new();
+    let episode::Assembled {
+        mut episodes,
+        assets,
+        manifest,
+    } = episode::assemble(config, &layout, known)?;
+    feed::sort_for_feed(config.show.kind, &mut episodes);
+    let mut plan = render(config, &layout, &episodes, assets)?;
+    plan.manifest = record(manifest, &plan, &layout, &episodes);
+    let written = output::write(layout.root(), &plan, &previous.outputs)?;
+
+    let run = Run {
+        started,
+        bytes_hashed,
+        warnings,
+    };
+    Ok(summary::summarise(
+        config, &layout, &episodes, &statuses, written, run,
+    ))
+}
+
+/// Splits the scanned files into those the previous build knows unchanged (kept from the
+/// manifest, not read) and those that must be read again.
+fn plan_reads(
+    config: &Config,
+    previous: &Manifest,
+    files: Vec<SourceFile>,
+    force: bool,
+) -> (Vec<Known>, Vec<ToRead>) {
+    let mut known = Vec::new();
+    let mut to_read = Vec::new();
     for f in files {
         let piece_length = config
             .torrent
             .piece_length
             .unwrap_or_else(|| metainfo::auto_piece_length(f.size));
         match previous.episodes.get(&f.rel) {
-            Some(c)
-                if !opts.force && c.matches(f.size, f.mtime, piece_length) && c.is_consistent() =>
-            {
+            Some(c) if !force && c.matches(f.size, f.mtime, piece_length) && c.is_consistent() => {
                 known.push(Known {
                     status: Status::Unchanged,
                     earlier_date: Some(c.pub_date),
@@ -176,16 +223,26 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
                     picture: None,
                 });
             }
-            _ => todo.push((f, piece_length)),
+            _ => to_read.push(ToRead {
+                source: f,
+                piece_length,
+            }),
         }
     }
+    (known, to_read)
+}
 
-    // Probe every file first so that all bad files are reported before any hashing.
+/// Probes every file first, so that all bad files are reported before any hashing.
+fn probe_all(to_read: Vec<ToRead>) -> Result<Vec<Probed>, PublishError> {
     let mut problems = Vec::new();
     let mut probed = Vec::new();
-    for (f, pl) in todo {
-        match probe::probe(&f.path) {
-            Ok(p) => probed.push((f, pl, p)),
+    for r in to_read {
+        match probe::probe(&r.source.path) {
+            Ok(probe) => probed.push(Probed {
+                source: r.source,
+                piece_length: r.piece_length,
+                probe,
+            }),
             Err(PublishError::Media(mut m)) => problems.append(&mut m),
             Err(e) => return Err(e),
         }
@@ -193,16 +250,24 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     if !problems.is_empty() {
         return Err(PublishError::Media(problems));
     }
+    Ok(probed)
+}
 
+/// Hashes the probed files in parallel (one read each), with a progress bar if wanted;
+/// also says how many bytes were read.
+fn hash_all(
+    probed: &[Probed],
+    opts: &Options,
+) -> (Vec<Result<hash::FileDigest, PublishError>>, u64) {
     let jobs: Vec<HashJob> = probed
         .iter()
-        .map(|(f, pl, p)| HashJob {
-            path: f.path.clone(),
-            piece_length: *pl,
-            audio_start: p.audio_start,
+        .map(|p| HashJob {
+            path: p.source.path.clone(),
+            piece_length: p.piece_length,
+            audio_start: p.probe.audio_start,
         })
         .collect();
-    let total: u64 = probed.iter().map(|(f, ..)| f.size).sum();
+    let total: u64 = probed.iter().map(|p| p.source.size).sum();
     let progress = AtomicU64::new(0);
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -212,9 +277,27 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     let digests = with_progress(opts.progress && total > 0, total, &progress, || {
         hash::hash_all(&jobs, threads, &progress)
     });
-    let bytes_hashed = progress.load(Ordering::Relaxed);
+    (digests, progress.load(Ordering::Relaxed))
+}
 
-    for ((f, _, p), d) in probed.into_iter().zip(digests) {
+/// What the probe and the hash of each read file tell, checked: every file must hold
+/// MPEG audio and must not have changed while it was read.
+fn known_from_digests(
+    previous: &Manifest,
+    probed: Vec<Probed>,
+    digests: Vec<Result<hash::FileDigest, PublishError>>,
+) -> Result<Vec<Known>, PublishError> {
+    let mut problems = Vec::new();
+    let mut known = Vec::new();
+    for (
+        Probed {
+            source: f,
+            probe: p,
+            ..
+        },
+        d,
+    ) in probed.into_iter().zip(digests)
+    {
         let d = d?;
         let Some(duration_secs) = d.frames.duration_secs() else {
             problems.push(MediaProblem {
@@ -249,7 +332,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
                 bitrate_bps: d.frames.bitrate_bps(),
                 audio_start: p.audio_start,
                 tags: p.tags,
-                // Chosen below, with every other episode's.
+                // Chosen by choose_dates, with every other episode's.
                 pub_date: DateTime::UNIX_EPOCH,
                 date_first_seen: false,
             },
@@ -261,9 +344,13 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     if !problems.is_empty() {
         return Err(PublishError::Media(problems));
     }
-    // The config may have changed since the cached build, so every episode's date is
-    // chosen again; an earlier build's date only fills in when no source gives one.
-    for k in &mut known {
+    Ok(known)
+}
+
+/// Chooses every episode's date again (the config may have changed since the cached
+/// build); an earlier build's date only fills in when no source gives one, with a warning.
+fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
+    for k in known {
         let (d, from_no_source) = choose_date(&k.source, &k.cached.tags, k.earlier_date);
         if from_no_source {
             warnings.push(format!(
@@ -275,21 +362,17 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         k.cached.pub_date = d;
         k.cached.date_first_seen = from_no_source;
     }
+}
 
-    let statuses: Statuses = known
-        .iter()
-        .map(|k| (k.source.rel.clone(), k.status))
-        .collect();
-    let episode::Assembled {
-        episodes,
-        assets: plan_assets,
-        manifest,
-    } = episode::assemble(config, &layout, known)?;
-    let mut episodes = episodes;
-    feed::sort_for_feed(config.show.kind, &mut episodes);
-
+/// The plan of the build: the episodes' assets and the cover, then the feeds and the page.
+fn render(
+    config: &Config,
+    layout: &Layout,
+    episodes: &[Episode],
+    assets: Vec<OutputFile>,
+) -> Result<Plan, PublishError> {
     let mut plan = Plan {
-        assets: plan_assets,
+        assets,
         ..Default::default()
     };
     if let Some((cover, source)) = layout.cover() {
@@ -301,20 +384,25 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     plan.pages = vec![
         OutputFile {
             rel: layout.feed().rel,
-            content: Content::Bytes(feed::render_feed(config, &layout, &episodes)),
+            content: Content::Bytes(feed::render_feed(config, layout, episodes)),
         },
         OutputFile {
             rel: layout.torrent_feed().rel,
-            content: Content::Bytes(feed::render_torrent_feed(config, &layout, &episodes)),
+            content: Content::Bytes(feed::render_torrent_feed(config, layout, episodes)),
         },
         OutputFile {
             rel: layout.page().rel,
-            content: Content::Bytes(site::render_page(config, &layout, &episodes)?),
+            content: Content::Bytes(site::render_page(config, layout, episodes)?),
         },
     ];
-    let mut manifest = manifest;
+    Ok(plan)
+}
+
+/// The new manifest's bytes: the episodes' cache entries, every output path of the plan,
+/// and what the build publishes (for `serve`).
+fn record(mut manifest: Manifest, plan: &Plan, layout: &Layout, episodes: &[Episode]) -> Vec<u8> {
     manifest.outputs = plan.paths();
-    let published = episodes
+    manifest.published = episodes
         .iter()
         .map(|e| cache::Published {
             title: e.title.clone(),
@@ -325,18 +413,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
             mtime: manifest.episodes.get(&e.rel).map_or((0, 0), |c| c.mtime),
         })
         .collect();
-    manifest.published = published;
-    plan.manifest = cache::to_bytes(&manifest);
-    let stats = output::write(layout.root(), &plan, &previous.outputs)?;
-
-    let run = Run {
-        started,
-        bytes_hashed,
-        warnings,
-    };
-    Ok(summary::summarise(
-        config, &layout, &episodes, &statuses, stats, run,
-    ))
+    cache::to_bytes(&manifest)
 }
 
 /// Runs `work` while a progress bar (if wanted) follows `progress` up to `total` bytes.
