@@ -63,20 +63,7 @@ pub fn render_page(
     layout: &Layout,
     episodes: &[Episode],
 ) -> Result<Vec<u8>, PublishError> {
-    let (source, name) = match &config.templates_dir {
-        Some(dir) if dir.join("index.html").is_file() => {
-            let p = dir.join("index.html");
-            let text = std::fs::read_to_string(&p).map_err(|source| PublishError::Io {
-                path: p.clone(),
-                source,
-            })?;
-            (text, p.display().to_string())
-        }
-        _ => (
-            DEFAULT_TEMPLATE.to_string(),
-            "built-in index.html".to_string(),
-        ),
-    };
+    let (source, name) = template(config)?;
     let show = &config.show;
     // The page links to its own site relatively, so it works wherever it is opened (a local
     // preview, a mirror); the feeds keep absolute URLs, as RSS requires.
@@ -148,6 +135,25 @@ pub fn render_page(
         })
         .map_err(template_err)?;
     Ok(html.into_bytes())
+}
+
+/// The page template's text and its name for error messages: the user's
+/// `templates_dir/index.html` when there is one, else the built-in template.
+fn template(config: &Config) -> Result<(String, String), PublishError> {
+    match &config.templates_dir {
+        Some(dir) if dir.join("index.html").is_file() => {
+            let p = dir.join("index.html");
+            let text = std::fs::read_to_string(&p).map_err(|source| PublishError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            Ok((text, p.display().to_string()))
+        }
+        _ => Ok((
+            DEFAULT_TEMPLATE.to_string(),
+            "built-in index.html".to_string(),
+        )),
+    }
 }
 
 /// Escapes only what HTML needs (`& < > " '`): minijinja's default also escapes `/`,
