@@ -93,6 +93,16 @@ impl Layout {
         url
     }
 
+    /// How the page links to `url`: relative when it is on the site (`./` for the site
+    /// itself), else the absolute URL.
+    pub fn link_from_page(&self, url: &str) -> String {
+        match url.strip_prefix(self.base_url.as_str()) {
+            Some("") => "./".to_string(),
+            Some(rest) => rest.to_string(),
+            None => url.to_string(),
+        }
+    }
+
     fn site_file(&self, rel: String) -> OutputPath {
         let url = join_url(&self.base_url, &rel);
         OutputPath { rel, url }
@@ -237,6 +247,15 @@ mod tests {
         assert_eq!(
             l.episode_on_page("ep-x").as_str(),
             "https://e.com/show/#ep-x"
+        );
+        assert_eq!(l.link_from_page("https://e.com/show/"), "./");
+        assert_eq!(
+            l.link_from_page(e.torrent().url.as_str()),
+            "torrents/s1/My%20show%20%231.torrent"
+        );
+        assert_eq!(
+            l.link_from_page("https://other.org/x"),
+            "https://other.org/x"
         );
     }
 

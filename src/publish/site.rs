@@ -67,14 +67,7 @@ pub fn render_page(
     let show = &config.show;
     // The page links to its own site relatively, so it works wherever it is opened (a local
     // preview, a mirror); the feeds keep absolute URLs, as RSS requires.
-    let base = show.base_url.as_str();
-    let rel = |url: &str| -> String {
-        match url.strip_prefix(base) {
-            Some("") => "./".to_string(),
-            Some(rest) => rest.to_string(),
-            None => url.to_string(),
-        }
-    };
+    let rel = |url: &str| layout.link_from_page(url);
     let page_show = PageShow {
         title: &show.title,
         description_html: &show.description,
