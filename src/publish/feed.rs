@@ -15,6 +15,7 @@ use quick_xml::Writer;
 
 use crate::config::{Config, Show, ShowType};
 
+use super::layout::Layout;
 use super::Episode;
 
 /// Podcasting 2.0 namespace.
@@ -173,9 +174,10 @@ fn channel_head(w: &mut W, title: &str, show: &Show, episodes: &[Episode], self_
 }
 
 /// Renders `feed.xml`.
-pub fn render_feed(config: &Config, episodes: &[Episode], image_url: Option<&str>) -> Vec<u8> {
+pub fn render_feed(config: &Config, layout: &Layout, episodes: &[Episode]) -> Vec<u8> {
     let show = &config.show;
-    let feed_url = config.feed_url();
+    let feed_url = layout.feed().url;
+    let image_url = layout.cover().map(|(cover, _)| cover.url);
     let mut w = start_rss(&[
         ("xmlns:itunes", ITUNES_NS),
         ("xmlns:podcast", PODCAST_NS),
@@ -183,7 +185,7 @@ pub fn render_feed(config: &Config, episodes: &[Episode], image_url: Option<&str
         ("xmlns:content", "http://purl.org/rss/1.0/modules/content/"),
     ]);
     channel_head(&mut w, &show.title, show, episodes, feed_url.as_str());
-    if let Some(img) = image_url {
+    if let Some(img) = image_url.as_ref().map(|u| u.as_str()) {
         open(&mut w, "image", &[]);
         text(&mut w, "url", img);
         text(&mut w, "title", &show.title);
@@ -316,10 +318,10 @@ fn feed_item(w: &mut W, e: &Episode) {
 }
 
 /// Renders `torrents.xml` (BEP 36 with ezRSS `torrent:` tags).
-pub fn render_torrent_feed(config: &Config, episodes: &[Episode]) -> Vec<u8> {
+pub fn render_torrent_feed(config: &Config, layout: &Layout, episodes: &[Episode]) -> Vec<u8> {
     let show = &config.show;
     let mut w = start_rss(&[("xmlns:torrent", TORRENT_NS), ("xmlns:atom", ATOM_NS)]);
-    let self_url = crate::config::join_url(&show.base_url, "torrents.xml");
+    let self_url = layout.torrent_feed().url;
     let title = format!("{} (BitTorrent)", show.title);
     channel_head(&mut w, &title, show, episodes, self_url.as_str());
     for e in episodes {

@@ -1,19 +1,28 @@
 //! `podseed publish`: podcast.yaml + MP3s → feeds, torrents and a page in the output folder.
 //!
 //! A pipeline of stages with plain data between them: [`scan`] (which files) → [`probe`]
-//! (tags, is it MP3) → [`hash`] (one read: pieces, SHA-256, frame walk) → [`metainfo`]
-//! (.torrent, magnet) → [`feed`] and [`site`] (render) → [`output`] (atomic write). [`cache`]
-//! decides which files skip probe and hash. Only `hash` and `output` touch the disk heavily.
+//! (tags, is it MP3) → [`hash`] (one read: pieces, SHA-256, frame walk) → [`episode`] (each
+//! episode with its [`metainfo`] torrent, artwork, chapters and transcript) → [`feed`] and
+//! [`site`] (render) → [`output`] (atomic write) → [`summary`]. [`cache`] decides which files
+//! skip probe and hash; [`layout`] names every output path and URL. This file is only the
+//! glue: [`publish`] calls one named function per stage, and the work lives in the stage
+//! modules. Only `hash` and `output` touch the disk heavily.
 
 pub mod cache;
+pub mod episode;
 pub mod feed;
 pub mod hash;
+pub mod layout;
 pub mod metainfo;
 pub mod mp3;
 pub mod output;
 pub mod probe;
 pub mod scan;
 pub mod site;
+pub mod summary;
+
+pub use episode::Episode;
+pub use summary::{EpisodeSummary, Status, Summary};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,18 +30,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use url::Url;
-use uuid::Uuid;
 
-use crate::config::{join_url, transcript_type, Config, ConfigError, EpisodeType};
+use crate::config::{Config, ConfigError};
 
-use crate::bt::InfoHash;
 use cache::{CachedEpisode, Manifest};
 use hash::HashJob;
-use metainfo::TorrentSpec;
+use layout::Layout;
 use output::{Content, OutputFile, Plan};
 use scan::SourceFile;
+use summary::{Run, Statuses};
 
 /// Why a publish failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,63 +117,6 @@ impl PublishError {
     }
 }
 
-/// One episode with everything the renderers need.
-#[derive(Debug, Clone)]
-pub struct Episode {
-    /// Path relative to episodes_dir (and to `episodes/` in the output).
-    pub rel: String,
-    /// File name (the torrent's `name`).
-    pub name: String,
-    /// HTML id on the page.
-    pub anchor: String,
-    /// Title.
-    pub title: String,
-    /// Description (HTML).
-    pub description: String,
-    /// Publication date.
-    pub pub_date: DateTime<Utc>,
-    /// Item guid.
-    pub guid: String,
-    /// Episode author when it differs from the show's.
-    pub author: Option<String>,
-    /// Season number.
-    pub season: Option<u32>,
-    /// Episode number.
-    pub episode: Option<u32>,
-    /// Episode type.
-    pub episode_type: EpisodeType,
-    /// Explicit flag, when set for this episode.
-    pub explicit: Option<bool>,
-    /// File size.
-    pub size: u64,
-    /// Duration in seconds.
-    pub duration_secs: f64,
-    /// Average bitrate in bits per second.
-    pub bitrate_bps: Option<u64>,
-    /// SHA-256 of the file.
-    pub sha256: [u8; 32],
-    /// Torrent info hash.
-    pub info_hash: InfoHash,
-    /// Size of the .torrent file.
-    pub torrent_size: u64,
-    /// Magnet link.
-    pub magnet: String,
-    /// HTTP URL of the MP3 (enclosure and web seed).
-    pub media_url: Url,
-    /// The .torrent's path in the output folder.
-    pub torrent_rel: String,
-    /// URL of the .torrent.
-    pub torrent_url: Url,
-    /// The episode on the page.
-    pub page_url: Url,
-    /// Episode artwork.
-    pub image_url: Option<Url>,
-    /// JSON chapters.
-    pub chapters_url: Option<Url>,
-    /// Transcript URL and MIME type.
-    pub transcript: Option<(Url, &'static str)>,
-}
-
 /// How to run a publish.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -181,79 +130,6 @@ pub struct Options {
     pub threads: usize,
 }
 
-/// Whether an episode is new to this output, changed or unchanged since the last build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Not in the previous build.
-    New,
-    /// In the previous build, with other content.
-    Changed,
-    /// Same size and mtime as last time: not read.
-    Unchanged,
-}
-
-/// One episode in the summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct EpisodeSummary {
-    /// Path relative to episodes_dir.
-    pub file: String,
-    /// Title.
-    pub title: String,
-    /// Item guid.
-    pub guid: String,
-    /// Publication date (RFC 3339).
-    pub pub_date: String,
-    /// Duration in seconds.
-    pub duration_secs: f64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Info hash (hex).
-    pub info_hash: String,
-    /// Magnet link.
-    pub magnet: String,
-    /// MP3 URL.
-    pub media_url: String,
-    /// .torrent URL.
-    pub torrent_url: String,
-    /// New, changed or unchanged.
-    pub status: Status,
-}
-
-/// What a publish did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// The output folder.
-    pub output_dir: PathBuf,
-    /// The feed URL.
-    pub feed_url: String,
-    /// `podcast:guid`.
-    pub podcast_guid: String,
-    /// Episodes, in feed order.
-    pub episodes: Vec<EpisodeSummary>,
-    /// Episodes new to this output.
-    pub new: usize,
-    /// Episodes whose file changed.
-    pub changed: usize,
-    /// Episodes not read at all.
-    pub unchanged: usize,
-    /// Output files removed because their episode disappeared.
-    pub removed_files: usize,
-    /// Output files written (the rest were already right).
-    pub written_files: usize,
-    /// Bytes read by the hasher.
-    pub bytes_hashed: u64,
-    /// Wall time.
-    #[serde(serialize_with = "secs")]
-    pub elapsed: Duration,
-    /// Things the user should know.
-    pub warnings: Vec<String>,
-}
-
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
-
 /// What the pipeline knows about one file before rendering.
 struct Known {
     source: SourceFile,
@@ -265,14 +141,27 @@ struct Known {
     earlier_date: Option<DateTime<Utc>>,
 }
 
+/// A file that must be read: new, changed, or every file under `--force`.
+struct ToRead {
+    source: SourceFile,
+    piece_length: u64,
+}
+
+/// A file whose tags and container were read, waiting to be hashed.
+struct Probed {
+    source: SourceFile,
+    piece_length: u64,
+    probe: probe::Probe,
+}
+
 /// Runs the whole pipeline.
 pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError> {
     let started = Instant::now();
-    let out = opts
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| config.output_dir.clone());
-    let previous = cache::load(&out.join(output::MANIFEST));
+    let layout = Layout::new(
+        config,
+        opts.output_dir.as_deref().unwrap_or(&config.output_dir),
+    );
+    let previous = cache::load(&layout.manifest_file());
     let mut warnings = Vec::new();
 
     let files = scan::scan(config)?;
@@ -282,19 +171,53 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
             config.episodes_dir.display()
         ));
     }
+    let (mut known, to_read) = plan_reads(config, &previous, files, opts.force);
+    let probed = probe_all(to_read)?;
+    let (digests, bytes_hashed) = hash_all(&probed, opts);
+    known.extend(known_from_digests(&previous, probed, digests)?);
+    choose_dates(&mut known, &mut warnings);
+    let statuses: Statuses = known
+        .iter()
+        .map(|k| (k.source.rel.clone(), k.status))
+        .collect();
 
-    // Which files must be read again.
-    let mut todo: Vec<(SourceFile, u64)> = Vec::new();
-    let mut known: Vec<Known> = Vec::new();
+    let episode::Assembled {
+        mut episodes,
+        assets,
+        manifest,
+    } = episode::assemble(config, &layout, known)?;
+    feed::sort_for_feed(config.show.kind, &mut episodes);
+    let mut plan = render(config, &layout, &episodes, assets)?;
+    plan.manifest = record(manifest, &plan, &layout, &episodes);
+    let written = output::write(layout.root(), &plan, &previous.outputs)?;
+
+    let run = Run {
+        started,
+        bytes_hashed,
+        warnings,
+    };
+    Ok(summary::summarise(
+        config, &layout, &episodes, &statuses, written, run,
+    ))
+}
+
+/// Splits the scanned files into those the previous build knows unchanged (kept from the
+/// manifest, not read) and those that must be read again.
+fn plan_reads(
+    config: &Config,
+    previous: &Manifest,
+    files: Vec<SourceFile>,
+    force: bool,
+) -> (Vec<Known>, Vec<ToRead>) {
+    let mut known = Vec::new();
+    let mut to_read = Vec::new();
     for f in files {
         let piece_length = config
             .torrent
             .piece_length
             .unwrap_or_else(|| metainfo::auto_piece_length(f.size));
         match previous.episodes.get(&f.rel) {
-            Some(c)
-                if !opts.force && c.matches(f.size, f.mtime, piece_length) && c.is_consistent() =>
-            {
+            Some(c) if !force && c.matches(f.size, f.mtime, piece_length) && c.is_consistent() => {
                 known.push(Known {
                     status: Status::Unchanged,
                     earlier_date: Some(c.pub_date),
@@ -303,16 +226,26 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
                     picture: None,
                 });
             }
-            _ => todo.push((f, piece_length)),
+            _ => to_read.push(ToRead {
+                source: f,
+                piece_length,
+            }),
         }
     }
+    (known, to_read)
+}
 
-    // Probe every file first so that all bad files are reported before any hashing.
+/// Probes every file first, so that all bad files are reported before any hashing.
+fn probe_all(to_read: Vec<ToRead>) -> Result<Vec<Probed>, PublishError> {
     let mut problems = Vec::new();
     let mut probed = Vec::new();
-    for (f, pl) in todo {
-        match probe::probe(&f.path) {
-            Ok(p) => probed.push((f, pl, p)),
+    for r in to_read {
+        match probe::probe(&r.source.path) {
+            Ok(probe) => probed.push(Probed {
+                source: r.source,
+                piece_length: r.piece_length,
+                probe,
+            }),
             Err(PublishError::Media(mut m)) => problems.append(&mut m),
             Err(e) => return Err(e),
         }
@@ -320,16 +253,24 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     if !problems.is_empty() {
         return Err(PublishError::Media(problems));
     }
+    Ok(probed)
+}
 
+/// Hashes the probed files in parallel (one read each), with a progress bar if wanted;
+/// also says how many bytes were read.
+fn hash_all(
+    probed: &[Probed],
+    opts: &Options,
+) -> (Vec<Result<hash::FileDigest, PublishError>>, u64) {
     let jobs: Vec<HashJob> = probed
         .iter()
-        .map(|(f, pl, p)| HashJob {
-            path: f.path.clone(),
-            piece_length: *pl,
-            audio_start: p.audio_start,
+        .map(|p| HashJob {
+            path: p.source.path.clone(),
+            piece_length: p.piece_length,
+            audio_start: p.probe.audio_start,
         })
         .collect();
-    let total: u64 = probed.iter().map(|(f, ..)| f.size).sum();
+    let total: u64 = probed.iter().map(|p| p.source.size).sum();
     let progress = AtomicU64::new(0);
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -339,9 +280,27 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     let digests = with_progress(opts.progress && total > 0, total, &progress, || {
         hash::hash_all(&jobs, threads, &progress)
     });
-    let bytes_hashed = progress.load(Ordering::Relaxed);
+    (digests, progress.load(Ordering::Relaxed))
+}
 
-    for ((f, _, p), d) in probed.into_iter().zip(digests) {
+/// What the probe and the hash of each read file tell, checked: every file must hold
+/// MPEG audio and must not have changed while it was read.
+fn known_from_digests(
+    previous: &Manifest,
+    probed: Vec<Probed>,
+    digests: Vec<Result<hash::FileDigest, PublishError>>,
+) -> Result<Vec<Known>, PublishError> {
+    let mut problems = Vec::new();
+    let mut known = Vec::new();
+    for (
+        Probed {
+            source: f,
+            probe: p,
+            ..
+        },
+        d,
+    ) in probed.into_iter().zip(digests)
+    {
         let d = d?;
         let Some(duration_secs) = d.frames.duration_secs() else {
             problems.push(MediaProblem {
@@ -376,7 +335,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
                 bitrate_bps: d.frames.bitrate_bps(),
                 audio_start: p.audio_start,
                 tags: p.tags,
-                // Chosen below, with every other episode's.
+                // Chosen by choose_dates, with every other episode's.
                 pub_date: DateTime::UNIX_EPOCH,
                 date_first_seen: false,
             },
@@ -388,9 +347,13 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     if !problems.is_empty() {
         return Err(PublishError::Media(problems));
     }
-    // The config may have changed since the cached build, so every episode's date is
-    // chosen again; an earlier build's date only fills in when no source gives one.
-    for k in &mut known {
+    Ok(known)
+}
+
+/// Chooses every episode's date again (the config may have changed since the cached
+/// build); an earlier build's date only fills in when no source gives one, with a warning.
+fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
+    for k in known {
         let (d, from_no_source) = choose_date(&k.source, &k.cached.tags, k.earlier_date);
         if from_no_source {
             warnings.push(format!(
@@ -402,97 +365,58 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         k.cached.pub_date = d;
         k.cached.date_first_seen = from_no_source;
     }
+}
 
-    let status_of: std::collections::HashMap<String, Status> = known
-        .iter()
-        .map(|k| (k.source.rel.clone(), k.status))
-        .collect();
-    let count = |s: Status| status_of.values().filter(|v| **v == s).count();
-    let (new, changed, unchanged) = (
-        count(Status::New),
-        count(Status::Changed),
-        count(Status::Unchanged),
-    );
-    let (episodes, plan_assets, manifest) = assemble(config, &out, known)?;
-    let mut episodes = episodes;
-    feed::sort_for_feed(config.show.kind, &mut episodes);
-
-    let image_url = config
-        .show
-        .image
-        .as_ref()
-        .map(|p| join_url(&config.show.base_url, file_name(&p.to_string_lossy())).to_string());
+/// The plan of the build: the episodes' assets and the cover, then the feeds and the page.
+fn render(
+    config: &Config,
+    layout: &Layout,
+    episodes: &[Episode],
+    assets: Vec<OutputFile>,
+) -> Result<Plan, PublishError> {
     let mut plan = Plan {
-        assets: plan_assets,
+        assets,
         ..Default::default()
     };
-    if let Some(img) = &config.show.image {
+    if let Some((cover, source)) = layout.cover() {
         plan.assets.push(OutputFile {
-            rel: file_name(&img.to_string_lossy()).to_string(),
-            content: Content::SameAs(img.clone()),
+            rel: cover.rel,
+            content: Content::SameAs(source.to_path_buf()),
         });
     }
     plan.pages = vec![
         OutputFile {
-            rel: "feed.xml".into(),
-            content: Content::Bytes(feed::render_feed(config, &episodes, image_url.as_deref())),
+            rel: layout.feed().rel,
+            content: Content::Bytes(feed::render_feed(config, layout, episodes)),
         },
         OutputFile {
-            rel: "torrents.xml".into(),
-            content: Content::Bytes(feed::render_torrent_feed(config, &episodes)),
+            rel: layout.torrent_feed().rel,
+            content: Content::Bytes(feed::render_torrent_feed(config, layout, episodes)),
         },
         OutputFile {
-            rel: "index.html".into(),
-            content: Content::Bytes(site::render_page(config, &episodes, image_url.as_deref())?),
+            rel: layout.page().rel,
+            content: Content::Bytes(site::render_page(config, layout, episodes)?),
         },
     ];
-    let mut manifest = manifest;
+    Ok(plan)
+}
+
+/// The new manifest's bytes: the episodes' cache entries, every output path of the plan,
+/// and what the build publishes (for `serve`).
+fn record(mut manifest: Manifest, plan: &Plan, layout: &Layout, episodes: &[Episode]) -> Vec<u8> {
     manifest.outputs = plan.paths();
-    let published = episodes
+    manifest.published = episodes
         .iter()
         .map(|e| cache::Published {
             title: e.title.clone(),
             info_hash: e.info_hash.to_hex(),
-            media: format!("episodes/{}", e.rel),
+            media: layout.episode(&e.rel).media().rel,
             torrent: e.torrent_rel.clone(),
             size: e.size,
             mtime: manifest.episodes.get(&e.rel).map_or((0, 0), |c| c.mtime),
         })
         .collect();
-    manifest.published = published;
-    plan.manifest = cache::to_bytes(&manifest);
-    let stats = output::write(&out, &plan, &previous.outputs)?;
-
-    let summary_eps: Vec<EpisodeSummary> = episodes
-        .iter()
-        .map(|e| EpisodeSummary {
-            file: e.rel.clone(),
-            title: e.title.clone(),
-            guid: e.guid.clone(),
-            pub_date: e.pub_date.to_rfc3339(),
-            duration_secs: e.duration_secs,
-            size: e.size,
-            info_hash: e.info_hash.to_hex(),
-            magnet: e.magnet.clone(),
-            media_url: e.media_url.to_string(),
-            torrent_url: e.torrent_url.to_string(),
-            status: status_of.get(&e.rel).copied().unwrap_or(Status::Unchanged),
-        })
-        .collect();
-    Ok(Summary {
-        output_dir: out,
-        feed_url: config.feed_url().to_string(),
-        podcast_guid: config.show.guid.to_string(),
-        new,
-        changed,
-        unchanged,
-        removed_files: stats.removed,
-        written_files: stats.written,
-        bytes_hashed,
-        elapsed: started.elapsed(),
-        warnings,
-        episodes: summary_eps,
-    })
+    cache::to_bytes(&manifest)
 }
 
 /// Runs `work` while a progress bar (if wanted) follows `progress` up to `total` bytes.
@@ -541,243 +465,4 @@ fn choose_date(
     let now = Utc::now();
     let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     (now, true)
-}
-
-/// SHA-256 (hex) of a small file, or None if it cannot be read.
-fn file_sha256(path: &Path) -> Option<String> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).ok()?;
-    Some(crate::bt::hex(&sha2::Sha256::digest(bytes)))
-}
-
-fn file_name(rel: &str) -> &str {
-    rel.rsplit(['/', '\\']).next().unwrap_or(rel)
-}
-
-fn stem(rel: &str) -> &str {
-    match rel.rsplit_once('.') {
-        Some((s, _)) if !s.is_empty() && !s.ends_with('/') => s,
-        _ => rel,
-    }
-}
-
-fn extension(path: &Path) -> String {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-/// An HTML id from a path: lower-case letters and digits (any script) and dashes.
-fn anchor_for(rel: &str) -> String {
-    let mut a = String::new();
-    for c in stem(rel).chars() {
-        if c.is_alphanumeric() {
-            a.extend(c.to_lowercase());
-        } else if !a.ends_with('-') {
-            a.push('-');
-        }
-    }
-    format!("ep-{}", a.trim_matches('-'))
-}
-
-/// Namespace of default episode guids (a fixed UUIDv5 of "podseed episode").
-const EPISODE_GUID_NS: Uuid = Uuid::from_u128(0x6e1f_5d5c_8a3e_5b1f_9c47_2f0b_d1a4_7e21);
-
-/// Episode guid when the config sets none: UUIDv5 of the file's path, so it survives
-/// changes of base_url, title and audio alike.
-pub fn default_episode_guid(rel: &str) -> String {
-    Uuid::new_v5(&EPISODE_GUID_NS, rel.as_bytes()).to_string()
-}
-
-/// Text from a tag is plain text; descriptions are HTML, so it is escaped on the way in.
-fn plain_to_html(text: &str) -> String {
-    site::escape_html(text)
-}
-
-/// Two episodes may not write the same output path (`a.mp3` and `a.MP3` share
-/// `torrents/a.torrent`); hosts may be case-insensitive, so case is ignored.
-fn check_collisions(assets: &[(String, OutputFile)]) -> Vec<MediaProblem> {
-    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
-    let mut problems = Vec::new();
-    for (rel, f) in assets {
-        if let Some(first) = seen.insert(f.rel.to_lowercase(), rel) {
-            if first != rel {
-                problems.push(MediaProblem {
-                    path: PathBuf::from(rel),
-                    message: format!(
-                        "would be published as {}, like {first}; rename one of them (names must differ in more than letter case and extension)",
-                        f.rel
-                    ),
-                });
-            }
-        }
-    }
-    problems
-}
-
-/// Builds episodes, their output files and the new manifest from what is known.
-fn assemble(
-    config: &Config,
-    out: &Path,
-    known: Vec<Known>,
-) -> Result<(Vec<Episode>, Vec<OutputFile>, Manifest), PublishError> {
-    let show = &config.show;
-    // The built-in tracker first (BEP 12 tiers in order), then the user's extra ones.
-    let mut trackers = config.serve.tracker_urls();
-    for t in &config.torrent.trackers {
-        if !trackers.contains(t) {
-            trackers.push(t.clone());
-        }
-    }
-    let trackers = &trackers;
-    let mut episodes = Vec::with_capacity(known.len());
-    let mut manifest = Manifest {
-        format: cache::FORMAT,
-        ..Default::default()
-    };
-    // Output files, each with the episode it belongs to, for the collision check.
-    let mut owned: Vec<(String, OutputFile)> = Vec::new();
-    let mut anchors = std::collections::HashSet::new();
-    for k in known {
-        let f = &k.source;
-        let c = &k.cached;
-        let ec = &f.config;
-        let name = file_name(&f.rel).to_string();
-        let st = stem(&f.rel);
-        let media_url = join_url(&show.media_base_url, &f.rel);
-        let torrent_rel = format!("torrents/{st}.torrent");
-        let torrent_url = join_url(&show.base_url, &torrent_rel);
-        let pieces = crate::bt::unhex(&c.pieces).unwrap_or_default();
-        let built = metainfo::build(&TorrentSpec {
-            name: &name,
-            length: c.size,
-            piece_length: c.piece_length,
-            pieces: &pieces,
-            trackers,
-            web_seed: config.torrent.web_seed.then_some(media_url.as_str()),
-            created: c.pub_date,
-            torrent_url: torrent_url.as_str(),
-        })?;
-
-        let mut add = |rel: String, content: Content| {
-            owned.push((f.rel.clone(), OutputFile { rel, content }));
-        };
-        add(
-            format!("episodes/{}", f.rel),
-            Content::SameAs(f.path.clone()),
-        );
-        add(torrent_rel.clone(), Content::Bytes(built.bytes.clone()));
-
-        // Artwork: the config's file, else the ID3 picture.
-        let mut image_url = None;
-        if let Some(img) = &ec.image {
-            let rel = format!("images/{st}.{}", extension(img));
-            image_url = Some(join_url(&show.base_url, &rel));
-            add(rel, Content::SameAs(img.clone()));
-        } else if let Some(pic) = &c.tags.picture {
-            let rel = format!("images/{st}.{}", pic.ext);
-            let existing = out.join(&rel);
-            let content = match k.picture {
-                Some(bytes) => Some(Content::Bytes(bytes)),
-                // Unchanged episode: the previous build's extraction, if it is this picture.
-                None if file_sha256(&existing).as_deref() == Some(pic.sha256.as_str()) => {
-                    Some(Content::SameAs(existing))
-                }
-                None => probe::probe(&f.path)?.picture.map(Content::Bytes),
-            };
-            if let Some(content) = content {
-                image_url = Some(join_url(&show.base_url, &rel));
-                add(rel, content);
-            }
-        }
-
-        // Chapters: the config's JSON file (checked with the config), else ID3 CHAP frames.
-        let mut chapters_url = None;
-        let chapters_rel = format!("chapters/{st}.json");
-        if let Some(path) = &ec.chapters {
-            chapters_url = Some(join_url(&show.base_url, &chapters_rel));
-            add(chapters_rel, Content::SameAs(path.clone()));
-        } else if !c.tags.chapters.is_empty() {
-            chapters_url = Some(join_url(&show.base_url, &chapters_rel));
-            add(
-                chapters_rel,
-                Content::Bytes(site::chapters_json(&c.tags.chapters)),
-            );
-        }
-
-        let mut transcript = None;
-        if let Some(t) = &f.transcript {
-            if let Some(mime) = transcript_type(t) {
-                let rel = format!("transcripts/{st}.{}", extension(t));
-                transcript = Some((join_url(&show.base_url, &rel), mime));
-                add(rel, Content::SameAs(t.clone()));
-            }
-        }
-
-        let title = ec
-            .title
-            .clone()
-            .or_else(|| c.tags.title.clone())
-            .unwrap_or_else(|| probe::title_from_file_name(&f.rel));
-        let description = ec
-            .description
-            .clone()
-            .unwrap_or_else(|| plain_to_html(c.tags.comment.as_deref().unwrap_or(&title)));
-        let author = c
-            .tags
-            .artist
-            .clone()
-            .filter(|a| *a != show.author && !a.is_empty());
-        let mut anchor = anchor_for(&f.rel);
-        let mut n = 1;
-        while !anchors.insert(anchor.clone()) {
-            n += 1;
-            anchor = format!("{}-{n}", anchor_for(&f.rel));
-        }
-        let mut page_url = show.base_url.clone();
-        page_url.set_fragment(Some(&anchor));
-        let sha256: [u8; 32] = crate::bt::unhex(&c.sha256)
-            .and_then(|v| v.try_into().ok())
-            .unwrap_or([0; 32]);
-        episodes.push(Episode {
-            name,
-            anchor,
-            title,
-            description,
-            pub_date: c.pub_date,
-            guid: ec
-                .guid
-                .clone()
-                .unwrap_or_else(|| default_episode_guid(&f.rel)),
-            author,
-            season: ec.season,
-            episode: ec.episode,
-            episode_type: ec.episode_type.unwrap_or(EpisodeType::Full),
-            explicit: ec.explicit,
-            size: c.size,
-            duration_secs: c.duration_ms as f64 / 1000.0,
-            bitrate_bps: c.bitrate_bps,
-            sha256,
-            info_hash: built.info_hash,
-            torrent_size: built.bytes.len() as u64,
-            magnet: built.magnet,
-            media_url,
-            torrent_rel,
-            torrent_url,
-            page_url,
-            image_url,
-            chapters_url,
-            transcript,
-            rel: f.rel.clone(),
-        });
-        let mut cached = k.cached;
-        cached.info_hash = built.info_hash.to_hex();
-        manifest.episodes.insert(f.rel.clone(), cached);
-    }
-    let problems = check_collisions(&owned);
-    if !problems.is_empty() {
-        return Err(PublishError::Media(problems));
-    }
-    let assets = owned.into_iter().map(|(_, f)| f).collect();
-    Ok((episodes, assets, manifest))
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 
+use super::layout::Layout;
 use super::probe::Chapter;
 use super::{Episode, PublishError};
 
@@ -59,43 +60,23 @@ struct PageEpisode<'a> {
 /// Renders `index.html`.
 pub fn render_page(
     config: &Config,
+    layout: &Layout,
     episodes: &[Episode],
-    image_url: Option<&str>,
 ) -> Result<Vec<u8>, PublishError> {
-    let (source, name) = match &config.templates_dir {
-        Some(dir) if dir.join("index.html").is_file() => {
-            let p = dir.join("index.html");
-            let text = std::fs::read_to_string(&p).map_err(|source| PublishError::Io {
-                path: p.clone(),
-                source,
-            })?;
-            (text, p.display().to_string())
-        }
-        _ => (
-            DEFAULT_TEMPLATE.to_string(),
-            "built-in index.html".to_string(),
-        ),
-    };
+    let (source, name) = template(config)?;
     let show = &config.show;
     // The page links to its own site relatively, so it works wherever it is opened (a local
     // preview, a mirror); the feeds keep absolute URLs, as RSS requires.
-    let base = show.base_url.as_str();
-    let rel = |url: &str| -> String {
-        match url.strip_prefix(base) {
-            Some("") => "./".to_string(),
-            Some(rest) => rest.to_string(),
-            None => url.to_string(),
-        }
-    };
+    let rel = |url: &str| layout.link_from_page(url);
     let page_show = PageShow {
         title: &show.title,
         description_html: &show.description,
         author: &show.author,
         language: &show.language,
         link: show.link.as_str(),
-        image_url: image_url.map(rel),
-        feed_url: config.feed_url().to_string(),
-        torrents_feed_url: crate::config::join_url(&show.base_url, "torrents.xml").to_string(),
+        image_url: layout.cover().map(|(cover, _)| rel(cover.url.as_str())),
+        feed_url: layout.feed().url.to_string(),
+        torrents_feed_url: layout.torrent_feed().url.to_string(),
         explicit: show.explicit,
         copyright: show.copyright.as_deref(),
         funding: show
@@ -147,6 +128,25 @@ pub fn render_page(
         })
         .map_err(template_err)?;
     Ok(html.into_bytes())
+}
+
+/// The page template's text and its name for error messages: the user's
+/// `templates_dir/index.html` when there is one, else the built-in template.
+fn template(config: &Config) -> Result<(String, String), PublishError> {
+    match &config.templates_dir {
+        Some(dir) if dir.join("index.html").is_file() => {
+            let p = dir.join("index.html");
+            let text = std::fs::read_to_string(&p).map_err(|source| PublishError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            Ok((text, p.display().to_string()))
+        }
+        _ => Ok((
+            DEFAULT_TEMPLATE.to_string(),
+            "built-in index.html".to_string(),
+        )),
+    }
 }
 
 /// Escapes only what HTML needs (`& < > " '`): minijinja's default also escapes `/`,

@@ -1,0 +1,378 @@
+//! Stage 4b: what is known about each file becomes an [`Episode`] and the output files it
+//! brings: media, .torrent, artwork, chapters and transcript.
+//!
+//! Each piece is its own small function: the torrent (via [`super::metainfo`]), the artwork
+//! (config file, else the ID3 picture), the chapters (config JSON, else ID3 CHAP frames),
+//! the transcript, and the text of the episode. Paths and URLs come from [`Layout`]. The
+//! output files are only planned here (no writes); rendering them into feeds is
+//! [`super::feed`]'s and [`super::site`]'s job.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use url::Url;
+use uuid::Uuid;
+
+use crate::bt::InfoHash;
+use crate::config::{transcript_type, Config, EpisodeType};
+
+use super::cache::{self, CachedEpisode, Manifest};
+use super::layout::{extension, EpisodeFiles, Layout, OutputPath};
+use super::metainfo::{self, BuiltTorrent, TorrentSpec};
+use super::output::{Content, OutputFile};
+use super::scan::SourceFile;
+use super::{probe, site, Known, MediaProblem, PublishError};
+
+/// One episode with everything the renderers need.
+#[derive(Debug, Clone)]
+pub struct Episode {
+    /// Path relative to episodes_dir (and to `episodes/` in the output).
+    pub rel: String,
+    /// File name (the torrent's `name`).
+    pub name: String,
+    /// HTML id on the page.
+    pub anchor: String,
+    /// Title.
+    pub title: String,
+    /// Description (HTML).
+    pub description: String,
+    /// Publication date.
+    pub pub_date: DateTime<Utc>,
+    /// Item guid.
+    pub guid: String,
+    /// Episode author when it differs from the show's.
+    pub author: Option<String>,
+    /// Season number.
+    pub season: Option<u32>,
+    /// Episode number.
+    pub episode: Option<u32>,
+    /// Episode type.
+    pub episode_type: EpisodeType,
+    /// Explicit flag, when set for this episode.
+    pub explicit: Option<bool>,
+    /// File size.
+    pub size: u64,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Average bitrate in bits per second.
+    pub bitrate_bps: Option<u64>,
+    /// SHA-256 of the file.
+    pub sha256: [u8; 32],
+    /// Torrent info hash.
+    pub info_hash: InfoHash,
+    /// Size of the .torrent file.
+    pub torrent_size: u64,
+    /// Magnet link.
+    pub magnet: String,
+    /// HTTP URL of the MP3 (enclosure and web seed).
+    pub media_url: Url,
+    /// The .torrent's path in the output folder.
+    pub torrent_rel: String,
+    /// URL of the .torrent.
+    pub torrent_url: Url,
+    /// The episode on the page.
+    pub page_url: Url,
+    /// Episode artwork.
+    pub image_url: Option<Url>,
+    /// JSON chapters.
+    pub chapters_url: Option<Url>,
+    /// Transcript URL and MIME type.
+    pub transcript: Option<(Url, &'static str)>,
+}
+
+/// The episodes of a build, the output files they bring and the manifest's record of them.
+pub(super) struct Assembled {
+    /// Every episode, in the order they were known.
+    pub episodes: Vec<Episode>,
+    /// Media, torrents, artwork, chapters and transcripts.
+    pub assets: Vec<OutputFile>,
+    /// The new manifest's episodes (outputs and published are filled in later).
+    pub manifest: Manifest,
+}
+
+/// Builds episodes, their output files and the new manifest from what is known.
+pub(super) fn assemble(
+    config: &Config,
+    layout: &Layout,
+    known: Vec<Known>,
+) -> Result<Assembled, PublishError> {
+    let trackers = trackers(config);
+    let mut episodes = Vec::with_capacity(known.len());
+    let mut manifest = Manifest {
+        format: cache::FORMAT,
+        ..Default::default()
+    };
+    // Output files, each with the episode it belongs to, for the collision check.
+    let mut owned: Vec<(String, OutputFile)> = Vec::new();
+    let mut anchors = HashSet::new();
+    for k in known {
+        let rel = k.source.rel.clone();
+        let (episode, assets, cached) = assemble_one(config, layout, &trackers, &mut anchors, k)?;
+        owned.extend(assets.into_iter().map(|f| (rel.clone(), f)));
+        episodes.push(episode);
+        manifest.episodes.insert(rel, cached);
+    }
+    let problems = check_collisions(&owned);
+    if !problems.is_empty() {
+        return Err(PublishError::Media(problems));
+    }
+    let assets = owned.into_iter().map(|(_, f)| f).collect();
+    Ok(Assembled {
+        episodes,
+        assets,
+        manifest,
+    })
+}
+
+/// The built-in tracker first (BEP 12 tiers in order), then the user's extra ones.
+fn trackers(config: &Config) -> Vec<String> {
+    let mut trackers = config.serve.tracker_urls();
+    for t in &config.torrent.trackers {
+        if !trackers.contains(t) {
+            trackers.push(t.clone());
+        }
+    }
+    trackers
+}
+
+/// One episode: its output files, the [`Episode`] naming them, and its manifest entry.
+fn assemble_one(
+    config: &Config,
+    layout: &Layout,
+    trackers: &[String],
+    anchors: &mut HashSet<String>,
+    known: Known,
+) -> Result<(Episode, Vec<OutputFile>, CachedEpisode), PublishError> {
+    let Known {
+        source: f,
+        mut cached,
+        picture,
+        ..
+    } = known;
+    let files = layout.episode(&f.rel);
+    let media = files.media();
+    let torrent_file = files.torrent();
+    let built = torrent(
+        config,
+        trackers,
+        &files,
+        &cached,
+        &media.url,
+        &torrent_file.url,
+    )?;
+    let mut assets = Vec::new();
+    let mut add = |(file, content): (OutputPath, Content)| {
+        assets.push(OutputFile {
+            rel: file.rel,
+            content,
+        });
+        file.url
+    };
+    let media_url = add((media, Content::SameAs(f.path.clone())));
+    let torrent_rel = torrent_file.rel.clone();
+    let torrent_url = add((torrent_file, Content::Bytes(built.bytes.clone())));
+    let image_url = artwork(layout, &files, &f, &cached, picture)?.map(&mut add);
+    let chapters_url = chapters(&files, &f, &cached).map(&mut add);
+    let transcript = transcript(&files, &f).map(|(file, mime)| (add(file), mime));
+    let anchor = unique_anchor(&files, anchors);
+    let ec = &f.config;
+    let title = title(&f, &cached);
+    let episode = Episode {
+        name: files.name().to_string(),
+        page_url: layout.episode_on_page(&anchor),
+        anchor,
+        description: description(&f, &cached, &title),
+        title,
+        pub_date: cached.pub_date,
+        guid: ec
+            .guid
+            .clone()
+            .unwrap_or_else(|| default_episode_guid(&f.rel)),
+        author: author(config, &cached),
+        season: ec.season,
+        episode: ec.episode,
+        episode_type: ec.episode_type.unwrap_or(EpisodeType::Full),
+        explicit: ec.explicit,
+        size: cached.size,
+        duration_secs: cached.duration_ms as f64 / 1000.0,
+        bitrate_bps: cached.bitrate_bps,
+        sha256: sha256(&cached),
+        info_hash: built.info_hash,
+        torrent_size: built.bytes.len() as u64,
+        magnet: built.magnet,
+        media_url,
+        torrent_rel,
+        torrent_url,
+        image_url,
+        chapters_url,
+        transcript,
+        rel: f.rel.clone(),
+    };
+    cached.info_hash = built.info_hash.to_hex();
+    Ok((episode, assets, cached))
+}
+
+/// The episode's single-file v1 torrent; its web seed is the media URL when enabled.
+fn torrent(
+    config: &Config,
+    trackers: &[String],
+    files: &EpisodeFiles<'_>,
+    cached: &CachedEpisode,
+    media_url: &Url,
+    torrent_url: &Url,
+) -> Result<BuiltTorrent, PublishError> {
+    let pieces = crate::bt::unhex(&cached.pieces).unwrap_or_default();
+    Ok(metainfo::build(&TorrentSpec {
+        name: files.name(),
+        length: cached.size,
+        piece_length: cached.piece_length,
+        pieces: &pieces,
+        trackers,
+        web_seed: config.torrent.web_seed.then_some(media_url.as_str()),
+        created: cached.pub_date,
+        torrent_url: torrent_url.as_str(),
+    })?)
+}
+
+/// Artwork: the config's file, else the ID3 picture. The picture's bytes are this run's
+/// when the file was probed; for an unchanged episode, the previous build's extraction
+/// when it is this picture, else the file is probed again.
+fn artwork(
+    layout: &Layout,
+    files: &EpisodeFiles<'_>,
+    f: &SourceFile,
+    cached: &CachedEpisode,
+    picture: Option<Vec<u8>>,
+) -> Result<Option<(OutputPath, Content)>, PublishError> {
+    if let Some(img) = &f.config.image {
+        let file = files.image(&extension(img));
+        return Ok(Some((file, Content::SameAs(img.clone()))));
+    }
+    let Some(pic) = &cached.tags.picture else {
+        return Ok(None);
+    };
+    let file = files.image(&pic.ext);
+    let existing = layout.local(&file.rel);
+    let content = match picture {
+        Some(bytes) => Some(Content::Bytes(bytes)),
+        None if file_sha256(&existing).as_deref() == Some(pic.sha256.as_str()) => {
+            Some(Content::SameAs(existing))
+        }
+        None => probe::probe(&f.path)?.picture.map(Content::Bytes),
+    };
+    Ok(content.map(|c| (file, c)))
+}
+
+/// Chapters: the config's JSON file (checked with the config), else ID3 CHAP frames.
+fn chapters(
+    files: &EpisodeFiles<'_>,
+    f: &SourceFile,
+    cached: &CachedEpisode,
+) -> Option<(OutputPath, Content)> {
+    let content = if let Some(path) = &f.config.chapters {
+        Content::SameAs(path.clone())
+    } else if !cached.tags.chapters.is_empty() {
+        Content::Bytes(site::chapters_json(&cached.tags.chapters))
+    } else {
+        return None;
+    };
+    Some((files.chapters(), content))
+}
+
+/// The transcript (config, else a `.vtt`/`.srt` beside the media) and its MIME type.
+fn transcript(
+    files: &EpisodeFiles<'_>,
+    f: &SourceFile,
+) -> Option<((OutputPath, Content), &'static str)> {
+    let path = f.transcript.as_ref()?;
+    let mime = transcript_type(path)?;
+    let file = files.transcript(&extension(path));
+    Some(((file, Content::SameAs(path.clone())), mime))
+}
+
+/// The episode's HTML id, numbered when an earlier episode has it already.
+fn unique_anchor(files: &EpisodeFiles<'_>, anchors: &mut HashSet<String>) -> String {
+    let mut anchor = files.anchor();
+    let mut n = 1;
+    while !anchors.insert(anchor.clone()) {
+        n += 1;
+        anchor = format!("{}-{n}", files.anchor());
+    }
+    anchor
+}
+
+/// Title: config, else ID3, else from the file name.
+fn title(f: &SourceFile, cached: &CachedEpisode) -> String {
+    f.config
+        .title
+        .clone()
+        .or_else(|| cached.tags.title.clone())
+        .unwrap_or_else(|| probe::title_from_file_name(&f.rel))
+}
+
+/// Description (HTML): config, else the ID3 comment, else the title.
+fn description(f: &SourceFile, cached: &CachedEpisode, title: &str) -> String {
+    f.config
+        .description
+        .clone()
+        .unwrap_or_else(|| plain_to_html(cached.tags.comment.as_deref().unwrap_or(title)))
+}
+
+/// The ID3 artist, when it is set and differs from the show's author.
+fn author(config: &Config, cached: &CachedEpisode) -> Option<String> {
+    cached
+        .tags
+        .artist
+        .clone()
+        .filter(|a| *a != config.show.author && !a.is_empty())
+}
+
+/// The file's SHA-256 from the manifest entry.
+fn sha256(cached: &CachedEpisode) -> [u8; 32] {
+    crate::bt::unhex(&cached.sha256)
+        .and_then(|v| v.try_into().ok())
+        .unwrap_or([0; 32])
+}
+
+/// SHA-256 (hex) of a small file, or None if it cannot be read.
+fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    Some(crate::bt::hex(&sha2::Sha256::digest(bytes)))
+}
+
+/// Namespace of default episode guids (a fixed UUIDv5 of "podseed episode").
+const EPISODE_GUID_NS: Uuid = Uuid::from_u128(0x6e1f_5d5c_8a3e_5b1f_9c47_2f0b_d1a4_7e21);
+
+/// Episode guid when the config sets none: UUIDv5 of the file's path, so it survives
+/// changes of base_url, title and audio alike.
+pub fn default_episode_guid(rel: &str) -> String {
+    Uuid::new_v5(&EPISODE_GUID_NS, rel.as_bytes()).to_string()
+}
+
+/// Text from a tag is plain text; descriptions are HTML, so it is escaped on the way in.
+fn plain_to_html(text: &str) -> String {
+    site::escape_html(text)
+}
+
+/// Two episodes may not write the same output path (`a.mp3` and `a.MP3` share
+/// `torrents/a.torrent`); hosts may be case-insensitive, so case is ignored.
+fn check_collisions(assets: &[(String, OutputFile)]) -> Vec<MediaProblem> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut problems = Vec::new();
+    for (rel, f) in assets {
+        if let Some(first) = seen.insert(f.rel.to_lowercase(), rel) {
+            if first != rel {
+                problems.push(MediaProblem {
+                    path: PathBuf::from(rel),
+                    message: format!(
+                        "would be published as {}, like {first}; rename one of them (names must differ in more than letter case and extension)",
+                        f.rel
+                    ),
+                });
+            }
+        }
+    }
+    problems
+}
