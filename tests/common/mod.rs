@@ -1,15 +1,37 @@
-//! Shared helpers for the integration tests: run the real binary, copy the example, find
-//! third-party tools (SKIP when missing, but a failure under CI=true).
+//! Fixtures for the integration tests, shared by every `tests/*.rs` crate: a [`Show`] to
+//! publish (a temp copy of the shipped example, edited by builder calls), a running
+//! [`Server`] (the real `podseed serve` on loopback), a raw BitTorrent [`TestPeer`], and the
+//! third-party [`Tool`]s some tests drive (`require!` skips without them, but fails under
+//! CI=true).
+//!
+//! Not for assertions about behaviour: those stay in the test that names the behaviour.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports, unused_macros)]
+
+pub mod peer;
+pub mod server;
+pub mod show;
+pub mod tools;
+
+pub use peer::{seeds, TestPeer};
+pub use server::{http_request, HttpReply, Served, Server};
+pub use show::{Serve, Show, Summary};
+pub use tools::{aria2c, aria2c_command, ffprobe_decoded_secs, skip, Tool};
+pub(crate) use tools::{require, test_name};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file in `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
 }
 
 /// Runs `podseed ARGS` in `dir`.
@@ -32,14 +54,6 @@ pub fn podseed_ok(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A temp folder holding a copy of the shipped example (podcast.yaml + examples/).
-pub fn example_copy() -> tempfile::TempDir {
-    let d = tempfile::tempdir().expect("tempdir");
-    copy_tree(&repo().join("examples"), &d.path().join("examples"));
-    std::fs::copy(repo().join("podcast.yaml"), d.path().join("podcast.yaml")).expect("copy");
-    d
 }
 
 /// Copies a folder recursively.
@@ -74,6 +88,66 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// Writes `bytes` to `path` and sets its mtime to `mtime` (so only content checks notice).
+pub fn write_keeping_mtime(path: &Path, bytes: &[u8], mtime: std::time::SystemTime) {
+    std::fs::write(path, bytes).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("mtime");
+}
+
+/// A free loopback TCP port (bound, then released for a server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A free loopback UDP port.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Waits up to `secs` seconds for `ready` (polled every 100 ms), failing with `what`.
+pub fn wait_until(secs: u64, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The 20 bytes of a 40-digit hex info hash.
+pub fn unhex20(hex: &str) -> [u8; 20] {
+    let v: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    v.try_into().expect("20 bytes")
+}
+
+// The helpers below go once serve.rs and publish.rs use the fixtures above.
+
+/// A temp folder holding a copy of the shipped example (podcast.yaml + examples/).
+pub fn example_copy() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    copy_tree(&repo().join("examples"), &d.path().join("examples"));
+    std::fs::copy(repo().join("podcast.yaml"), d.path().join("podcast.yaml")).expect("copy");
+    d
+}
+
 /// Whether `tool` is on PATH. When it is missing, prints a SKIP line and returns false,
 /// except under CI=true where a missing tool fails the test.
 pub fn have_tool(tool: &str, test: &str) -> bool {
@@ -95,68 +169,6 @@ pub fn have_tool(tool: &str, test: &str) -> bool {
         );
     }
     found
-}
-
-/// An `aria2c` download of `what` (a .torrent path or a magnet link) into `dir`: quiet, no
-/// seeding afterwards, and DHT, local peer discovery and peer exchange off so that only the
-/// swarm under test counts; `extra` options come after these (a later option wins).
-pub fn aria2c_command(dir: &Path, what: impl AsRef<std::ffi::OsStr>, extra: &[&str]) -> Command {
-    let mut c = Command::new("aria2c");
-    c.args([
-        "--quiet=true",
-        "--seed-time=0",
-        "--enable-dht=false",
-        "--enable-dht6=false",
-        "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false",
-    ])
-    .args(extra)
-    .arg("--dir")
-    .arg(dir)
-    .arg(what)
-    .stdout(std::process::Stdio::null());
-    c
-}
-
-/// The decoded length of an MP3: the sum of ffprobe's packet durations.
-pub fn ffprobe_decoded_secs(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "a",
-            "-show_entries",
-            "packet=duration_time",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    assert!(out.status.success(), "ffprobe failed on {}", path.display());
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
-        .sum()
-}
-
-/// A free loopback TCP port (bound, then released for a server to take).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A free loopback UDP port.
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// The example's podcast.yaml made to be served from `base` (`http://127.0.0.1:PORT/`):
