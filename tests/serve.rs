@@ -181,9 +181,14 @@ fn nothing_outside_the_output_folder_or_in_its_state_is_served() {
 
 // The HTTP tracker.
 
-/// A swarm of 210 IPv4 leechers with distinct addresses (`ip=` is honoured from loopback)
-/// and one IPv6 leecher (peer 7, 2001:db8::7) on the first episode; its info hash.
-fn crowded_swarm(s: &Served) -> [u8; 20] {
+/// A swarm of 210 IPv4 leechers with distinct addresses (`ip=` is honoured from loopback),
+/// one IPv6 leecher (peer 7, 2001:db8::7), and a seeder (peer 8, 10.9.9.9) that asked for
+/// 500 peers, on the first episode: its info hash, and the reply the seeder got.
+///
+/// The seeder matters to the later tests: a reply samples each group of the swarm (IPv4
+/// and IPv6 leechers, seeders) in proportion, so which peers a capped reply lists depends
+/// on who is there.
+fn crowded_swarm(s: &Served) -> ([u8; 20], HashMap<String, BencodeElem>) {
     let hash = s.show.published_info_hashes()[0];
     for i in 0..210u32 {
         let ip = format!("10.1.{}.{}", i / 250, i % 250 + 1);
@@ -199,19 +204,18 @@ fn crowded_swarm(s: &Served) -> [u8; 20] {
         .server
         .get(&announce_query(&hash, 7, "2001:db8::7", 5, ""));
     assert!(bdecode(&r.body).contains_key("peers"));
-    hash
-}
-
-#[test]
-fn http_announce_caps_numwant_at_200_and_counts_the_swarm() {
-    let s = tracker();
-    let hash = crowded_swarm(&s);
-    // A seeder asking for more than the cap gets 200 compact peers (leechers only).
-    let r = bdecode(
+    let seeder = bdecode(
         &s.server
             .get(&announce_query(&hash, 8, "10.9.9.9", 0, "&numwant=500"))
             .body,
     );
+    (hash, seeder)
+}
+
+#[test]
+fn http_announce_caps_numwant_at_200_and_counts_the_swarm() {
+    // A seeder asking for more than the cap gets 200 compact peers (leechers only).
+    let (_, r) = crowded_swarm(&tracker());
     let v4 = raw_bytes(&r["peers"]).len() / 6;
     let v6 = r.get("peers6").map_or(0, |p| raw_bytes(p).len() / 18);
     assert_eq!(v4 + v6, 200, "numwant cap");
@@ -223,7 +227,7 @@ fn http_announce_caps_numwant_at_200_and_counts_the_swarm() {
 #[test]
 fn http_announce_dictionary_form_lists_ipv6_peers_and_peer_ids() {
     let s = tracker();
-    let hash = crowded_swarm(&s);
+    let (hash, _) = crowded_swarm(&s);
     let r = bdecode(
         &s.server
             .get(&announce_query(
@@ -255,7 +259,7 @@ fn http_announce_dictionary_form_lists_ipv6_peers_and_peer_ids() {
 #[test]
 fn http_announce_no_peer_id_leaves_peer_ids_out() {
     let s = tracker();
-    let hash = crowded_swarm(&s);
+    let (hash, _) = crowded_swarm(&s);
     let r = bdecode(
         &s.server
             .get(&announce_query(
@@ -277,7 +281,7 @@ fn http_announce_no_peer_id_leaves_peer_ids_out() {
 fn http_announce_compact_carries_ipv6_peers_in_peers6() {
     // BEP 7.
     let s = tracker();
-    let hash = crowded_swarm(&s);
+    let (hash, _) = crowded_swarm(&s);
     let r = bdecode(
         &s.server
             .get(&announce_query(&hash, 10, "10.9.9.11", 5, "&numwant=300"))
