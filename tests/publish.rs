@@ -1,37 +1,21 @@
 //! Black-box tests of `podseed publish` and `podseed init`: they run the real binary on a
-//! copy of the shipped example and read what it wrote.
+//! copy of the shipped example and read what it wrote; one behaviour per test.
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use lava_torrent::torrent::v1::Torrent;
 use serde_json::Value;
 
-fn publish_json(dir: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["publish", "--json"];
-    args.extend_from_slice(extra);
-    let out = podseed_ok(dir, &args);
-    serde_json::from_str(&out).expect("--json prints JSON")
-}
-
-fn episodes_by_file(summary: &Value) -> BTreeMap<String, Value> {
-    summary["episodes"]
-        .as_array()
-        .expect("episodes")
-        .iter()
-        .map(|e| (e["file"].as_str().expect("file").to_string(), e.clone()))
-        .collect()
-}
+const WELCOME: &str = "2026-01-15-welcome.mp3";
 
 #[test]
 fn example_publishes_a_complete_site() {
-    let d = example_copy();
-    let summary = publish_json(d.path(), &[]);
-    let public = d.path().join("public");
+    let d = Show::example();
+    let summary = d.publish();
+    let public = d.public();
     for f in [
         "feed.xml",
         "torrents.xml",
@@ -53,7 +37,7 @@ fn example_publishes_a_complete_site() {
     // Media are the source bytes (hard link or copy).
     assert_eq!(
         std::fs::read(public.join("episodes/2026-01-15-welcome.mp3")).expect("read"),
-        std::fs::read(d.path().join("examples/episodes/2026-01-15-welcome.mp3")).expect("read")
+        std::fs::read(d.episodes().join("2026-01-15-welcome.mp3")).expect("read")
     );
     let html = std::fs::read_to_string(public.join("index.html")).expect("html");
     for e in summary["episodes"].as_array().expect("eps") {
@@ -73,15 +57,14 @@ fn example_publishes_a_complete_site() {
 }
 
 #[test]
-fn feed_is_rss_with_enclosures_durations_and_every_namespace_tag() {
-    let d = example_copy();
-    let summary = publish_json(d.path(), &[]);
-    let public = d.path().join("public");
-    let xml = std::fs::read_to_string(public.join("feed.xml")).expect("feed");
+fn feed_items_have_enclosures_durations_guids_and_dates() {
+    let d = Show::example();
+    let summary = d.publish();
+    let xml = std::fs::read_to_string(d.public().join("feed.xml")).expect("feed");
     let channel = rss::Channel::read_from(xml.as_bytes()).expect("feed.xml parses as RSS");
     assert_eq!(channel.title(), "The Seedbox Hour");
     assert_eq!(channel.items().len(), 3);
-    let by_file = episodes_by_file(&summary);
+    let by_file = summary.by_file();
     let mut guids = std::collections::BTreeSet::new();
     for item in channel.items() {
         let enc = item.enclosure().expect("enclosure");
@@ -91,8 +74,9 @@ fn feed_is_rss_with_enclosures_durations_and_every_namespace_tag() {
             enc.url(),
             format!("https://podcast.example.com/seedbox/episodes/{file}")
         );
-        let src = d.path().join("examples/episodes").join(file);
-        let size = std::fs::metadata(&src).expect("meta").len();
+        let size = std::fs::metadata(d.episodes().join(file))
+            .expect("meta")
+            .len();
         assert_eq!(enc.length(), size.to_string());
         let it = item.itunes_ext().expect("itunes");
         let duration: f64 = it.duration().expect("duration").parse().expect("seconds");
@@ -116,6 +100,13 @@ fn feed_is_rss_with_enclosures_durations_and_every_namespace_tag() {
         by_file["bonus-behind-the-scenes.mp3"]["pub_date"],
         "2026-02-10T18:00:00+00:00"
     );
+}
+
+#[test]
+fn feed_has_every_itunes_and_podcast_namespace_tag() {
+    let d = Show::example();
+    d.publish();
+    let xml = std::fs::read_to_string(d.public().join("feed.xml")).expect("feed");
     for needle in [
         "xmlns:podcast=\"https://podcastindex.org/namespace/1.0\"",
         "xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"",
@@ -144,22 +135,32 @@ fn feed_is_rss_with_enclosures_durations_and_every_namespace_tag() {
     ] {
         assert!(xml.contains(needle), "feed.xml lacks {needle}");
     }
-    // The SRI value is the file's real SHA-256.
+}
+
+#[test]
+fn the_integrity_value_is_the_files_real_sha256() {
+    let d = Show::example();
+    d.publish();
     let manifest: Value = serde_json::from_slice(
-        &std::fs::read(public.join(".podseed/manifest.json")).expect("manifest"),
+        &std::fs::read(d.public().join(".podseed/manifest.json")).expect("manifest"),
     )
     .expect("json");
-    let sha_hex = manifest["episodes"]["2026-01-15-welcome.mp3"]["sha256"]
+    let sha_hex = manifest["episodes"][WELCOME]["sha256"]
         .as_str()
         .expect("sha");
     let out = Command::new("sha256sum")
-        .arg(d.path().join("examples/episodes/2026-01-15-welcome.mp3"))
+        .arg(d.episodes().join(WELCOME))
         .output()
         .expect("sha256sum");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(sha_hex));
-    // Chapters from the ID3 CHAP frames.
+}
+
+#[test]
+fn chapters_come_from_the_id3_chap_frames() {
+    let d = Show::example();
+    d.publish();
     let chapters: Value = serde_json::from_slice(
-        &std::fs::read(public.join("chapters/2026-02-01-swarm-basics.json")).expect("chapters"),
+        &std::fs::read(d.public().join("chapters/2026-02-01-swarm-basics.json")).expect("chapters"),
     )
     .expect("json");
     assert!(chapters["chapters"].as_array().expect("list").len() >= 2);
@@ -167,14 +168,14 @@ fn feed_is_rss_with_enclosures_durations_and_every_namespace_tag() {
 
 #[test]
 fn torrent_feed_follows_bep36() {
-    let d = example_copy();
-    let summary = publish_json(d.path(), &[]);
-    let public = d.path().join("public");
+    let d = Show::example();
+    let summary = d.publish();
+    let public = d.public();
     let xml = std::fs::read_to_string(public.join("torrents.xml")).expect("torrents.xml");
     assert!(xml.contains("xmlns:torrent=\"http://xmlns.ezrss.it/0.1/\""));
     assert!(xml.contains("<ttl>"));
     let channel = rss::Channel::read_from(xml.as_bytes()).expect("parses as RSS");
-    let by_file = episodes_by_file(&summary);
+    let by_file = summary.by_file();
     assert_eq!(channel.items().len(), 3);
     for item in channel.items() {
         let enc = item.enclosure().expect("enclosure");
@@ -193,7 +194,7 @@ fn torrent_feed_follows_bep36() {
         let ext = &item.extensions()["torrent"];
         assert_eq!(ext["infoHash"][0].value(), Some(hash));
         assert_eq!(ext["fileName"][0].value(), Some(file.as_str()));
-        let size = std::fs::metadata(d.path().join("examples/episodes").join(&file))
+        let size = std::fs::metadata(d.episodes().join(&file))
             .expect("meta")
             .len();
         assert_eq!(
@@ -208,9 +209,9 @@ fn torrent_feed_follows_bep36() {
 
 #[test]
 fn torrents_are_deterministic_v1_with_web_seed_and_trackers() {
-    let d = example_copy();
-    let summary = publish_json(d.path(), &[]);
-    let public = d.path().join("public");
+    let d = Show::example();
+    let summary = d.publish();
+    let public = d.public();
     for e in summary["episodes"].as_array().expect("eps") {
         let file = e["file"].as_str().expect("file");
         let stem = file.trim_end_matches(".mp3");
@@ -244,19 +245,12 @@ fn torrents_are_deterministic_v1_with_web_seed_and_trackers() {
 
 #[test]
 fn info_hashes_match_mktorrent() {
-    if !have_tool("mktorrent", "info_hashes_match_mktorrent") {
-        return;
-    }
-    let d = example_copy();
+    require!(Tool::Mktorrent);
+    let d = Show::example();
     // Debian's mktorrent takes 32 KiB pieces at the least; this also tests the override.
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    std::fs::write(
-        d.path().join("podcast.yaml"),
-        yaml.replace("piece_length: auto", "piece_length: 32768"),
-    )
-    .expect("write");
-    let summary = publish_json(d.path(), &[]);
-    let public = d.path().join("public");
+    d.edit_yaml("piece_length: auto", "piece_length: 32768");
+    let summary = d.publish();
+    let public = d.public();
     for e in summary["episodes"].as_array().expect("eps") {
         let file = e["file"].as_str().expect("file");
         let ours = Torrent::read_from_file(public.join(format!(
@@ -270,7 +264,7 @@ fn info_hashes_match_mktorrent() {
         let out = Command::new("mktorrent")
             .args(["-l", &log2, "-a", "http://127.0.0.1:1/announce", "-o"])
             .arg(&theirs)
-            .arg(d.path().join("examples/episodes").join(file))
+            .arg(d.episodes().join(file))
             .output()
             .expect("mktorrent");
         assert!(
@@ -285,26 +279,21 @@ fn info_hashes_match_mktorrent() {
 
 #[test]
 fn durations_match_the_decoded_length() {
-    if !have_tool("ffprobe", "durations_match_the_decoded_length") {
-        return;
-    }
+    require!(Tool::Ffprobe);
     // The example (CBR without header, VBR with Xing, MPEG-2 VBR) plus fixtures for VBR
     // without a header and MPEG-2.5.
-    let d = example_copy();
+    let d = Show::example();
     for f in ["vbr-noheader-mpeg2.mp3", "cbr-mpeg25.mp3"] {
-        std::fs::copy(
-            repo().join("tests/fixtures").join(f),
-            d.path().join("examples/episodes").join(f),
-        )
-        .expect("copy fixture");
+        std::fs::copy(repo().join("tests/fixtures").join(f), d.episodes().join(f))
+            .expect("copy fixture");
     }
-    let summary = publish_json(d.path(), &[]);
+    let summary = d.publish();
     let eps = summary["episodes"].as_array().expect("eps");
     assert_eq!(eps.len(), 5);
     for e in eps {
         let file = e["file"].as_str().expect("file");
         let ours = e["duration_secs"].as_f64().expect("duration");
-        let decoded = ffprobe_decoded_secs(&d.path().join("examples/episodes").join(file));
+        let decoded = ffprobe_decoded_secs(&d.episodes().join(file));
         assert!(
             (ours - decoded).abs() <= 0.5,
             "{file}: ours {ours} s, decoded {decoded} s"
@@ -314,12 +303,12 @@ fn durations_match_the_decoded_length() {
 
 #[test]
 fn rebuilds_are_byte_identical_and_write_nothing() {
-    let a = example_copy();
-    let b = example_copy();
+    let a = Show::example();
+    let b = Show::example();
     podseed_ok(a.path(), &["publish", "--quiet"]);
     podseed_ok(b.path(), &["publish", "--quiet"]);
-    let mut sa = snapshot(&a.path().join("public"));
-    let mut sb = snapshot(&b.path().join("public"));
+    let mut sa = snapshot(&a.public());
+    let mut sb = snapshot(&b.public());
     // The manifest records source mtimes, which differ between the two copies.
     sa.remove(".podseed/manifest.json");
     sb.remove(".podseed/manifest.json");
@@ -331,22 +320,22 @@ fn rebuilds_are_byte_identical_and_write_nothing() {
         );
     }
     // Publishing again in place changes nothing and reads nothing.
-    let before = snapshot(&a.path().join("public"));
-    let again = publish_json(a.path(), &[]);
+    let before = snapshot(&a.public());
+    let again = a.publish();
     assert_eq!(again["written_files"], 0);
     assert_eq!(again["bytes_hashed"], 0);
     assert_eq!(again["unchanged"], 3);
     assert!(
-        snapshot(&a.path().join("public")) == before,
+        snapshot(&a.public()) == before,
         "a no-op rebuild changed files"
     );
 }
 
 #[test]
 fn unchanged_files_are_not_read_again_and_force_rereads() {
-    let d = example_copy();
-    let first = publish_json(d.path(), &[]);
-    let ep = d.path().join("examples/episodes/2026-01-15-welcome.mp3");
+    let d = Show::example();
+    let first = d.publish();
+    let ep = d.episodes().join("2026-01-15-welcome.mp3");
     let meta = std::fs::metadata(&ep).expect("meta");
     let mtime = meta.modified().expect("mtime");
     // Same size and mtime, other bytes: only a build that reads the file can notice.
@@ -356,11 +345,11 @@ fn unchanged_files_are_not_read_again_and_force_rereads() {
         .open(&ep)
         .and_then(|f| f.set_modified(mtime))
         .expect("set mtime");
-    let second = publish_json(d.path(), &[]);
+    let second = d.publish();
     assert_eq!(second["bytes_hashed"], 0);
     assert_eq!(
-        episodes_by_file(&first)["2026-01-15-welcome.mp3"]["info_hash"],
-        episodes_by_file(&second)["2026-01-15-welcome.mp3"]["info_hash"]
+        first.by_file()["2026-01-15-welcome.mp3"]["info_hash"],
+        second.by_file()["2026-01-15-welcome.mp3"]["info_hash"]
     );
     // --force reads everything again and finds the file is no longer audio.
     let out = podseed(d.path(), &["publish", "--force"]);
@@ -372,31 +361,27 @@ fn unchanged_files_are_not_read_again_and_force_rereads() {
 
 #[test]
 fn a_changed_or_new_episode_is_rehashed_alone() {
-    let d = example_copy();
-    publish_json(d.path(), &[]);
-    std::fs::copy(
-        repo().join("tests/fixtures/cbr-mpeg25.mp3"),
-        d.path().join("examples/episodes/2026-03-01-new.mp3"),
-    )
-    .expect("copy");
-    let s = publish_json(d.path(), &[]);
-    let size = std::fs::metadata(repo().join("tests/fixtures/cbr-mpeg25.mp3"))
+    let d = Show::example();
+    d.publish();
+    d.add_episode("2026-03-01-new.mp3", &fixture("cbr-mpeg25.mp3"));
+    let s = d.publish();
+    let size = std::fs::metadata(fixture("cbr-mpeg25.mp3"))
         .expect("meta")
         .len();
     assert_eq!(s["new"], 1);
     assert_eq!(s["unchanged"], 3);
     assert_eq!(s["bytes_hashed"], size);
-    assert_eq!(episodes_by_file(&s)["2026-03-01-new.mp3"]["status"], "new");
+    assert_eq!(s.by_file()["2026-03-01-new.mp3"]["status"], "new");
 }
 
 #[test]
 fn removed_episodes_disappear_from_the_output() {
-    let d = example_copy();
-    publish_json(d.path(), &[]);
-    let public = d.path().join("public");
+    let d = Show::example();
+    d.publish();
+    let public = d.public();
     assert!(public.join("transcripts/2026-01-15-welcome.vtt").is_file());
-    remove_episode(d.path(), "2026-01-15-welcome.mp3");
-    let s = publish_json(d.path(), &[]);
+    d.remove_episode("2026-01-15-welcome.mp3");
+    let s = d.publish();
     assert_eq!(s["episodes"].as_array().map(Vec::len), Some(2));
     for gone in [
         "episodes/2026-01-15-welcome.mp3",
@@ -413,12 +398,12 @@ fn removed_episodes_disappear_from_the_output() {
 
 #[test]
 fn base_url_trackers_and_titles_never_change_info_hashes() {
-    let d = example_copy();
+    let d = Show::example();
     // Without a pinned podcast:guid, so that it follows base_url; item guids must not.
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
+    let yaml = d.yaml();
     let yaml = yaml.replace("guid: 5b4ad1e3-8b2e-5d6e-9f1f-0c2b6c1f3a10\n", "");
-    std::fs::write(d.path().join("podcast.yaml"), &yaml).expect("write");
-    let first = publish_json(d.path(), &[]);
+    d.write_yaml(&yaml);
+    let first = d.publish();
     let yaml = yaml
         .replace(
             "https://podcast.example.com/seedbox/",
@@ -429,9 +414,9 @@ fn base_url_trackers_and_titles_never_change_info_hashes() {
             "http://tracker.example.org/announce",
         )
         .replace("Welcome to the Seedbox Hour", "A new title");
-    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
-    let second = publish_json(d.path(), &[]);
-    let (a, b) = (episodes_by_file(&first), episodes_by_file(&second));
+    d.write_yaml(&yaml);
+    let second = d.publish();
+    let (a, b) = (first.by_file(), second.by_file());
     for (file, e) in &a {
         assert_eq!(e["info_hash"], b[file]["info_hash"], "{file}");
         assert_eq!(e["guid"], b[file]["guid"], "{file}: guid changed");
@@ -449,130 +434,143 @@ fn base_url_trackers_and_titles_never_change_info_hashes() {
     );
 }
 
-/// Each bad input: exit 2, a message naming the place, and the earlier output untouched.
-#[test]
-fn bad_inputs_exit_2_name_the_place_and_keep_the_previous_output() {
-    let d = example_copy();
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let public = d.path().join("public");
-    let good = snapshot(&public);
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let eps = d.path().join("examples/episodes");
+// Bad inputs: exit 2, a message naming the place, and the previous output untouched.
 
-    type Setup = Box<dyn Fn()>;
-    let write_yaml = |text: String| {
-        let p = d.path().join("podcast.yaml");
-        move || std::fs::write(&p, &text).expect("write yaml")
-    };
-    let cases: Vec<(&str, Setup, Vec<&str>)> = vec![
-        (
-            "broken YAML",
-            Box::new(write_yaml(
-                yaml.replace("title: The Seedbox Hour", "title: [oops"),
-            )),
-            vec!["podcast.yaml:", "not valid YAML"],
-        ),
-        (
-            "unknown field",
-            Box::new(write_yaml(
-                yaml.replace("language: en", "language: en\ncolour: blue"),
-            )),
-            vec!["podcast.yaml:11:1: colour: unknown field"],
-        ),
-        (
-            "wrong type",
-            Box::new(write_yaml(
-                yaml.replace("explicit: false", "explicit: sometimes"),
-            )),
-            vec!["explicit: expected true or false"],
-        ),
-        (
-            "bad URL",
-            Box::new(write_yaml(yaml.replace(
-                "base_url: https://podcast.example.com/seedbox/",
-                "base_url: podcast.example.com",
-            ))),
-            vec!["podcast.yaml:9:11: base_url:"],
-        ),
-        (
-            "bad date",
-            Box::new(write_yaml(
-                yaml.replace("date: 2026-02-10 18:00", "date: next tuesday"),
-            )),
-            vec!["episodes[2].date: \"next tuesday\" is not a date"],
-        ),
-        (
-            "unknown category",
-            Box::new(write_yaml(yaml.replace("  - Technology", "  - Tech"))),
-            vec!["categories[0]: unknown Apple category \"Tech\""],
-        ),
-        (
-            "missing listed file",
-            Box::new(write_yaml(yaml.replace(
-                "file: bonus-behind-the-scenes.mp3",
-                "file: bonus-gone.mp3",
-            ))),
-            vec!["episodes[2].file:", "bonus-gone.mp3 does not exist"],
-        ),
-        (
-            "duplicate guid",
-            Box::new(write_yaml(
-                yaml.replace(
-                    "    season: 1\n    episode: 1",
-                    "    guid: same\n    season: 1\n    episode: 1",
-                )
-                .replace(
-                    "    season: 1\n    episode: 2",
-                    "    guid: same\n    season: 1\n    episode: 2",
-                ),
-            )),
-            vec!["episodes[1].guid: guid \"same\" is already used by episodes[0]"],
-        ),
-        (
-            "all config errors at once",
-            Box::new(write_yaml(
-                yaml.replace("explicit: false", "explicit: sometimes")
-                    .replace("  - Technology", "  - Tech"),
-            )),
-            vec!["2 problems", "explicit:", "categories[0]:"],
-        ),
-    ];
-    for (name, setup, needles) in cases {
-        setup();
-        let out = podseed(d.path(), &["publish"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
-        for n in needles {
-            assert!(err.contains(n), "{name}: stderr lacks {n:?}:\n{err}");
-        }
-        assert!(
-            snapshot(&public) == good,
-            "{name}: the previous output changed"
-        );
-        std::fs::write(d.path().join("podcast.yaml"), &yaml).expect("restore");
-    }
-
-    // Bad media: not MP3, empty, and two at once (both reported).
-    let not_audio = repo().join("tests/fixtures/not-audio.mp3");
-    std::fs::copy(&not_audio, eps.join("zz-notes.mp3")).expect("copy");
-    std::fs::write(eps.join("zz-empty.mp3"), b"").expect("empty");
-    let out = podseed(d.path(), &["publish"]);
+/// Runs `podseed ARGS` on `show`, which must refuse: exit 2, every needle in stderr, and
+/// the output folder as `previous`.
+fn assert_refused(
+    show: &Show,
+    args: &[&str],
+    needles: &[&str],
+    previous: &std::collections::BTreeMap<String, Vec<u8>>,
+) {
+    let out = show.podseed(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("zz-notes.mp3: is not MPEG audio"), "{err}");
-    assert!(err.contains("zz-empty.mp3: is empty"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+    }
     assert!(
-        snapshot(&public) == good,
-        "bad media changed the previous output"
+        snapshot(&show.public()) == *previous,
+        "the previous output changed"
     );
+}
 
-    // A missing config names the file and what to do.
-    let out = podseed(d.path(), &["publish", "-c", "nope.yaml"]);
+/// `bad_config!(test_name, [from => to, ...], [needle, ...])`: after a good build,
+/// podcast.yaml edited so (each `from` replaced by its `to`) makes publish refuse, naming
+/// the place with every needle, and keep the previous output.
+macro_rules! bad_config {
+    ($name:ident, [$($from:expr => $to:expr),+ $(,)?], [$($needle:expr),+ $(,)?]) => {
+        #[test]
+        fn $name() {
+            let d = Show::example();
+            podseed_ok(d.path(), &["publish", "--quiet"]);
+            let good = snapshot(&d.public());
+            $(d.edit_yaml($from, $to);)+
+            assert_refused(&d, &["publish"], &[$($needle),+], &good);
+        }
+    };
+}
+
+bad_config!(
+    broken_yaml_is_refused,
+    ["title: The Seedbox Hour" => "title: [oops"],
+    ["podcast.yaml:", "not valid YAML"]
+);
+
+bad_config!(
+    an_unknown_field_is_refused_with_its_line_and_column,
+    ["language: en" => "language: en\ncolour: blue"],
+    ["podcast.yaml:11:1: colour: unknown field"]
+);
+
+bad_config!(
+    a_value_of_the_wrong_type_is_refused,
+    ["explicit: false" => "explicit: sometimes"],
+    ["explicit: expected true or false"]
+);
+
+bad_config!(
+    a_base_url_that_is_not_a_url_is_refused,
+    ["base_url: https://podcast.example.com/seedbox/" => "base_url: podcast.example.com"],
+    ["podcast.yaml:9:11: base_url:"]
+);
+
+bad_config!(
+    a_date_that_is_not_a_date_is_refused,
+    ["date: 2026-02-10 18:00" => "date: next tuesday"],
+    ["episodes[2].date: \"next tuesday\" is not a date"]
+);
+
+bad_config!(
+    an_unknown_apple_category_is_refused,
+    ["  - Technology" => "  - Tech"],
+    ["categories[0]: unknown Apple category \"Tech\""]
+);
+
+bad_config!(
+    a_listed_file_that_does_not_exist_is_refused,
+    ["file: bonus-behind-the-scenes.mp3" => "file: bonus-gone.mp3"],
+    ["episodes[2].file:", "bonus-gone.mp3 does not exist"]
+);
+
+bad_config!(
+    a_guid_used_twice_is_refused,
+    [
+        "    season: 1\n    episode: 1" => "    guid: same\n    season: 1\n    episode: 1",
+        "    season: 1\n    episode: 2" => "    guid: same\n    season: 1\n    episode: 2",
+    ],
+    ["episodes[1].guid: guid \"same\" is already used by episodes[0]"]
+);
+
+bad_config!(
+    every_config_error_is_reported_at_once,
+    [
+        "explicit: false" => "explicit: sometimes",
+        "  - Technology" => "  - Tech",
+    ],
+    ["2 problems", "explicit:", "categories[0]:"]
+);
+
+#[test]
+fn bad_media_are_all_reported_and_keep_the_previous_output() {
+    // Not MP3, and empty: both reported.
+    let d = Show::example();
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let good = snapshot(&d.public());
+    d.add_episode("zz-notes.mp3", &fixture("not-audio.mp3"));
+    std::fs::write(d.episodes().join("zz-empty.mp3"), b"").expect("empty");
+    assert_refused(
+        &d,
+        &["publish"],
+        &["zz-notes.mp3: is not MPEG audio", "zz-empty.mp3: is empty"],
+        &good,
+    );
+}
+
+#[test]
+fn a_missing_config_is_named_with_what_to_do() {
+    let d = Show::example();
+    let out = d.podseed(&["publish", "-c", "nope.yaml"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("nope.yaml") && err.contains("podseed init"),
         "{err}"
+    );
+}
+
+#[test]
+fn episodes_that_would_share_output_names_are_refused() {
+    let d = Show::example();
+    podseed_ok(d.path(), &["publish", "--quiet"]);
+    let good = snapshot(&d.public());
+    d.add_episode("2026-01-15-welcome.MP3", &d.episodes().join(WELCOME));
+    assert_refused(
+        &d,
+        &["publish"],
+        &["2026-01-15-welcome", "rename one of them"],
+        &good,
     );
 }
 
@@ -590,7 +588,8 @@ fn init_writes_a_starter_that_publishes_and_never_overwrites() {
         d.path().join("episodes/2026-01-15-welcome.mp3"),
     )
     .expect("copy");
-    let s = publish_json(d.path(), &[]);
+    let s: Value =
+        serde_json::from_str(&podseed_ok(d.path(), &["publish", "--json"])).expect("json");
     assert_eq!(s["episodes"].as_array().map(Vec::len), Some(1));
     assert!(d.path().join("public/feed.xml").is_file());
     // init DIR works too.
@@ -598,30 +597,11 @@ fn init_writes_a_starter_that_publishes_and_never_overwrites() {
     assert!(d.path().join("other/podcast.yaml").is_file());
 }
 
-#[test]
-fn episodes_that_would_share_output_names_are_refused() {
-    let d = example_copy();
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let good = snapshot(&d.path().join("public"));
-    let eps = d.path().join("examples/episodes");
-    std::fs::copy(
-        eps.join("2026-01-15-welcome.mp3"),
-        eps.join("2026-01-15-welcome.MP3"),
-    )
-    .expect("copy");
-    let out = podseed(d.path(), &["publish"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("2026-01-15-welcome"), "{err}");
-    assert!(err.contains("rename one of them"), "{err}");
-    assert!(snapshot(&d.path().join("public")) == good);
-}
-
 #[cfg(unix)]
 #[test]
 fn symlinked_episodes_are_published_as_real_files() {
-    let d = example_copy();
-    let eps = d.path().join("examples/episodes");
+    let d = Show::example();
+    let eps = d.episodes();
     let elsewhere = d.path().join("audio");
     std::fs::create_dir(&elsewhere).expect("mkdir");
     std::fs::rename(
@@ -643,23 +623,18 @@ fn symlinked_episodes_are_published_as_real_files() {
         std::fs::read(elsewhere.join("bonus.mp3")).expect("read")
     );
     // And a second build sees it as current.
-    assert_eq!(publish_json(d.path(), &[])["written_files"], 0);
+    assert_eq!(d.publish()["written_files"], 0);
 }
 
 #[test]
 fn tag_text_is_escaped_and_controls_never_break_the_feed() {
-    if !have_tool(
-        "lame",
-        "tag_text_is_escaped_and_controls_never_break_the_feed",
-    ) {
-        return;
-    }
-    let d = example_copy();
-    let eps = d.path().join("examples/episodes");
+    require!(Tool::Lame);
+    let d = Show::example();
+    let eps = d.episodes();
     // Re-tag a fixture: a comment with markup characters and a title with a control character.
     let out = Command::new("lame")
         .args(["--quiet", "--decode"])
-        .arg(repo().join("tests/fixtures/cbr-mpeg25.mp3"))
+        .arg(fixture("cbr-mpeg25.mp3"))
         .arg(d.path().join("x.wav"))
         .status()
         .expect("lame");
@@ -698,31 +673,22 @@ fn tag_text_is_escaped_and_controls_never_break_the_feed() {
 
 #[test]
 fn a_date_removed_from_the_config_keeps_the_published_date() {
-    let d = example_copy();
+    let d = Show::example();
     // An untagged file without a date in its name: the config is its only date source.
-    std::fs::copy(
-        repo().join("tests/fixtures/cbr-mpeg25.mp3"),
-        d.path().join("examples/episodes/extra.mp3"),
-    )
-    .expect("copy");
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let dated = format!("{yaml}  - file: extra.mp3\n    date: 2025-05-05\n");
-    std::fs::write(d.path().join("podcast.yaml"), &dated).expect("write");
-    let first = publish_json(d.path(), &[]);
+    d.add_episode("extra.mp3", &fixture("cbr-mpeg25.mp3"));
+    let dated = format!("{}  - file: extra.mp3\n    date: 2025-05-05\n", d.yaml());
+    d.write_yaml(&dated);
+    let first = d.publish();
     assert_eq!(
-        episodes_by_file(&first)["extra.mp3"]["pub_date"],
+        first.by_file()["extra.mp3"]["pub_date"],
         "2025-05-05T00:00:00+00:00"
     );
-    std::fs::write(
-        d.path().join("podcast.yaml"),
-        dated.replace("    date: 2025-05-05\n", ""),
-    )
-    .expect("write");
-    let out = podseed(d.path(), &["publish", "--json"]);
+    d.write_yaml(&dated.replace("    date: 2025-05-05\n", ""));
+    let out = d.podseed(&["publish", "--json"]);
     assert!(out.status.success());
-    let second: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let second = Summary(serde_json::from_slice(&out.stdout).expect("json"));
     assert_eq!(
-        episodes_by_file(&second)["extra.mp3"]["pub_date"],
+        second.by_file()["extra.mp3"]["pub_date"],
         "2025-05-05T00:00:00+00:00"
     );
     let err = String::from_utf8_lossy(&out.stderr);

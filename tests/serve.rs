@@ -1,13 +1,12 @@
 //! Black-box tests of `podseed serve`: the real binary on 127.0.0.1 with ephemeral ports,
-//! driven over raw HTTP and UDP, and by a real BitTorrent client (aria2c).
+//! driven over raw HTTP and UDP, and by a real BitTorrent client (aria2c); one behaviour per
+//! test.
 
 mod common;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,160 +14,17 @@ use lava_torrent::bencode::BencodeElem;
 use lava_torrent::torrent::v1::Torrent;
 use serde_json::Value;
 
-/// A running `podseed serve`; killed when dropped.
-struct Server {
-    child: Child,
-    http: SocketAddr,
-    udp: Option<SocketAddr>,
+const SWARM_BASICS: &str = "2026-02-01-swarm-basics.mp3";
+const BONUS: &str = "bonus-behind-the-scenes.mp3";
+
+/// The example published and served as tracker and web seed (HTTP and UDP on ephemeral
+/// loopback ports, no seeder).
+fn tracker() -> Served {
+    tracker_with(Serve::tracker())
 }
 
-impl Server {
-    // The child is waited for in Drop, which clippy's lint cannot see.
-    #[allow(clippy::zombie_processes)]
-    fn start(dir: &Path, config: &str) -> Server {
-        let ready = dir.join("ready.json");
-        let _ = std::fs::remove_file(&ready);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_podseed"))
-            .args(["serve", "-c", config, "--ready-file"])
-            .arg(&ready)
-            .current_dir(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                let v: Value = serde_json::from_str(&text).expect("ready JSON");
-                let http = v["http"].as_str().expect("http").parse().expect("addr");
-                let udp = v["udp_tracker"].as_str().map(|s| s.parse().expect("addr"));
-                return Server { child, http, udp };
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("serve did not become ready");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn get(&self, target: &str) -> HttpReply {
-        http_request(self.http, "GET", target, &[])
-    }
-
-    fn stats(&self) -> Value {
-        serde_json::from_slice(&self.get("/stats").body).expect("stats JSON")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct HttpReply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// One HTTP/1.1 request over a fresh connection, the target sent byte for byte.
-fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-) -> HttpReply {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).expect("send");
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .expect("status");
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .get("transfer-encoding")
-        .is_some_and(|t| t == "chunked")
-    {
-        body = dechunk(&body);
-    }
-    HttpReply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-}
-
-/// A published example with a serve: section binding loopback ephemeral ports.
-fn served_example(extra_serve: &str) -> (tempfile::TempDir, Server) {
-    let d = example_copy();
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let yaml = format!(
-        "{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: 127.0.0.1:0\n  peer: off\n{extra_serve}"
-    );
-    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let server = Server::start(d.path(), "podcast.yaml");
-    (d, server)
-}
-
-fn info_hashes(dir: &Path) -> Vec<[u8; 20]> {
-    let m: Value = serde_json::from_slice(
-        &std::fs::read(dir.join("public/.podseed/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
-    m["published"]
-        .as_array()
-        .expect("published")
-        .iter()
-        .map(|p| {
-            let hex = p["info_hash"].as_str().expect("hash");
-            let v: Vec<u8> = (0..20)
-                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
-                .collect();
-            v.try_into().expect("20 bytes")
-        })
-        .collect()
+fn tracker_with(serve: Serve) -> Served {
+    Served::start(Show::example().with_serve(serve))
 }
 
 fn pct(bytes: &[u8]) -> String {
@@ -213,43 +69,65 @@ fn int(e: &BencodeElem) -> i64 {
     }
 }
 
+/// The stats entry of the episode whose `key` is `value`.
+fn stats_episode(stats: &Value, key: &str, value: &str) -> Value {
+    stats["episodes"]
+        .as_array()
+        .expect("episodes")
+        .iter()
+        .find(|e| e[key] == value)
+        .expect("episode")
+        .clone()
+}
+
+// The web seed.
+
+const MEDIA_PATH: &str = "/episodes/2026-02-01-swarm-basics.mp3";
+
 #[test]
-fn the_web_seed_answers_ranges_head_and_conditionals_exactly() {
-    let (d, s) = served_example("");
-    let mp3 = std::fs::read(
-        d.path()
-            .join("examples/episodes/2026-02-01-swarm-basics.mp3"),
-    )
-    .expect("mp3");
-    let path = "/episodes/2026-02-01-swarm-basics.mp3";
-    let full = s.get(path);
+fn the_web_seed_answers_whole_files_and_byte_ranges_exactly() {
+    let s = tracker();
+    let mp3 = s.show.source(SWARM_BASICS);
+    let full = s.server.get(MEDIA_PATH);
     assert_eq!(full.status, 200);
     assert_eq!(full.body, mp3);
     assert_eq!(full.headers["content-type"], "audio/mpeg");
     assert_eq!(full.headers["accept-ranges"], "bytes");
-    let r = http_request(s.http, "GET", path, &[("Range", "bytes=1000-1999")]);
+    let range = |r: &str| http_request(s.server.http, "GET", MEDIA_PATH, &[("Range", r)]);
+    let r = range("bytes=1000-1999");
     assert_eq!(r.status, 206);
     assert_eq!(r.body, mp3[1000..2000]);
     assert_eq!(
         r.headers["content-range"],
         format!("bytes 1000-1999/{}", mp3.len())
     );
-    let r = http_request(s.http, "GET", path, &[("Range", "bytes=-100")]);
+    let r = range("bytes=-100");
     assert_eq!(r.body, mp3[mp3.len() - 100..]);
-    let r = http_request(
-        s.http,
-        "GET",
-        path,
-        &[("Range", &format!("bytes={}-", mp3.len()))],
-    );
+    let r = range(&format!("bytes={}-", mp3.len()));
     assert_eq!(r.status, 416);
-    let head = http_request(s.http, "HEAD", path, &[]);
+}
+
+#[test]
+fn the_web_seed_answers_head_and_if_none_match() {
+    let s = tracker();
+    let mp3 = s.show.source(SWARM_BASICS);
+    let head = http_request(s.server.http, "HEAD", MEDIA_PATH, &[]);
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(head.headers["content-length"], mp3.len().to_string());
-    let etag = full.headers["etag"].clone();
-    let r = http_request(s.http, "GET", path, &[("If-None-Match", &etag)]);
+    let etag = s.server.get(MEDIA_PATH).headers["etag"].clone();
+    let r = http_request(
+        s.server.http,
+        "GET",
+        MEDIA_PATH,
+        &[("If-None-Match", &etag)],
+    );
     assert_eq!(r.status, 304);
+}
+
+#[test]
+fn every_published_file_is_served_with_its_content_type() {
+    let s = tracker();
     for (p, t) in [
         ("/feed.xml", "application/rss+xml"),
         (
@@ -260,7 +138,7 @@ fn the_web_seed_answers_ranges_head_and_conditionals_exactly() {
         ("/transcripts/2026-01-15-welcome.vtt", "text/vtt"),
         ("/", "text/html"),
     ] {
-        let r = s.get(p);
+        let r = s.server.get(p);
         assert_eq!(r.status, 200, "{p}");
         assert!(
             r.headers["content-type"].starts_with(t),
@@ -272,10 +150,10 @@ fn the_web_seed_answers_ranges_head_and_conditionals_exactly() {
 
 #[test]
 fn nothing_outside_the_output_folder_or_in_its_state_is_served() {
-    let (d, s) = served_example("");
+    let s = tracker();
     std::os::unix::fs::symlink(
-        d.path().join("podcast.yaml"),
-        d.path().join("public/leak.yaml"),
+        s.show.path().join("podcast.yaml"),
+        s.show.public().join("leak.yaml"),
     )
     .expect("symlink");
     for target in [
@@ -289,7 +167,7 @@ fn nothing_outside_the_output_folder_or_in_its_state_is_served() {
         "/leak.yaml",
         "/nope.mp3",
     ] {
-        let r = s.get(target);
+        let r = s.server.get(target);
         assert!(
             r.status == 404 || r.status == 400,
             "{target} gave {} {:?}",
@@ -298,14 +176,20 @@ fn nothing_outside_the_output_folder_or_in_its_state_is_served() {
         );
     }
     // The server is still fine.
-    assert_eq!(s.get("/feed.xml").status, 200);
+    assert_eq!(s.server.get("/feed.xml").status, 200);
 }
 
-#[test]
-fn http_announce_compact_dictionary_ipv6_and_numwant() {
-    let (d, s) = served_example("");
-    let hash = info_hashes(d.path())[0];
-    // 210 leechers with distinct addresses (ip= is honoured from loopback).
+// The HTTP tracker.
+
+/// A swarm of 210 IPv4 leechers with distinct addresses (`ip=` is honoured from loopback),
+/// one IPv6 leecher (peer 7, 2001:db8::7), and a seeder (peer 8, 10.9.9.9) that asked for
+/// 500 peers, on the first episode: its info hash, and the reply the seeder got.
+///
+/// The seeder matters to the later tests: a reply samples each group of the swarm (IPv4
+/// and IPv6 leechers, seeders) in proportion, so which peers a capped reply lists depends
+/// on who is there.
+fn crowded_swarm(s: &Served) -> ([u8; 20], HashMap<String, BencodeElem>) {
+    let hash = s.show.published_info_hashes()[0];
     for i in 0..210u32 {
         let ip = format!("10.1.{}.{}", i / 250, i % 250 + 1);
         let q = format!(
@@ -313,33 +197,47 @@ fn http_announce_compact_dictionary_ipv6_and_numwant() {
             pct(&hash),
             pct(&[(i % 250) as u8; 20])
         );
-        let r = bdecode(&s.get(&q).body);
+        let r = bdecode(&s.server.get(&q).body);
         assert!(r.contains_key("interval"), "{r:?}");
     }
-    // An IPv6 peer.
-    let r = s.get(&announce_query(&hash, 7, "2001:db8::7", 5, ""));
+    let r = s
+        .server
+        .get(&announce_query(&hash, 7, "2001:db8::7", 5, ""));
     assert!(bdecode(&r.body).contains_key("peers"));
-    // A seeder asking for more than the cap gets 200 compact peers (leechers only).
-    let r = bdecode(
-        &s.get(&announce_query(&hash, 8, "10.9.9.9", 0, "&numwant=500"))
+    let seeder = bdecode(
+        &s.server
+            .get(&announce_query(&hash, 8, "10.9.9.9", 0, "&numwant=500"))
             .body,
     );
+    (hash, seeder)
+}
+
+#[test]
+fn http_announce_caps_numwant_at_200_and_counts_the_swarm() {
+    // A seeder asking for more than the cap gets 200 compact peers (leechers only).
+    let (_, r) = crowded_swarm(&tracker());
     let v4 = raw_bytes(&r["peers"]).len() / 6;
     let v6 = r.get("peers6").map_or(0, |p| raw_bytes(p).len() / 18);
     assert_eq!(v4 + v6, 200, "numwant cap");
     assert_eq!(int(&r["incomplete"]), 211);
     assert_eq!(int(&r["complete"]), 1);
     assert!(int(&r["interval"]) > 0 && r.contains_key("min interval"));
-    // Dictionary form with and without peer ids; the IPv6 peer shows up as such.
+}
+
+#[test]
+fn http_announce_dictionary_form_lists_ipv6_peers_and_peer_ids() {
+    let s = tracker();
+    let (hash, _) = crowded_swarm(&s);
     let r = bdecode(
-        &s.get(&announce_query(
-            &hash,
-            9,
-            "10.9.9.10",
-            5,
-            "&compact=0&numwant=300",
-        ))
-        .body,
+        &s.server
+            .get(&announce_query(
+                &hash,
+                9,
+                "10.9.9.10",
+                5,
+                "&compact=0&numwant=300",
+            ))
+            .body,
     );
     let BencodeElem::List(peers) = &r["peers"] else {
         panic!("dictionary peers expected: {r:?}");
@@ -356,43 +254,61 @@ fn http_announce_compact_dictionary_ipv6_and_numwant() {
         "IPv6 peer missing"
     );
     assert!(matches!(&peers[0], BencodeElem::Dictionary(d) if d.contains_key("peer id")));
+}
+
+#[test]
+fn http_announce_no_peer_id_leaves_peer_ids_out() {
+    let s = tracker();
+    let (hash, _) = crowded_swarm(&s);
     let r = bdecode(
-        &s.get(&announce_query(
-            &hash,
-            9,
-            "10.9.9.10",
-            5,
-            "&compact=0&no_peer_id=1",
-        ))
-        .body,
+        &s.server
+            .get(&announce_query(
+                &hash,
+                9,
+                "10.9.9.10",
+                5,
+                "&compact=0&no_peer_id=1",
+            ))
+            .body,
     );
     let BencodeElem::List(peers) = &r["peers"] else {
         panic!("list");
     };
     assert!(matches!(&peers[0], BencodeElem::Dictionary(d) if !d.contains_key("peer id")));
-    // Compact replies carry IPv6 peers in peers6 (BEP 7).
+}
+
+#[test]
+fn http_announce_compact_carries_ipv6_peers_in_peers6() {
+    // BEP 7.
+    let s = tracker();
+    let (hash, _) = crowded_swarm(&s);
     let r = bdecode(
-        &s.get(&announce_query(&hash, 10, "10.9.9.11", 5, "&numwant=300"))
+        &s.server
+            .get(&announce_query(&hash, 10, "10.9.9.11", 5, "&numwant=300"))
             .body,
     );
     assert_eq!(raw_bytes(&r["peers6"]).len(), 18);
 }
 
 #[test]
-fn stopped_completed_scrape_and_failures() {
-    let (d, s) = served_example("");
-    let hashes = info_hashes(d.path());
+fn http_scrape_counts_completed_and_stopped_peers() {
+    let s = tracker();
+    let hashes = s.show.published_info_hashes();
     let h = hashes[0];
-    s.get(&announce_query(&h, 1, "10.0.0.1", 100, "&event=started"));
-    s.get(&announce_query(&h, 2, "10.0.0.2", 100, "&event=started"));
-    s.get(&announce_query(&h, 1, "10.0.0.1", 0, "&event=completed"));
-    s.get(&announce_query(&h, 2, "10.0.0.2", 100, "&event=stopped"));
+    s.server
+        .get(&announce_query(&h, 1, "10.0.0.1", 100, "&event=started"));
+    s.server
+        .get(&announce_query(&h, 2, "10.0.0.2", 100, "&event=started"));
+    s.server
+        .get(&announce_query(&h, 1, "10.0.0.1", 0, "&event=completed"));
+    s.server
+        .get(&announce_query(&h, 2, "10.0.0.2", 100, "&event=stopped"));
     let q = format!(
         "/scrape?info_hash={}&info_hash={}",
         pct(&h),
         pct(&hashes[1])
     );
-    let r = bdecode(&s.get(&q).body);
+    let r = bdecode(&s.server.get(&q).body);
     let BencodeElem::RawDictionary(files) = &r["files"] else {
         panic!("files keyed by raw hashes: {r:?}");
     };
@@ -408,9 +324,15 @@ fn stopped_completed_scrape_and_failures() {
         ),
         (1, 0, 1)
     );
+    assert_eq!(s.server.stats()["episodes"][0]["completed"], 1);
+}
 
+#[test]
+fn http_announce_failures_say_why() {
+    let s = tracker();
+    let h = s.show.published_info_hashes()[0];
     let failure = |target: &str| -> String {
-        let r = bdecode(&s.get(target).body);
+        let r = bdecode(&s.server.get(target).body);
         String::from_utf8(raw_bytes(&r["failure reason"])).expect("utf8")
     };
     assert_eq!(
@@ -423,22 +345,21 @@ fn stopped_completed_scrape_and_failures() {
     );
     assert!(failure("/announce?info_hash=short").contains("info_hash"));
     assert!(failure(&format!("/announce?{}", "x=1&".repeat(3000))).contains("too long"));
-    let stats = s.stats();
-    assert_eq!(stats["episodes"][0]["completed"], 1);
 }
 
 #[test]
 fn silent_peers_expire_after_two_intervals() {
-    let (d, s) = served_example("  announce_interval: 1\n");
-    let h = info_hashes(d.path())[0];
-    s.get(&announce_query(&h, 1, "10.0.0.1", 5, "&event=started"));
-    let r = bdecode(&s.get(&announce_query(&h, 2, "10.0.0.2", 5, "")).body);
+    let s = tracker_with(Serve::tracker().set("announce_interval", "1"));
+    let h = s.show.published_info_hashes()[0];
+    s.server
+        .get(&announce_query(&h, 1, "10.0.0.1", 5, "&event=started"));
+    let r = bdecode(&s.server.get(&announce_query(&h, 2, "10.0.0.2", 5, "")).body);
     assert_eq!(int(&r["incomplete"]), 2);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         std::thread::sleep(Duration::from_millis(500));
         // Peer 2 keeps announcing; peer 1 has gone silent.
-        let r = bdecode(&s.get(&announce_query(&h, 2, "10.0.0.2", 5, "")).body);
+        let r = bdecode(&s.server.get(&announce_query(&h, 2, "10.0.0.2", 5, "")).body);
         if int(&r["incomplete"]) == 1 {
             break;
         }
@@ -446,74 +367,149 @@ fn silent_peers_expire_after_two_intervals() {
     }
 }
 
-fn udp_exchange(sock: &UdpSocket, to: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
-    sock.send_to(packet, to).expect("send");
-    let mut buf = [0u8; 2048];
-    match sock.recv_from(&mut buf) {
-        Ok((n, _)) => Some(buf[..n].to_vec()),
-        Err(_) => None,
+// The UDP tracker (BEP 15), byte for byte.
+
+/// A BEP 15 connect request with transaction id `tid`.
+fn connect_packet(tid: u32) -> Vec<u8> {
+    let mut p = 0x41727101980u64.to_be_bytes().to_vec();
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p.extend_from_slice(&tid.to_be_bytes());
+    p
+}
+
+/// A BEP 15 announce on connection `conn` with transaction id `tid`, from peer id
+/// `[tid; 20]` listening on `port`.
+fn announce_packet(
+    conn: &[u8],
+    tid: u32,
+    hash: &[u8; 20],
+    left: u64,
+    event: u32,
+    port: u16,
+) -> Vec<u8> {
+    let mut p = conn.to_vec();
+    p.extend_from_slice(&1u32.to_be_bytes());
+    p.extend_from_slice(&tid.to_be_bytes());
+    p.extend_from_slice(hash);
+    p.extend_from_slice(&[tid as u8; 20]);
+    p.extend_from_slice(&0u64.to_be_bytes());
+    p.extend_from_slice(&left.to_be_bytes());
+    p.extend_from_slice(&0u64.to_be_bytes());
+    p.extend_from_slice(&event.to_be_bytes());
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p.extend_from_slice(&(-1i32).to_be_bytes());
+    p.extend_from_slice(&port.to_be_bytes());
+    p
+}
+
+/// A UDP tracker client on its own loopback socket (so its own address), with the
+/// connection id the tracker gave it.
+struct UdpClient {
+    sock: UdpSocket,
+    to: SocketAddr,
+    conn: Vec<u8>,
+}
+
+impl UdpClient {
+    /// A socket on the loopback of `to`'s family, not yet connected.
+    fn bind(to: SocketAddr) -> UdpClient {
+        let sock = UdpSocket::bind(if to.is_ipv6() {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        })
+        .expect("bind");
+        sock.set_read_timeout(Some(Duration::from_millis(1500)))
+            .expect("timeout");
+        UdpClient {
+            sock,
+            to,
+            conn: Vec::new(),
+        }
+    }
+
+    /// Bound, and connected (BEP 15 connect).
+    fn connect(to: SocketAddr) -> UdpClient {
+        let mut c = UdpClient::bind(to);
+        let r = c.exchange(&connect_packet(0x1234_5678)).expect("connect");
+        c.conn = r[8..16].to_vec();
+        c
+    }
+
+    /// Sends `packet`; the reply, or None after 1.5 s of silence.
+    fn exchange(&self, packet: &[u8]) -> Option<Vec<u8>> {
+        self.sock.send_to(packet, self.to).expect("send");
+        let mut buf = [0u8; 2048];
+        match self.sock.recv_from(&mut buf) {
+            Ok((n, _)) => Some(buf[..n].to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    /// Announces on its own connection id, listening on port 6000 + `tid`.
+    fn announce(&self, tid: u32, hash: &[u8; 20], left: u64, event: u32) -> Option<Vec<u8>> {
+        self.exchange(&announce_packet(
+            &self.conn,
+            tid,
+            hash,
+            left,
+            event,
+            6000 + tid as u16,
+        ))
     }
 }
 
-#[test]
-fn udp_tracker_speaks_bep15_byte_for_byte() {
-    let (d, s) = served_example("");
-    let hashes = info_hashes(d.path());
-    let to = s.udp.expect("udp tracker");
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_millis(1500)))
-        .expect("timeout");
+/// Two UDP peers on the first episode: a leecher (tid 1, port 6001), and one that started
+/// and completed (tid 2); with the tracker's replies to the first's announce and the
+/// second's completion.
+fn two_udp_peers(s: &Served) -> (UdpClient, UdpClient, Vec<u8>, Vec<u8>) {
+    let hash = s.show.published_info_hashes()[0];
+    let a = UdpClient::connect(s.server.udp());
+    let first = a.announce(1, &hash, 10, 2).expect("reply");
+    let b = UdpClient::connect(s.server.udp());
+    // It starts as a leecher, then completes (a completion counts only for a known leecher).
+    b.announce(2, &hash, 10, 2).expect("reply");
+    let completed = b.announce(2, &hash, 0, 1).expect("reply");
+    (a, b, first, completed)
+}
 
+#[test]
+fn udp_connect_echoes_the_transaction_id_with_a_connection_id() {
     // connect: magic, action 0, transaction id → action 0, same tid, 8-byte id.
-    let mut p = 0x41727101980u64.to_be_bytes().to_vec();
-    p.extend_from_slice(&0u32.to_be_bytes());
-    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-    let r = udp_exchange(&sock, to, &p).expect("connect reply");
+    let s = tracker();
+    let c = UdpClient::bind(s.server.udp());
+    let r = c
+        .exchange(&connect_packet(0x1234_5678))
+        .expect("connect reply");
     assert_eq!(r.len(), 16);
     assert_eq!(&r[..8], &[0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
-    let conn = r[8..16].to_vec();
+}
 
-    let announce = |conn: &[u8], tid: u32, hash: &[u8; 20], left: u64, event: u32| {
-        let mut p = conn.to_vec();
-        p.extend_from_slice(&1u32.to_be_bytes());
-        p.extend_from_slice(&tid.to_be_bytes());
-        p.extend_from_slice(hash);
-        p.extend_from_slice(&[tid as u8; 20]);
-        p.extend_from_slice(&0u64.to_be_bytes());
-        p.extend_from_slice(&left.to_be_bytes());
-        p.extend_from_slice(&0u64.to_be_bytes());
-        p.extend_from_slice(&event.to_be_bytes());
-        p.extend_from_slice(&0u32.to_be_bytes());
-        p.extend_from_slice(&0u32.to_be_bytes());
-        p.extend_from_slice(&(-1i32).to_be_bytes());
-        p.extend_from_slice(&(6000 + tid as u16).to_be_bytes());
-        p
-    };
-    let r = udp_exchange(&sock, to, &announce(&conn, 1, &hashes[0], 10, 2)).expect("reply");
+#[test]
+fn udp_announce_counts_the_swarm_and_lists_the_other_peers() {
+    let s = tracker();
+    let (_, _, first, completed) = two_udp_peers(&s);
     // action 1, tid 1, interval, leechers 1, seeders 0, no other peers.
-    assert_eq!(&r[..8], &[0, 0, 0, 1, 0, 0, 0, 1]);
-    assert_eq!(&r[12..20], &[0, 0, 0, 1, 0, 0, 0, 0]);
-    assert_eq!(r.len(), 20);
-    // A second peer (another port) sees the first: 127.0.0.1:6001.
-    let sock2 = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock2
-        .set_read_timeout(Some(Duration::from_millis(1500)))
-        .expect("timeout");
-    let r = udp_exchange(&sock2, to, &p).expect("connect");
-    let conn2 = r[8..16].to_vec();
-    // It starts as a leecher, then completes (a completion counts only for a known leecher).
-    udp_exchange(&sock2, to, &announce(&conn2, 2, &hashes[0], 10, 2)).expect("reply");
-    let r = udp_exchange(&sock2, to, &announce(&conn2, 2, &hashes[0], 0, 1)).expect("reply");
-    assert_eq!(&r[12..20], &[0, 0, 0, 1, 0, 0, 0, 1]);
-    assert_eq!(&r[20..], &[127, 0, 0, 1, 0x17, 0x71]);
+    assert_eq!(&first[..8], &[0, 0, 0, 1, 0, 0, 0, 1]);
+    assert_eq!(&first[12..20], &[0, 0, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(first.len(), 20);
+    // The second peer (another port) sees the first: 127.0.0.1:6001.
+    assert_eq!(&completed[12..20], &[0, 0, 0, 1, 0, 0, 0, 1]);
+    assert_eq!(&completed[20..], &[127, 0, 0, 1, 0x17, 0x71]);
+}
 
-    // scrape two hashes: seeders, completed, leechers each.
-    let mut sp = conn.clone();
+#[test]
+fn udp_scrape_gives_seeders_completed_and_leechers_per_hash() {
+    let s = tracker();
+    let hashes = s.show.published_info_hashes();
+    let (a, _b, _, _) = two_udp_peers(&s);
+    let mut sp = a.conn.clone();
     sp.extend_from_slice(&2u32.to_be_bytes());
     sp.extend_from_slice(&3u32.to_be_bytes());
     sp.extend_from_slice(&hashes[0]);
     sp.extend_from_slice(&hashes[1]);
-    let r = udp_exchange(&sock, to, &sp).expect("scrape");
+    let r = a.exchange(&sp).expect("scrape");
     assert_eq!(
         r,
         [
@@ -521,36 +517,92 @@ fn udp_tracker_speaks_bep15_byte_for_byte() {
             0, 0, 0
         ]
     );
+}
 
-    // A connection id issued to another address is refused with an error packet.
-    let r = udp_exchange(&sock2, to, &announce(&conn, 4, &hashes[0], 10, 0)).expect("error");
+#[test]
+fn udp_a_connection_id_issued_to_another_address_is_refused() {
+    let s = tracker();
+    let hash = s.show.published_info_hashes()[0];
+    let a = UdpClient::connect(s.server.udp());
+    let b = UdpClient::connect(s.server.udp());
+    let r = b
+        .exchange(&announce_packet(&a.conn, 4, &hash, 10, 0, 6004))
+        .expect("error");
     assert_eq!(&r[..8], &[0, 0, 0, 3, 0, 0, 0, 4]);
     assert!(String::from_utf8_lossy(&r[8..]).contains("connection id"));
-    // Unknown torrent.
-    let r = udp_exchange(&sock, to, &announce(&conn, 5, &[9; 20], 10, 0)).expect("error");
+}
+
+#[test]
+fn udp_announce_for_an_unknown_torrent_is_an_error() {
+    let s = tracker();
+    let a = UdpClient::connect(s.server.udp());
+    let r = a.announce(5, &[9; 20], 10, 0).expect("error");
     assert_eq!(&r[..8], &[0, 0, 0, 3, 0, 0, 0, 5]);
-    // Truncated packets: an error (when a transaction id is there) or silence, never a crash.
-    let full = announce(&conn, 6, &hashes[0], 10, 0);
-    let r = udp_exchange(&sock, to, &full[..50]).expect("error for a truncated announce");
+}
+
+#[test]
+fn udp_truncated_packets_get_an_error_or_silence_never_a_crash() {
+    let s = tracker();
+    let hash = s.show.published_info_hashes()[0];
+    let a = UdpClient::connect(s.server.udp());
+    // An error when a transaction id is there, or silence.
+    let full = announce_packet(&a.conn, 6, &hash, 10, 0, 6006);
+    let r = a
+        .exchange(&full[..50])
+        .expect("error for a truncated announce");
     assert_eq!(&r[..8], &[0, 0, 0, 3, 0, 0, 0, 6]);
-    assert_eq!(udp_exchange(&sock, to, &[1, 2, 3]), None);
+    assert_eq!(a.exchange(&[1, 2, 3]), None);
     // Still serving.
-    let r = udp_exchange(&sock, to, &p).expect("connect after junk");
+    let r = a
+        .exchange(&connect_packet(0x1234_5678))
+        .expect("connect after junk");
     assert_eq!(r.len(), 16);
 }
 
 #[test]
+fn udp_tracker_over_ipv6_returns_18_byte_peers() {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        skip(test_name!(), "no IPv6 loopback");
+        return;
+    }
+    let s = tracker_with(Serve::tracker().set("udp_tracker", "\"[::1]:0\""));
+    let to = s.server.udp();
+    assert!(to.is_ipv6());
+    let hash = s.show.published_info_hashes()[0];
+    let peers: Vec<UdpClient> = (0..2)
+        .map(|_| {
+            let mut c = UdpClient::bind(to);
+            let r = c.exchange(&connect_packet(9)).expect("connect");
+            c.conn = r[8..16].to_vec();
+            c
+        })
+        .collect();
+    let replies: Vec<Vec<u8>> = peers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = announce_packet(&c.conn, i as u32, &hash, 5, 0, 7000 + i as u16);
+            c.exchange(&p).expect("announce")
+        })
+        .collect();
+    // The second peer gets the first: ::1 port 7000, in 18 bytes.
+    let mut want = std::net::Ipv6Addr::LOCALHOST.octets().to_vec();
+    want.extend_from_slice(&7000u16.to_be_bytes());
+    assert_eq!(&replies[1][20..], want.as_slice());
+}
+
+// Builds published while serving.
+
+#[test]
 fn a_new_build_is_picked_up_without_restart() {
-    let (d, s) = served_example("");
-    let h0 = info_hashes(d.path())[0];
-    s.get(&announce_query(&h0, 1, "10.0.0.1", 5, "&event=started"));
-    std::fs::copy(
-        repo().join("tests/fixtures/cbr-mpeg25.mp3"),
-        d.path().join("examples/episodes/2026-03-01-late.mp3"),
-    )
-    .expect("copy");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let hashes = info_hashes(d.path());
+    let s = tracker();
+    let h0 = s.show.published_info_hashes()[0];
+    s.server
+        .get(&announce_query(&h0, 1, "10.0.0.1", 5, "&event=started"));
+    s.show
+        .add_episode("2026-03-01-late.mp3", &fixture("cbr-mpeg25.mp3"));
+    s.show.publish();
+    let hashes = s.show.published_info_hashes();
     assert_eq!(hashes.len(), 4);
     let new = *hashes
         .iter()
@@ -558,7 +610,11 @@ fn a_new_build_is_picked_up_without_restart() {
         .expect("new hash");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let r = bdecode(&s.get(&announce_query(&new, 2, "10.0.0.2", 5, "")).body);
+        let r = bdecode(
+            &s.server
+                .get(&announce_query(&new, 2, "10.0.0.2", 5, ""))
+                .body,
+        );
         if r.contains_key("interval") {
             break;
         }
@@ -568,11 +624,18 @@ fn a_new_build_is_picked_up_without_restart() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(s.get("/episodes/2026-03-01-late.mp3").status, 200);
+    assert_eq!(s.server.get("/episodes/2026-03-01-late.mp3").status, 200);
     // Peers of unchanged episodes survived the reload.
-    let r = bdecode(&s.get(&announce_query(&h0, 3, "10.0.0.3", 5, "")).body);
+    let r = bdecode(
+        &s.server
+            .get(&announce_query(&h0, 3, "10.0.0.3", 5, ""))
+            .body,
+    );
     assert_eq!(int(&r["incomplete"]), 2);
-    assert_eq!(s.stats()["episodes"].as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        s.server.stats()["episodes"].as_array().map(Vec::len),
+        Some(4)
+    );
 }
 
 fn info_hashes_before(old: &[u8; 20], h: &[u8; 20]) -> bool {
@@ -587,32 +650,58 @@ const EXAMPLE_HASHES: [&str; 3] = [
     "89a935d045be353886242dc95482a1519668dce5",
 ];
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+#[test]
+fn a_removed_episode_stops_being_served_and_tracked() {
+    let s = tracker();
+    let before = s.show.published_info_hashes();
+    s.show.remove_episode(BONUS);
+    s.show.publish();
+    let after = s.show.published_info_hashes();
+    let gone = *before
+        .iter()
+        .find(|h| !after.contains(h))
+        .expect("one hash removed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = bdecode(
+            &s.server
+                .get(&announce_query(&gone, 1, "10.0.0.1", 5, ""))
+                .body,
+        );
+        if r.contains_key("failure reason") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "removed episode still tracked");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        s.server.get("/episodes/bonus-behind-the-scenes.mp3").status,
+        404
+    );
+    assert_eq!(
+        s.server.stats()["episodes"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
+
+// The server as a whole.
 
 #[test]
 fn stats_and_metrics_count_http_bytes() {
-    let (_d, s) = served_example("");
+    let s = tracker();
     let r = http_request(
-        s.http,
+        s.server.http,
         "GET",
         "/episodes/bonus-behind-the-scenes.mp3",
         &[("Range", "bytes=0-999")],
     );
     assert_eq!(r.body.len(), 1000);
-    let stats = s.stats();
-    let ep = stats["episodes"]
-        .as_array()
-        .expect("episodes")
-        .iter()
-        .find(|e| e["title"] == "Behind the Scenes")
-        .expect("episode")
-        .clone();
+    let stats = s.server.stats();
+    let ep = stats_episode(&stats, "title", "Behind the Scenes");
     assert_eq!(ep["http_bytes"], 1000);
     assert_eq!(stats["totals"]["http_bytes"], 1000);
     assert!(stats["uptime_secs"].is_u64());
-    let m = String::from_utf8(s.get("/metrics").body).expect("text");
+    let m = String::from_utf8(s.server.get("/metrics").body).expect("text");
     assert!(m.contains("# TYPE podseed_http_bytes_total counter"));
     assert!(m.contains("title=\"Behind the Scenes\"} 1000"), "{m}");
     assert!(m.contains("podseed_seeders{info_hash=\""));
@@ -620,16 +709,11 @@ fn stats_and_metrics_count_http_bytes() {
 
 #[test]
 fn sigterm_stops_serve_cleanly_within_five_seconds() {
-    let (_d, mut s) = served_example("");
-    let pid = s.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill")
-        .success());
+    let Served { mut server, .. } = tracker();
+    server.sigterm();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(status) = s.child.try_wait().expect("wait") {
+        if let Some(status) = server.try_wait() {
             assert!(status.success(), "exit status {status}");
             break;
         }
@@ -643,158 +727,22 @@ fn sigterm_stops_serve_cleanly_within_five_seconds() {
 
 #[test]
 fn serve_without_a_build_says_to_publish() {
-    let d = example_copy();
-    let out = podseed(d.path(), &["serve"]);
+    let show = Show::example();
+    let out = show.podseed(&["serve"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("podseed publish"));
 }
 
 #[test]
-fn aria2c_downloads_through_our_tracker_and_web_seed() {
-    if !have_tool(
-        "aria2c",
-        "aria2c_downloads_through_our_tracker_and_web_seed",
-    ) {
-        return;
-    }
-    let d = example_copy();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}/");
-    let serve = format!(
-        "  http: 127.0.0.1:{port}\n  udp_tracker: off\n  public_url: {base}\n  peer: off\n"
-    );
-    let yaml = loopback_yaml(d.path(), &base, &[], &serve);
-    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let torrent = d
-        .path()
-        .join("public/torrents/2026-02-01-swarm-basics.torrent");
-    let t = Torrent::read_from_file(&torrent).expect("torrent");
-    assert_eq!(
-        t.announce.as_deref(),
-        Some(format!("{base}announce").as_str())
-    );
-    let s = Server::start(d.path(), "podcast.yaml");
-    let dl: PathBuf = d.path().join("download");
-    let status = aria2c_command(&dl, &torrent, &["--bt-stop-timeout=60", "--max-tries=3"])
-        .status()
-        .expect("aria2c");
-    assert!(status.success(), "aria2c failed: {status}");
-    assert_eq!(
-        std::fs::read(dl.join("2026-02-01-swarm-basics.mp3")).expect("downloaded"),
-        std::fs::read(
-            d.path()
-                .join("examples/episodes/2026-02-01-swarm-basics.mp3")
-        )
-        .expect("src")
-    );
-    let stats = s.stats();
-    let ep = stats["episodes"]
-        .as_array()
-        .expect("episodes")
-        .iter()
-        .find(|e| e["info_hash"] == t.info_hash())
-        .expect("episode")
-        .clone();
-    assert!(
-        ep["completed"].as_u64() >= Some(1),
-        "tracker saw no completed peer: {ep}"
-    );
-    assert!(
-        ep["http_bytes"].as_u64() >= Some(t.length as u64),
-        "web seed bytes: {ep}"
-    );
-}
-
-#[test]
-fn udp_tracker_over_ipv6_returns_18_byte_peers() {
-    if std::net::UdpSocket::bind("[::1]:0").is_err() {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"SKIP udp_tracker_over_ipv6_returns_18_byte_peers: no IPv6 loopback\n",
-        );
-        return;
-    }
-    let d = example_copy();
-    let yaml = std::fs::read_to_string(d.path().join("podcast.yaml")).expect("yaml");
-    let yaml =
-        format!("{yaml}serve:\n  http: 127.0.0.1:0\n  udp_tracker: \"[::1]:0\"\n  peer: off\n");
-    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let s = Server::start(d.path(), "podcast.yaml");
-    let to = s.udp.expect("udp");
-    assert!(to.is_ipv6());
-    let hash = info_hashes(d.path())[0];
-    let mut connect = 0x41727101980u64.to_be_bytes().to_vec();
-    connect.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9]);
-    let mut ids = Vec::new();
-    let socks: Vec<UdpSocket> = (0..2)
-        .map(|_| {
-            let s = UdpSocket::bind("[::1]:0").expect("bind v6");
-            s.set_read_timeout(Some(Duration::from_millis(1500)))
-                .expect("timeout");
-            s
-        })
-        .collect();
-    for s6 in &socks {
-        let r = udp_exchange(s6, to, &connect).expect("connect");
-        ids.push(r[8..16].to_vec());
-    }
-    let mut replies = Vec::new();
-    for (i, s6) in socks.iter().enumerate() {
-        let mut p = ids[i].clone();
-        p.extend_from_slice(&1u32.to_be_bytes());
-        p.extend_from_slice(&(i as u32).to_be_bytes());
-        p.extend_from_slice(&hash);
-        p.extend_from_slice(&[i as u8; 20]);
-        p.extend_from_slice(&[0; 8]);
-        p.extend_from_slice(&5u64.to_be_bytes());
-        p.extend_from_slice(&[0; 8]);
-        p.extend_from_slice(&[0; 12]); // event, ip, key
-        p.extend_from_slice(&(-1i32).to_be_bytes());
-        p.extend_from_slice(&(7000 + i as u16).to_be_bytes());
-        replies.push(udp_exchange(s6, to, &p).expect("announce"));
-    }
-    // The second peer gets the first: ::1 port 7000, in 18 bytes.
-    let mut want = std::net::Ipv6Addr::LOCALHOST.octets().to_vec();
-    want.extend_from_slice(&7000u16.to_be_bytes());
-    assert_eq!(&replies[1][20..], want.as_slice());
-}
-
-#[test]
-fn a_removed_episode_stops_being_served_and_tracked() {
-    let (d, s) = served_example("");
-    let before = info_hashes(d.path());
-    remove_episode(d.path(), "bonus-behind-the-scenes.mp3");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let after = info_hashes(d.path());
-    let gone = *before
-        .iter()
-        .find(|h| !after.contains(h))
-        .expect("one hash removed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = bdecode(&s.get(&announce_query(&gone, 1, "10.0.0.1", 5, "")).body);
-        if r.contains_key("failure reason") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "removed episode still tracked");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(s.get("/episodes/bonus-behind-the-scenes.mp3").status, 404);
-    assert_eq!(s.stats()["episodes"].as_array().map(Vec::len), Some(2));
-}
-
-#[test]
 fn one_address_cannot_take_every_connection() {
-    let (_d, s) = served_example("  max_connections_per_ip: 4\n");
+    let s = tracker_with(Serve::tracker().set("max_connections_per_ip", "4"));
     // Four idle connections hold this address's slots...
     let idle: Vec<TcpStream> = (0..4)
-        .map(|_| TcpStream::connect(s.http).expect("connect"))
+        .map(|_| TcpStream::connect(s.server.http).expect("connect"))
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     // ...so a fifth is closed without an answer.
-    let mut extra = TcpStream::connect(s.http).expect("connect");
+    let mut extra = TcpStream::connect(s.server.http).expect("connect");
     extra
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
@@ -807,7 +755,7 @@ fn one_address_cannot_take_every_connection() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        let ok = std::panic::catch_unwind(|| s.get("/feed.xml").status).unwrap_or(0);
+        let ok = std::panic::catch_unwind(|| s.server.get("/feed.xml").status).unwrap_or(0);
         if ok == 200 {
             break;
         }
@@ -815,35 +763,65 @@ fn one_address_cannot_take_every_connection() {
     }
 }
 
+// Real clients.
+
+#[test]
+fn aria2c_downloads_through_our_tracker_and_web_seed() {
+    require!(Tool::Aria2c);
+    let show = Show::example()
+        .served_from_loopback(&[])
+        .with_serve(Serve::tracker().set("udp_tracker", "off"));
+    show.publish();
+    let torrent = show.torrent(SWARM_BASICS);
+    let t = Torrent::read_from_file(&torrent).expect("torrent");
+    let base = show.base_url();
+    assert_eq!(
+        t.announce.as_deref(),
+        Some(format!("{base}announce").as_str())
+    );
+    let s = Server::start(&show);
+    let dl = show.path().join("download");
+    let status = aria2c_command(&dl, &torrent, &["--bt-stop-timeout=60", "--max-tries=3"])
+        .status()
+        .expect("aria2c");
+    assert!(status.success(), "aria2c failed: {status}");
+    assert_eq!(
+        std::fs::read(dl.join(SWARM_BASICS)).expect("downloaded"),
+        show.source(SWARM_BASICS)
+    );
+    let ep = stats_episode(&s.stats(), "info_hash", &t.info_hash());
+    assert!(
+        ep["completed"].as_u64() >= Some(1),
+        "tracker saw no completed peer: {ep}"
+    );
+    assert!(
+        ep["http_bytes"].as_u64() >= Some(t.length as u64),
+        "web seed bytes: {ep}"
+    );
+}
+
 #[test]
 fn aria2c_announces_over_our_udp_tracker() {
-    if !have_tool("aria2c", "aria2c_announces_over_our_udp_tracker") {
-        return;
-    }
-    let d = example_copy();
-    let (port, udp_port) = (free_port(), free_udp_port());
-    let base = format!("http://127.0.0.1:{port}/");
-    let serve = format!(
-        "  http: 127.0.0.1:{port}\n  udp_tracker: 127.0.0.1:{udp_port}\n  public_url: {base}\n  peer: off\n"
-    );
-    let yaml = loopback_yaml(d.path(), &base, &[], &serve);
-    std::fs::write(d.path().join("podcast.yaml"), yaml).expect("write");
-    podseed_ok(d.path(), &["publish", "--quiet"]);
-    let torrent = d
-        .path()
-        .join("public/torrents/bonus-behind-the-scenes.torrent");
+    require!(Tool::Aria2c);
+    let udp_port = free_udp_port();
+    let show = Show::example()
+        .served_from_loopback(&[])
+        .with_serve(Serve::tracker().set("udp_tracker", &format!("127.0.0.1:{udp_port}")));
+    show.publish();
+    let torrent = show.torrent(BONUS);
     let t = Torrent::read_from_file(&torrent).expect("torrent");
+    let base = show.base_url();
     let udp_url = format!("udp://127.0.0.1:{udp_port}/announce");
     assert_eq!(
         t.announce_list,
         Some(vec![vec![format!("{base}announce")], vec![udp_url]])
     );
-    let s = Server::start(d.path(), "podcast.yaml");
-    let dl = d.path().join("download");
+    let s = Server::start(&show);
+    let dl = show.path().join("download");
     // aria2 speaks UDP trackers through its DHT socket, so DHT is on (with no nodes to
     // find, on loopback); the HTTP tracker is excluded so the UDP one must do.
     let exclude = format!("--bt-exclude-tracker={base}announce");
-    let dht_file = format!("--dht-file-path={}", d.path().join("dht.dat").display());
+    let dht_file = format!("--dht-file-path={}", show.path().join("dht.dat").display());
     let status = aria2c_command(
         &dl,
         &torrent,
@@ -858,20 +836,10 @@ fn aria2c_announces_over_our_udp_tracker() {
     .expect("aria2c");
     assert!(status.success(), "aria2c failed: {status}");
     assert_eq!(
-        std::fs::read(dl.join("bonus-behind-the-scenes.mp3")).expect("downloaded"),
-        std::fs::read(
-            d.path()
-                .join("examples/episodes/bonus-behind-the-scenes.mp3")
-        )
-        .expect("src")
+        std::fs::read(dl.join(BONUS)).expect("downloaded"),
+        show.source(BONUS)
     );
-    let ep = s.stats()["episodes"]
-        .as_array()
-        .expect("episodes")
-        .iter()
-        .find(|e| e["info_hash"] == t.info_hash())
-        .expect("episode")
-        .clone();
+    let ep = stats_episode(&s.stats(), "info_hash", &t.info_hash());
     assert!(
         ep["completed"].as_u64() >= Some(1),
         "UDP tracker saw no completed peer: {ep}"
