@@ -140,53 +140,92 @@ pub async fn run(
             return;
         }
     };
-    let limit = Arc::new(Semaphore::new(CONCURRENT));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let mut slots: HashMap<Key, Slot> = HashMap::new();
-    let mut generations = 0u64;
+    let mut announcer = Announcer {
+        seeder,
+        identity,
+        own,
+        client,
+        limit: Arc::new(Semaphore::new(CONCURRENT)),
+        done_tx,
+        slots: HashMap::new(),
+        generations: 0,
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tick.tick() => {}
-            Some((key, generation, uploaded, result)) = done_rx.recv() => {
-                let Some(slot) = slots.get_mut(&key).filter(|s| s.generation == generation) else {
-                    // The torrent stopped being seeded while this announce was out (and
-                    // perhaps came back, with a slot of its own). If the tracker took it
-                    // and nothing seeds it now, take it back: a `stopped` sent at removal
-                    // may have reached the tracker first.
-                    if result.is_ok() && !slots.contains_key(&key) {
-                        spawn_stopped(&client, &identity, &limit, key, uploaded);
-                    }
-                    continue;
-                };
-                slot.in_flight = false;
-                match result {
-                    Ok(interval) => {
-                        if !slot.started {
-                            tracing::info!("seeder: announced {} to {}", key.0, key.1);
-                        }
-                        slot.started = true;
-                        slot.failures = 0;
-                        slot.due = Instant::now()
-                            + Duration::from_secs(u64::from(interval).clamp(MIN_INTERVAL, MAX_INTERVAL));
-                    }
-                    Err(e) => {
-                        slot.failures += 1;
-                        let wait = (RETRY_FIRST << slot.failures.min(6)).min(MAX_INTERVAL);
-                        tracing::warn!("seeder: announce of {} to {} failed ({e}); retrying in {wait} s", key.0, key.1);
-                        slot.due = Instant::now() + Duration::from_secs(wait);
-                    }
+            _ = tick.tick() => {
+                announcer.follow_seeded();
+                announcer.announce_due();
+            }
+            Some(done) = done_rx.recv() => announcer.answered(done),
+        }
+    }
+    announcer.stop_all().await;
+}
+
+/// The announce state of every (torrent, tracker) pair we seed for.
+struct Announcer {
+    seeder: Arc<Seeder>,
+    identity: Identity,
+    /// Our own trackers' URLs: those hear from us in process, not over the network.
+    own: Vec<String>,
+    client: reqwest::Client,
+    limit: Arc<Semaphore>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    slots: HashMap<Key, Slot>,
+    generations: u64,
+}
+
+impl Announcer {
+    /// Takes in a finished announce: when the next is due, or a backoff after a failure.
+    fn answered(&mut self, (key, generation, uploaded, result): Done) {
+        let Some(slot) = self
+            .slots
+            .get_mut(&key)
+            .filter(|s| s.generation == generation)
+        else {
+            // The torrent stopped being seeded while this announce was out (and perhaps
+            // came back, with a slot of its own). If the tracker took it and nothing seeds
+            // it now, take it back: a `stopped` sent at removal may have reached the
+            // tracker first.
+            if result.is_ok() && !self.slots.contains_key(&key) {
+                spawn_stopped(&self.client, &self.identity, &self.limit, key, uploaded);
+            }
+            return;
+        };
+        slot.in_flight = false;
+        match result {
+            Ok(interval) => {
+                if !slot.started {
+                    tracing::info!("seeder: announced {} to {}", key.0, key.1);
                 }
-                continue;
+                slot.started = true;
+                slot.failures = 0;
+                let wait = u64::from(interval).clamp(MIN_INTERVAL, MAX_INTERVAL);
+                slot.due = Instant::now() + Duration::from_secs(wait);
+            }
+            Err(e) => {
+                slot.failures += 1;
+                let wait = (RETRY_FIRST << slot.failures.min(6)).min(MAX_INTERVAL);
+                tracing::warn!(
+                    "seeder: announce of {} to {} failed ({e}); retrying in {wait} s",
+                    key.0,
+                    key.1
+                );
+                slot.due = Instant::now() + Duration::from_secs(wait);
             }
         }
-        // Follow the seeded set: new torrents get slots, removed ones lose them.
+    }
+
+    /// Follows the seeded set: new torrents get slots, removed ones lose them.
+    fn follow_seeded(&mut self) {
         let mut wanted: HashSet<Key> = HashSet::new();
-        for hash in seeder.active() {
-            if let Some(t) = seeder.torrent(&hash) {
+        for hash in self.seeder.active() {
+            if let Some(t) = self.seeder.torrent(&hash) {
                 for url in &t.trackers {
-                    if !own.contains(url) {
+                    if !self.own.contains(url) {
                         wanted.insert((hash, url.clone()));
                     }
                 }
@@ -194,28 +233,36 @@ pub async fn run(
         }
         // A torrent no longer seeded (removed from the build, or disabled) says `stopped`
         // where it said `started`, so those trackers stop listing us for it now.
-        let gone: Vec<(Key, u64)> = slots
+        let gone: Vec<(Key, u64)> = self
+            .slots
             .iter()
             .filter(|(k, s)| s.started && !wanted.contains(k))
             .map(|(k, s)| (k.clone(), s.uploaded))
             .collect();
-        slots.retain(|k, _| wanted.contains(k));
+        self.slots.retain(|k, _| wanted.contains(k));
         for (key, uploaded) in gone {
-            spawn_stopped(&client, &identity, &limit, key, uploaded);
+            spawn_stopped(&self.client, &self.identity, &self.limit, key, uploaded);
         }
         let now = Instant::now();
         for key in wanted {
-            let slot = slots.entry(key.clone()).or_insert_with(|| {
-                generations += 1;
+            self.slots.entry(key).or_insert_with(|| {
+                self.generations += 1;
                 Slot {
                     due: now,
                     started: false,
                     failures: 0,
                     in_flight: false,
-                    generation: generations,
+                    generation: self.generations,
                     uploaded: 0,
                 }
             });
+        }
+    }
+
+    /// Starts the announces that are due, at most one in flight per slot.
+    fn announce_due(&mut self) {
+        let now = Instant::now();
+        for (key, slot) in &mut self.slots {
             if slot.in_flight || slot.due > now {
                 continue;
             }
@@ -225,33 +272,38 @@ pub async fn run(
             } else {
                 AnnounceEvent::Started
             };
-            slot.uploaded = seeder.uploaded(&key.0);
+            slot.uploaded = self.seeder.uploaded(&key.0);
             let uploaded = slot.uploaded;
             let report = Report {
-                tx: done_tx.clone(),
+                tx: self.done_tx.clone(),
                 what: Some((key.clone(), slot.generation, uploaded)),
             };
-            let (client, identity, limit) = (client.clone(), identity.clone(), limit.clone());
+            let (client, identity) = (self.client.clone(), self.identity.clone());
+            let (limit, key) = (self.limit.clone(), key.clone());
             tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 report.send(announce(&client, &key.1, &key.0, &identity, event, uploaded).await);
             });
         }
     }
-    // Shutdown: `stopped` to every tracker that heard `started`, within a few seconds.
-    let stops = slots
-        .into_iter()
-        .filter(|(_, s)| s.started)
-        .map(|(key, _)| {
-            let (client, identity) = (&client, &identity);
-            let uploaded = seeder.uploaded(&key.0);
-            async move { send_stopped(client, identity, &key, uploaded).await }
-        });
-    let _ = tokio::time::timeout(
-        Duration::from_secs(3),
-        futures_util::future::join_all(stops),
-    )
-    .await;
+
+    /// Shutdown: `stopped` to every tracker that heard `started`, within a few seconds.
+    async fn stop_all(self) {
+        let stops = self
+            .slots
+            .into_iter()
+            .filter(|(_, s)| s.started)
+            .map(|(key, _)| {
+                let (client, identity) = (&self.client, &self.identity);
+                let uploaded = self.seeder.uploaded(&key.0);
+                async move { send_stopped(client, identity, &key, uploaded).await }
+            });
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            futures_util::future::join_all(stops),
+        )
+        .await;
+    }
 }
 
 /// One announce; returns the interval the tracker asks for.

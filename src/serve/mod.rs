@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::config::{Config, ServeSettings};
 use crate::tracker::connection_id::ConnectionIds;
 use crate::tracker::{Tracker, TrackerConfig};
 
@@ -254,29 +254,77 @@ async fn serve(
 ) -> Result<(), ServeError> {
     let episodes = catalog.episodes.len();
     let state = Arc::new(State::new(config, out, catalog)?);
-    let bind_err = |what: &'static str, addr: SocketAddr| {
-        move |source| ServeError::Bind { what, addr, source }
-    };
-    let http = bind_tcp(config.serve.http).map_err(bind_err("http", config.serve.http))?;
-    let http_addr = http
-        .local_addr()
-        .map_err(bind_err("http", config.serve.http))?;
+    let sockets = Sockets::bind(&config.serve)?;
     tracing::info!(
-        "http: http://{http_addr}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics",
+        "http: http://{}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics",
+        sockets.bound.http,
         out.display()
     );
-    let udp = match config.serve.udp_tracker {
-        Some(addr) => {
+    let bound = sockets.bound;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(http::run(sockets.http, state.clone(), stopped.clone()));
+    let udp_thread = match sockets.udp {
+        Some(socket) => Some(start_udp_tracker(socket, &state, &stopped)?),
+        None => None,
+    };
+    if let (Some(listener), Some(peer)) = (sockets.peer, bound.peer) {
+        start_seeder(config, out, &state, (listener, peer), &mut tasks, &stopped).await;
+    }
+    tasks.spawn(reload_loop(
+        out.to_path_buf(),
+        state.clone(),
+        stopped.clone(),
+    ));
+    tasks.spawn(sweep_loop(
+        state.clone(),
+        stopped.clone(),
+        config.serve.announce_interval,
+    ));
+    // Signal handlers are in place before anyone is told we are ready.
+    let signals = Signals::new();
+    if let Some(path) = &opts.ready_file {
+        write_ready_file(path, &bound)?;
+    }
+    signals.wait().await;
+    shut_down(stop, tasks, udp_thread).await;
+    Ok(())
+}
+
+/// The addresses the listeners got (ports may have been 0 in the config).
+#[derive(Debug, Clone, Copy)]
+struct Bound {
+    http: SocketAddr,
+    udp: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
+}
+
+/// Every listening socket, bound before any task starts so a taken port fails at once.
+struct Sockets {
+    http: tokio::net::TcpListener,
+    udp: Option<std::net::UdpSocket>,
+    peer: Option<tokio::net::TcpListener>,
+    bound: Bound,
+}
+
+impl Sockets {
+    fn bind(serve: &ServeSettings) -> Result<Sockets, ServeError> {
+        let bind_err = |what: &'static str, addr: SocketAddr| {
+            move |source| ServeError::Bind { what, addr, source }
+        };
+        let http = bind_tcp(serve.http).map_err(bind_err("http", serve.http))?;
+        let http_addr = http.local_addr().map_err(bind_err("http", serve.http))?;
+        let mut udp = None;
+        let mut udp_addr = None;
+        if let Some(addr) = serve.udp_tracker {
             let socket = std::net::UdpSocket::bind(addr).map_err(bind_err("udp tracker", addr))?;
             let bound = socket.local_addr().map_err(bind_err("udp tracker", addr))?;
             tracing::info!("udp tracker: udp://{bound}/announce");
-            Some((socket, bound))
+            (udp, udp_addr) = (Some(socket), Some(bound));
         }
-        None => None,
-    };
-
-    let peer = match config.serve.peer {
-        Some(addr) => {
+        let mut peer = None;
+        let mut peer_addr = None;
+        if let Some(addr) = serve.peer {
             let listener = match bind_tcp(addr) {
                 // `[::]` serves IPv4 and IPv6 on one port; a host without IPv6 gets 0.0.0.0.
                 Err(e) if addr.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
@@ -290,106 +338,117 @@ async fn serve(
             let bound = listener
                 .local_addr()
                 .map_err(bind_err("peer (seeder)", addr))?;
-            Some((listener, bound))
+            (peer, peer_addr) = (Some(listener), Some(bound));
         }
-        None => None,
-    };
-
-    let (stop, stopped) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(http::run(http, state.clone(), stopped.clone()));
-    let mut udp_thread = None;
-    let mut udp_bound = None;
-    if let Some((socket, bound)) = udp {
-        let (state, stopped) = (state.clone(), stopped.clone());
-        udp_bound = Some(bound);
-        udp_thread = Some(
-            std::thread::Builder::new()
-                .name("udp-tracker".into())
-                .spawn(move || udp::run(socket, state, stopped))
-                .map_err(|source| ServeError::Io {
-                    path: PathBuf::from("udp tracker thread"),
-                    source,
-                })?,
-        );
+        Ok(Sockets {
+            http,
+            udp,
+            peer,
+            bound: Bound {
+                http: http_addr,
+                udp: udp_addr,
+                peer: peer_addr,
+            },
+        })
     }
-    let mut peer_bound = None;
-    if let (Some((listener, bound)), Some(seeder)) = (peer, state.seeder.clone()) {
-        let catalog = state.catalog();
-        let (s, dir) = (seeder.clone(), out.to_path_buf());
-        let _ = tokio::task::spawn_blocking(move || s.install(&dir, &catalog)).await;
-        let listed = crate::seeder::public_addrs(
-            bound,
-            config.serve.peer_public_addr,
-            config.serve.public_url.as_ref(),
-        )
-        .await;
-        *state
-            .seeder_addrs
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = listed.clone();
-        state.list_seeder();
-        tracing::info!(
-            "seeder: {bound}, seeding {} of {episodes} episodes, {}",
-            seeder.active().len(),
-            if listed.is_empty() {
-                "not listed by the tracker (address unknown)".to_string()
-            } else {
-                let shown: Vec<String> = listed.iter().map(ToString::to_string).collect();
-                format!("listed by the tracker as {}", shown.join(" and "))
-            }
-        );
-        // Every listed address has the port peers reach us on.
-        let public_port = listed.first().map_or(bound.port(), SocketAddr::port);
-        let identity = crate::seeder::announce::Identity {
-            peer_id: seeder.peer_id,
-            port: public_port,
-            ip: config.serve.peer_public_addr.map(|a| a.ip()),
-        };
-        tasks.spawn(crate::seeder::announce::run(
+}
+
+/// The UDP tracker runs on a thread of its own with a blocking socket (see `udp`).
+fn start_udp_tracker(
+    socket: std::net::UdpSocket,
+    state: &Arc<State>,
+    stopped: &watch::Receiver<bool>,
+) -> Result<std::thread::JoinHandle<()>, ServeError> {
+    let (state, stopped) = (state.clone(), stopped.clone());
+    std::thread::Builder::new()
+        .name("udp-tracker".into())
+        .spawn(move || udp::run(socket, state, stopped))
+        .map_err(|source| ServeError::Io {
+            path: PathBuf::from("udp tracker thread"),
+            source,
+        })
+}
+
+/// Installs the catalog's torrents, lists the seeder in our tracker, and starts its
+/// listener, its announces to other trackers and the DHT.
+async fn start_seeder(
+    config: &Config,
+    out: &Path,
+    state: &Arc<State>,
+    (listener, bound): (tokio::net::TcpListener, SocketAddr),
+    tasks: &mut tokio::task::JoinSet<()>,
+    stopped: &watch::Receiver<bool>,
+) {
+    let Some(seeder) = state.seeder.clone() else {
+        return;
+    };
+    let catalog = state.catalog();
+    let episodes = catalog.episodes.len();
+    let (s, dir) = (seeder.clone(), out.to_path_buf());
+    let _ = tokio::task::spawn_blocking(move || s.install(&dir, &catalog)).await;
+    let serve = &config.serve;
+    let listed =
+        crate::seeder::public_addrs(bound, serve.peer_public_addr, serve.public_url.as_ref()).await;
+    *state
+        .seeder_addrs
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) = listed.clone();
+    state.list_seeder();
+    tracing::info!(
+        "seeder: {bound}, seeding {} of {episodes} episodes, {}",
+        seeder.active().len(),
+        if listed.is_empty() {
+            "not listed by the tracker (address unknown)".to_string()
+        } else {
+            let shown: Vec<String> = listed.iter().map(ToString::to_string).collect();
+            format!("listed by the tracker as {}", shown.join(" and "))
+        }
+    );
+    // Every listed address has the port peers reach us on.
+    let public_port = listed.first().map_or(bound.port(), SocketAddr::port);
+    let identity = crate::seeder::announce::Identity {
+        peer_id: seeder.peer_id,
+        port: public_port,
+        ip: serve.peer_public_addr.map(|a| a.ip()),
+    };
+    tasks.spawn(crate::seeder::announce::run(
+        seeder.clone(),
+        identity,
+        serve.tracker_urls(),
+        stopped.clone(),
+    ));
+    if serve.dht {
+        tasks.spawn(crate::seeder::dht::run(
             seeder.clone(),
-            identity,
-            config.serve.tracker_urls(),
+            bound,
+            public_port,
+            serve.dht_bootstrap.clone(),
             stopped.clone(),
         ));
-        if config.serve.dht {
-            tasks.spawn(crate::seeder::dht::run(
-                seeder.clone(),
-                bound,
-                public_port,
-                config.serve.dht_bootstrap.clone(),
-                stopped.clone(),
-            ));
-        }
-        tasks.spawn(crate::seeder::run(listener, seeder, stopped.clone()));
-        peer_bound = Some(bound);
     }
-    tasks.spawn(reload_loop(
-        out.to_path_buf(),
-        state.clone(),
-        stopped.clone(),
-    ));
-    tasks.spawn(sweep_loop(
-        state.clone(),
-        stopped.clone(),
-        config.serve.announce_interval,
-    ));
+    tasks.spawn(crate::seeder::run(listener, seeder, stopped.clone()));
+}
 
-    // Signal handlers are in place before anyone is told we are ready.
-    let signals = Signals::new();
-    if let Some(path) = &opts.ready_file {
-        let mut ready = serde_json::Map::new();
-        ready.insert("http".into(), http_addr.to_string().into());
-        if let Some(bound) = &udp_bound {
-            ready.insert("udp_tracker".into(), bound.to_string().into());
-        }
-        if let Some(bound) = &peer_bound {
-            ready.insert("peer".into(), bound.to_string().into());
-        }
-        write_atomically(path, &serde_json::Value::Object(ready).to_string())?;
+/// Tells a supervisor (or a test) where each listener is, once all of them are up.
+fn write_ready_file(path: &Path, bound: &Bound) -> Result<(), ServeError> {
+    let mut ready = serde_json::Map::new();
+    ready.insert("http".into(), bound.http.to_string().into());
+    if let Some(udp) = &bound.udp {
+        ready.insert("udp_tracker".into(), udp.to_string().into());
     }
+    if let Some(peer) = &bound.peer {
+        ready.insert("peer".into(), peer.to_string().into());
+    }
+    write_atomically(path, &serde_json::Value::Object(ready).to_string())
+}
 
-    signals.wait().await;
+/// Stops taking connections, lets responses finish within the drain timeout, and joins
+/// the UDP thread.
+async fn shut_down(
+    stop: watch::Sender<bool>,
+    mut tasks: tokio::task::JoinSet<()>,
+    udp_thread: Option<std::thread::JoinHandle<()>>,
+) {
     tracing::info!("shutting down: no new connections, finishing responses");
     let _ = stop.send(true);
     let drained = tokio::time::timeout(http::DRAIN_TIMEOUT + Duration::from_millis(500), async {
@@ -403,7 +462,6 @@ async fn serve(
         // It notices the flag within one receive timeout.
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
-    Ok(())
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<(), ServeError> {
