@@ -109,83 +109,12 @@ pub(super) fn read_episodes(
         let p = format!("{path}[{i}]");
         let mut f = Fields::new(c, item, &p);
         let file = f.required_text(c, "file");
-        let mut ep = EpisodeConfig {
-            title: f.text(c, "title"),
-            description: f.text(c, "description"),
-            guid: f.text(c, "guid"),
-            season: f.small_number(c, "season"),
-            episode: f.small_number(c, "episode"),
-            explicit: f.boolean(c, "explicit"),
-            ..Default::default()
-        };
-        if let Some(d) = f.text(c, "date") {
-            ep.date = parse_date(&d);
-            if ep.date.is_none() {
-                c.problem(
-                    &format!("{p}.date"),
-                    format!("{d:?} is not a date; expected 2024-05-01, 2024-05-01 18:30 (UTC) or 2024-05-01T18:30:00+02:00"),
-                );
-            }
-        }
-        if let Some(t) = f.text(c, "episode_type") {
-            ep.episode_type = match t.as_str() {
-                "full" => Some(EpisodeType::Full),
-                "trailer" => Some(EpisodeType::Trailer),
-                "bonus" => Some(EpisodeType::Bonus),
-                other => {
-                    c.problem(
-                        &format!("{p}.episode_type"),
-                        format!(
-                            "{other:?} is not an episode type; expected full, trailer or bonus"
-                        ),
-                    );
-                    None
-                }
-            };
-        }
-        for (key, slot) in [
-            ("image", &mut ep.image),
-            ("chapters", &mut ep.chapters),
-            ("transcript", &mut ep.transcript),
-        ] {
-            if let Some(t) = f.text(c, key) {
-                *slot = existing_file(c, &format!("{p}.{key}"), dir, &t);
-            }
-        }
-        if let Some(t) = &ep.transcript {
-            if transcript_type(t).is_none() {
-                c.problem(&format!("{p}.transcript"), "expected a .vtt or .srt file");
-            }
-        }
-        if let Some(ch) = &ep.chapters {
-            if let Err(msg) = check_chapters_file(ch) {
-                c.problem(&format!("{p}.chapters"), msg);
-            }
-        }
+        let mut ep = read_episode_fields(c, &mut f, &p, dir);
         f.finish(c);
-        let Some(file) = file else { continue };
-        let fp = format!("{p}.file");
-        if Path::new(&file).is_absolute() || file.split(['/', '\\']).any(|s| s == "..") {
-            c.problem(
-                &fp,
-                format!(
-                    "{file:?} must be a path inside episodes_dir ({})",
-                    dir.display()
-                ),
-            );
+        let Some(file) = file.and_then(|file| episode_file(c, &p, dir, &file)) else {
             continue;
-        }
-        // One spelling per file, so `./a.mp3` and `a.mp3` are the same episode.
-        let file = normalize_rel(&file);
-        if !dir.join(&file).is_file() {
-            c.problem(
-                &fp,
-                format!(
-                    "{} does not exist; put the MP3 there or fix the name",
-                    dir.join(&file).display()
-                ),
-            );
-        }
+        };
+        let fp = format!("{p}.file");
         if let Some(first) = files.insert(file.clone(), p.clone()) {
             c.problem(&fp, format!("{file:?} is already listed at {first}"));
         }
@@ -201,6 +130,90 @@ pub(super) fn read_episodes(
         out.push(ep);
     }
     out
+}
+
+/// Every field of one episode entry but `file`, each checked.
+fn read_episode_fields(c: &mut Checker, f: &mut Fields<'_>, p: &str, dir: &Path) -> EpisodeConfig {
+    let mut ep = EpisodeConfig {
+        title: f.text(c, "title"),
+        description: f.text(c, "description"),
+        guid: f.text(c, "guid"),
+        season: f.small_number(c, "season"),
+        episode: f.small_number(c, "episode"),
+        explicit: f.boolean(c, "explicit"),
+        ..Default::default()
+    };
+    if let Some(d) = f.text(c, "date") {
+        ep.date = parse_date(&d);
+        if ep.date.is_none() {
+            c.problem(
+                &format!("{p}.date"),
+                format!("{d:?} is not a date; expected 2024-05-01, 2024-05-01 18:30 (UTC) or 2024-05-01T18:30:00+02:00"),
+            );
+        }
+    }
+    if let Some(t) = f.text(c, "episode_type") {
+        ep.episode_type = match t.as_str() {
+            "full" => Some(EpisodeType::Full),
+            "trailer" => Some(EpisodeType::Trailer),
+            "bonus" => Some(EpisodeType::Bonus),
+            other => {
+                c.problem(
+                    &format!("{p}.episode_type"),
+                    format!("{other:?} is not an episode type; expected full, trailer or bonus"),
+                );
+                None
+            }
+        };
+    }
+    for (key, slot) in [
+        ("image", &mut ep.image),
+        ("chapters", &mut ep.chapters),
+        ("transcript", &mut ep.transcript),
+    ] {
+        if let Some(t) = f.text(c, key) {
+            *slot = existing_file(c, &format!("{p}.{key}"), dir, &t);
+        }
+    }
+    if let Some(t) = &ep.transcript {
+        if transcript_type(t).is_none() {
+            c.problem(&format!("{p}.transcript"), "expected a .vtt or .srt file");
+        }
+    }
+    if let Some(ch) = &ep.chapters {
+        if let Err(msg) = check_chapters_file(ch) {
+            c.problem(&format!("{p}.chapters"), msg);
+        }
+    }
+    ep
+}
+
+/// The entry's `file` in one spelling, when it names a place inside episodes_dir (a
+/// missing file is reported but kept, so its other problems are reported too).
+fn episode_file(c: &mut Checker, p: &str, dir: &Path, file: &str) -> Option<String> {
+    let fp = format!("{p}.file");
+    if Path::new(file).is_absolute() || file.split(['/', '\\']).any(|s| s == "..") {
+        c.problem(
+            &fp,
+            format!(
+                "{file:?} must be a path inside episodes_dir ({})",
+                dir.display()
+            ),
+        );
+        return None;
+    }
+    // One spelling per file, so `./a.mp3` and `a.mp3` are the same episode.
+    let file = normalize_rel(file);
+    if !dir.join(&file).is_file() {
+        c.problem(
+            &fp,
+            format!(
+                "{} does not exist; put the MP3 there or fix the name",
+                dir.join(&file).display()
+            ),
+        );
+    }
+    Some(file)
 }
 
 /// A Podcasting 2.0 JSON chapters file must be JSON with a `chapters` list.

@@ -99,6 +99,28 @@ pub(super) fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
         return s;
     };
     let mut sf = Fields::new(c, v, &p);
+    read_listeners(c, &mut sf, &mut s);
+    if let Some(n) = sf.number(c, "max_upload_rate") {
+        s.max_upload_rate = n;
+    }
+    if let Some(u) = sf.url(c, "public_url") {
+        s.public_url = Some(as_directory(u));
+    }
+    read_limits(c, &mut sf, &mut s);
+    read_peer_options(c, &mut sf, &mut s);
+    if s.public_url.is_some() && s.udp_tracker.is_some_and(|a| a.port() == 0) {
+        let path = sf.field_path("udp_tracker");
+        c.problem(
+            &path,
+            "port 0 cannot be announced in torrents; with public_url set, give the UDP tracker a fixed port (or `off`)",
+        );
+    }
+    sf.finish(c);
+    s
+}
+
+/// The listening addresses; `off` turns a listener off (all but HTTP may be).
+fn read_listeners(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings) {
     let addr = |c: &mut Checker, sf: &mut Fields<'_>, key: &'static str| {
         let text = sf.text(c, key)?;
         if text == "off" {
@@ -116,7 +138,7 @@ pub(super) fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
             }
         }
     };
-    if let Some(a) = addr(c, &mut sf, "http") {
+    if let Some(a) = addr(c, sf, "http") {
         match a {
             Some(a) => s.http = a,
             None => {
@@ -125,21 +147,19 @@ pub(super) fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
             }
         }
     }
-    if let Some(a) = addr(c, &mut sf, "udp_tracker") {
+    if let Some(a) = addr(c, sf, "udp_tracker") {
         s.udp_tracker = a;
     }
-    if let Some(a) = addr(c, &mut sf, "peer") {
+    if let Some(a) = addr(c, sf, "peer") {
         s.peer = a;
     }
-    if let Some(a) = addr(c, &mut sf, "peer_public_addr") {
+    if let Some(a) = addr(c, sf, "peer_public_addr") {
         s.peer_public_addr = a;
     }
-    if let Some(n) = sf.number(c, "max_upload_rate") {
-        s.max_upload_rate = n;
-    }
-    if let Some(u) = sf.url(c, "public_url") {
-        s.public_url = Some(as_directory(u));
-    }
+}
+
+/// Intervals and the caps on peers and connections.
+fn read_limits(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings) {
     if let Some(n) = sf.small_number(c, "announce_interval") {
         if (1..=86_400).contains(&n) {
             s.announce_interval = n;
@@ -176,6 +196,10 @@ pub(super) fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
             }
         }
     }
+}
+
+/// How the seeder finds and treats peers: proxies, dialling, the DHT.
+fn read_peer_options(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings) {
     if let Some(b) = sf.boolean(c, "trust_proxy") {
         s.trust_proxy = b;
     }
@@ -197,15 +221,6 @@ pub(super) fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
             _ => c.problem(&p, "expected host:port, e.g. router.bittorrent.com:6881"),
         }
     }
-    if s.public_url.is_some() && s.udp_tracker.is_some_and(|a| a.port() == 0) {
-        let path = sf.field_path("udp_tracker");
-        c.problem(
-            &path,
-            "port 0 cannot be announced in torrents; with public_url set, give the UDP tracker a fixed port (or `off`)",
-        );
-    }
-    sf.finish(c);
-    s
 }
 
 #[cfg(test)]

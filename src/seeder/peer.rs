@@ -258,6 +258,25 @@ fn reject(r: BlockRequest) -> Message {
     }
 }
 
+/// The block a read on the blocking pool produced, or why the session must end.
+fn read_result(
+    joined: Result<Result<Block, StorageError>, tokio::task::JoinError>,
+    torrent: &SeededTorrent,
+) -> Result<Block, PeerError> {
+    match joined {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(StorageError::Disabled)) => Err(PeerError::UnknownTorrent),
+        Ok(Err(e)) => {
+            tracing::warn!("seeder: {}: {e}", torrent.path.display());
+            Err(PeerError::UnknownTorrent)
+        }
+        Err(e) => {
+            tracing::warn!("seeder: block read failed: {e}");
+            Err(PeerError::UnknownTorrent)
+        }
+    }
+}
+
 struct Session<'a> {
     seeder: &'a Arc<Seeder>,
     torrent: &'a Arc<SeededTorrent>,
@@ -292,27 +311,7 @@ impl Session<'_> {
             if !self.torrent.is_active() {
                 break Err(PeerError::UnknownTorrent);
             }
-            // Decode what has arrived, but stop once a batch of replies is waiting: the
-            // rest stays in `buf`, and we read no more until it is handled, so neither
-            // buffer can grow without bound (ut_metadata replies are 16 KiB each).
-            let mut used = 0;
-            // Whether decoding stopped for a full batch rather than for want of bytes.
-            let mut backlog = false;
-            loop {
-                if out.len() >= BATCH_BYTES {
-                    backlog = true;
-                    break;
-                }
-                match wire::decode(&buf[used..], MAX_MESSAGE) {
-                    Ok(Some((msg, len))) => {
-                        used += len;
-                        self.handle(msg, &mut out)?;
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(PeerError::Wire(e)),
-                }
-            }
-            buf.drain(..used);
+            let backlog = self.take_in(&mut buf, &mut out)?;
             if !out.is_empty() {
                 // Metadata replies count against the upload limit like blocks do, so a
                 // peer asking for them again and again cannot get round it.
@@ -329,18 +328,7 @@ impl Session<'_> {
                 tokio::task::yield_now().await;
                 continue;
             }
-            // The block at the front of the queue: at once when its piece is cached, else read
-            // off the workers. It leaves the queue only once sent, so a Cancel that arrives
-            // meanwhile wins.
-            let mut ready: Option<Block> = None;
-            if pending.is_none() && !self.choked_sent {
-                if let Some(&req) = self.queue.front() {
-                    match self.torrent.cached_block(req) {
-                        Some(block) => ready = Some(block),
-                        None => pending = Some((req, self.torrent.read_block(req))),
-                    }
-                }
-            }
+            let mut ready = self.next_block(&mut pending);
             tokio::select! {
                 biased;
                 n = reader.read(&mut chunk) => {
@@ -356,19 +344,7 @@ impl Session<'_> {
                         break Ok(());
                     }
                     let now_unchoked = *unchoked.borrow_and_update();
-                    if now_unchoked != self.choked_sent {
-                        continue;
-                    }
-                    self.choked_sent = !now_unchoked;
-                    out.message(if now_unchoked { &Message::Unchoke } else { &Message::Choke });
-                    if !now_unchoked {
-                        // BEP 6: a choke rejects what is queued; without fast it is simply dropped.
-                        for r in self.queue.drain(..) {
-                            if self.fast {
-                                out.message(&reject(r));
-                            }
-                        }
-                    }
+                    self.choke_changed(now_unchoked, &mut out);
                 }
                 _ = keepalive.tick() => {
                     if last_heard.elapsed() > IDLE_TIMEOUT {
@@ -384,17 +360,9 @@ impl Session<'_> {
                 }
                 joined = async { match pending.as_mut() { Some((_, h)) => h.await, None => std::future::pending().await } } => {
                     let Some((req, _)) = pending.take() else { continue };
-                    let data = match joined {
-                        Ok(Ok(d)) => d,
-                        Ok(Err(StorageError::Disabled)) => break Err(PeerError::UnknownTorrent),
-                        Ok(Err(e)) => {
-                            tracing::warn!("seeder: {}: {e}", self.torrent.path.display());
-                            break Err(PeerError::UnknownTorrent);
-                        }
-                        Err(e) => {
-                            tracing::warn!("seeder: block read failed: {e}");
-                            break Err(PeerError::UnknownTorrent);
-                        }
+                    let data = match read_result(joined, self.torrent) {
+                        Ok(data) => data,
+                        Err(e) => break Err(e),
                     };
                     if self.choked_sent || self.queue.front() != Some(&req) {
                         continue;
@@ -407,6 +375,68 @@ impl Session<'_> {
             h.abort();
         }
         result
+    }
+
+    /// Decodes what has arrived, but stops once a batch of replies is waiting: the rest
+    /// stays in `buf`, and no more is read until it is handled, so neither buffer can grow
+    /// without bound (ut_metadata replies are 16 KiB each). True when it stopped for a full
+    /// batch rather than for want of bytes.
+    fn take_in(&mut self, buf: &mut Vec<u8>, out: &mut Outbox) -> Result<bool, PeerError> {
+        let mut used = 0;
+        let mut backlog = false;
+        loop {
+            if out.len() >= BATCH_BYTES {
+                backlog = true;
+                break;
+            }
+            match wire::decode(&buf[used..], MAX_MESSAGE)? {
+                Some((msg, len)) => {
+                    used += len;
+                    self.handle(msg, out)?;
+                }
+                None => break,
+            }
+        }
+        buf.drain(..used);
+        Ok(backlog)
+    }
+
+    /// The block at the front of the queue: at once when its piece is cached, else a read
+    /// off the workers is started (or kept) in `pending`. It leaves the queue only once
+    /// sent, so a Cancel that arrives meanwhile wins.
+    fn next_block(&self, pending: &mut Option<PendingRead>) -> Option<Block> {
+        if pending.is_some() || self.choked_sent {
+            return None;
+        }
+        let req = *self.queue.front()?;
+        match self.torrent.cached_block(req) {
+            Some(block) => Some(block),
+            None => {
+                *pending = Some((req, self.torrent.read_block(req)));
+                None
+            }
+        }
+    }
+
+    /// Tells the peer the choker's decision; a choke rejects what is queued (BEP 6), or
+    /// without the fast extension simply drops it.
+    fn choke_changed(&mut self, now_unchoked: bool, out: &mut Outbox) {
+        if now_unchoked != self.choked_sent {
+            return;
+        }
+        self.choked_sent = !now_unchoked;
+        out.message(if now_unchoked {
+            &Message::Unchoke
+        } else {
+            &Message::Choke
+        });
+        if !now_unchoked {
+            for r in self.queue.drain(..) {
+                if self.fast {
+                    out.message(&reject(r));
+                }
+            }
+        }
     }
 
     /// Queues the front request's block, and behind it further queued blocks whose pieces
