@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::peer::metadata_request;
 use common::*;
+use podseed::bt::{InfoHash, PeerId};
 use podseed::seeder::peer::MAX_MESSAGE;
 use podseed::seeder::wire::{Handshake, Message};
 use serde_json::Value;
@@ -236,8 +237,8 @@ fn a_peer_without_fast_gets_a_bitfield_and_no_answer_to_choked_requests() {
     let p = Probe::swarm_basics();
     let plain = Handshake {
         reserved: [0; 8],
-        info_hash: p.hash,
-        peer_id: *b"-TS0001-plainpeer000",
+        info_hash: InfoHash(p.hash),
+        peer_id: PeerId(*b"-TS0001-plainpeer000"),
     };
     let (mut c, _) = TestPeer::handshake(p.addr(), plain);
     let got = c.next_where(|m| matches!(m, Message::Bitfield(_) | Message::HaveAll));
@@ -637,9 +638,9 @@ impl Leecher {
         let mut c = TestPeer::on(c);
         // We are the initiator's peer: its handshake comes first, ours answers it.
         let theirs = c.read_handshake();
-        assert_eq!(theirs.info_hash, self.hash);
-        assert!(theirs.peer_id.starts_with(b"-PS0100-"));
-        c.write(&Handshake::ours(self.hash, self.id).encode());
+        assert_eq!(theirs.info_hash, InfoHash(self.hash));
+        assert!(theirs.peer_id.0.starts_with(b"-PS0100-"));
+        c.write(&Handshake::ours(InfoHash(self.hash), PeerId(self.id)).encode());
         assert_eq!(c.next(), Some(Message::HaveAll));
         c
     }
@@ -703,7 +704,10 @@ fn a_connection_crossing_our_dial_is_served_beside_it() {
     let l = Leecher::listening();
     let mut c = l.dialled();
     c.get_unchoked();
-    let (mut dup, _) = TestPeer::handshake(l.s.server.peer(), Handshake::ours(l.hash, l.id));
+    let (mut dup, _) = TestPeer::handshake(
+        l.s.server.peer(),
+        Handshake::ours(InfoHash(l.hash), PeerId(l.id)),
+    );
     assert_eq!(
         dup.next(),
         Some(Message::HaveAll),
@@ -717,7 +721,10 @@ fn a_connection_crossing_our_dial_is_served_beside_it() {
 #[test]
 fn a_leecher_already_connected_is_not_dialled() {
     let l = Leecher::listening();
-    let (mut e, _) = TestPeer::handshake(l.s.server.peer(), Handshake::ours(l.hash, l.id));
+    let (mut e, _) = TestPeer::handshake(
+        l.s.server.peer(),
+        Handshake::ours(InfoHash(l.hash), PeerId(l.id)),
+    );
     assert_eq!(e.next(), Some(Message::HaveAll));
     l.announce();
     assert!(
@@ -888,7 +895,7 @@ fn a_client_finds_our_seeder_on_a_local_dht_without_any_tracker() {
         std::thread::sleep(Duration::from_millis(500));
     }
     // A DHT-capable peer learns our node's port from a Port message (BEP 5).
-    let dht_peer = Handshake::ours(hash, *b"-TS0001-dhtpeer00000").with_dht();
+    let dht_peer = Handshake::ours(InfoHash(hash), PeerId(*b"-TS0001-dhtpeer00000")).with_dht();
     let (mut c, theirs) = TestPeer::handshake(peer, dht_peer);
     assert!(theirs.supports_dht());
     let port = c.next_where(|m| matches!(m, Message::Port(_)));

@@ -14,7 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 
-use crate::bt::{bencode, InfoHash};
+use crate::bt::{bencode, InfoHash, PeerId};
 use crate::tracker::proto::udp::{self, AnnounceRequest, Reply};
 
 use super::Seeder;
@@ -33,7 +33,7 @@ const RETRY_FIRST: u64 = 60;
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// Our peer id.
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// The port peers should connect to.
     pub port: u16,
     /// An address to announce explicitly (`serve.peer_public_addr`), else the tracker
@@ -344,7 +344,7 @@ async fn announce_http(
     let mut q = format!(
         "info_hash={}&peer_id={}&port={}&uploaded={uploaded}&downloaded=0&left=0&compact=1&numwant=0",
         enc(&hash.0),
-        enc(&me.peer_id),
+        enc(&me.peer_id.0),
         me.port
     );
     match event {
@@ -446,7 +446,7 @@ async fn announce_udp(
         &AnnounceRequest {
             connection_id,
             transaction_id: tid,
-            info_hash: hash.0,
+            info_hash: *hash,
             peer_id: me.peer_id,
             downloaded: 0,
             left: 0,

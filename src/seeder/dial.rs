@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::bt::InfoHash;
+use crate::bt::{InfoHash, PeerId};
 use crate::tracker::Leecher;
 
 use super::peer;
@@ -36,7 +36,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Remembered dials (older ones are forgotten first when full).
 const REMEMBERED: usize = 10_000;
 
-type Key = (InfoHash, [u8; 20]);
+type Key = (InfoHash, PeerId);
 
 /// The peers we have a session with, per torrent and peer id, so that a leecher already
 /// connected to us is not dialled as well. At most one entry per live connection.
@@ -56,7 +56,7 @@ pub struct Registered<'a> {
 impl Sessions {
     /// Registers a session with `peer_id` for `hash` (both ways, duplicates included: the
     /// client decides which of two crossing connections it keeps).
-    pub fn register(&self, hash: InfoHash, peer_id: [u8; 20]) -> Registered<'_> {
+    pub fn register(&self, hash: InfoHash, peer_id: PeerId) -> Registered<'_> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry((hash, peer_id)).or_default() += 1;
         Registered {
@@ -66,7 +66,7 @@ impl Sessions {
     }
 
     /// Whether we have a session with `peer_id` for `hash` now.
-    pub fn connected(&self, hash: InfoHash, peer_id: [u8; 20]) -> bool {
+    pub fn connected(&self, hash: InfoHash, peer_id: PeerId) -> bool {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.contains_key(&(hash, peer_id))
     }
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn sessions_count_every_connection_and_clean_up() {
         let s = Sessions::default();
-        let (h, p) = (InfoHash([1; 20]), [2; 20]);
+        let (h, p) = (InfoHash([1; 20]), PeerId([2; 20]));
         assert!(!s.connected(h, p));
         let a = s.register(h, p);
         // A crossing second connection is registered too: the client picks which stays.
@@ -202,7 +202,7 @@ mod tests {
         assert!(s.connected(h, p));
         // Another torrent, or another peer, is another session.
         assert!(!s.connected(InfoHash([9; 20]), p));
-        assert!(!s.connected(h, [3; 20]));
+        assert!(!s.connected(h, PeerId([3; 20])));
         drop(a);
         assert!(s.connected(h, p), "one connection is left");
         drop(b);

@@ -26,7 +26,7 @@ use std::sync::{Arc, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::bt::InfoHash;
+use crate::bt::{InfoHash, PeerId};
 use crate::catalog::Catalog;
 use crate::config::ServeSettings;
 use crate::net::{IpSlot, PerIp};
@@ -67,7 +67,7 @@ impl From<&ServeSettings> for SeederConfig {
 /// What every peer connection shares.
 pub struct Seeder {
     /// Our BEP 20 peer id: `-PS0100-` and 12 random characters.
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// Who gets served.
     pub choker: Choker,
     /// The process-wide upload limit.
@@ -87,13 +87,13 @@ pub struct Seeder {
 }
 
 /// A BEP 20 (Azureus-style) peer id for podseed 0.1.0.
-pub fn new_peer_id() -> [u8; 20] {
+pub fn new_peer_id() -> PeerId {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let mut id = *b"-PS0100-000000000000";
     for b in &mut id[8..] {
         *b = ALPHABET[fastrand::usize(..ALPHABET.len())];
     }
-    id
+    PeerId(id)
 }
 
 impl Seeder {
@@ -332,8 +332,8 @@ mod tests {
     #[test]
     fn peer_ids_follow_bep20() {
         let a = new_peer_id();
-        assert!(a.starts_with(b"-PS0100-"));
-        assert!(a[8..].iter().all(u8::is_ascii_alphanumeric));
+        assert!(a.0.starts_with(b"-PS0100-"));
+        assert!(a.0[8..].iter().all(u8::is_ascii_alphanumeric));
         assert_ne!(a, new_peer_id());
     }
 

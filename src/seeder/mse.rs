@@ -18,6 +18,8 @@ use rc4::{KeyInit, Rc4, StreamCipher};
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::bt::InfoHash;
+
 /// The MSE prime (768 bits).
 const PRIME_HEX: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563";
 /// Most padding either side may send.
@@ -72,8 +74,8 @@ fn to_96(n: &BigUint) -> [u8; 96] {
 pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     first: &[u8; 20],
-    knows: impl Fn(&[u8; 20]) -> bool,
-    hashes: &[[u8; 20]],
+    knows: impl Fn(&InfoHash) -> bool,
+    hashes: &[InfoHash],
 ) -> Result<CryptoStream<S>, MseError> {
     let prime =
         BigUint::parse_bytes(PRIME_HEX.as_bytes(), 16).ok_or(MseError::Protocol("bad prime"))?;
@@ -108,8 +110,8 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     let want: [u8; 20] = std::array::from_fn(|i| x[i] ^ req3[i]);
     let skey = hashes
         .iter()
-        .find(|h| knows(h) && sha1(&[b"req2", h.as_slice()]) == want)
-        .copied()
+        .find(|h| knows(h) && sha1(&[b"req2", &h.0]) == want)
+        .map(|h| h.0)
         .ok_or(MseError::Protocol("unknown torrent"))?;
     let mut dec = cipher(&sha1(&[b"keyA", &s, &skey]));
     let mut enc = cipher(&sha1(&[b"keyB", &s, &skey]));
@@ -364,9 +366,14 @@ mod tests {
             let mut b = b;
             let mut first = [0u8; 20];
             b.read_exact(&mut first).await.expect("first");
-            let mut s = accept(b, &first, |h| *h == [9u8; 20], &[[1u8; 20], [9u8; 20]])
-                .await
-                .expect("accept");
+            let mut s = accept(
+                b,
+                &first,
+                |h| h.0 == [9u8; 20],
+                &[InfoHash([1u8; 20]), InfoHash([9u8; 20])],
+            )
+            .await
+            .expect("accept");
             let mut ia = [0u8; 5];
             s.read_exact(&mut ia).await.expect("ia");
             assert_eq!(&ia, b"hello");
@@ -457,7 +464,9 @@ mod tests {
             let mut b = b;
             let mut first = [0u8; 20];
             b.read_exact(&mut first).await.expect("first");
-            accept(b, &first, |_| false, &[[9u8; 20]]).await.map(|_| ())
+            accept(b, &first, |_| false, &[InfoHash([9u8; 20])])
+                .await
+                .map(|_| ())
         });
         // 96 bytes of "Ya" then 600 bytes without the req1 hash.
         a.write_all(&[5u8; 96 + 600]).await.expect("send");

@@ -87,7 +87,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let stream = if first[0] == 19 && first[1..] == wire::PROTOCOL[..] {
         CryptoStream::plain(stream, first.to_vec())
     } else {
-        let hashes: Vec<[u8; 20]> = seeder.active().into_iter().map(|h| h.0).collect();
+        let hashes = seeder.active();
         tokio::time::timeout(
             HANDSHAKE_TIMEOUT,
             mse::accept(stream, &first, |_| true, &hashes),
@@ -106,7 +106,7 @@ async fn serve_handshaken<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), PeerError> {
     let theirs = read_handshake(&mut stream).await?;
     let torrent = seeder
-        .torrent(&InfoHash(theirs.info_hash))
+        .torrent(&theirs.info_hash)
         .filter(|t| t.is_active())
         .ok_or(PeerError::UnknownTorrent)?;
     let mut out = Vec::with_capacity(64 * 1024);
@@ -128,7 +128,7 @@ pub async fn dial(
         .map_err(|_| PeerError::Timeout)??;
     let _ = stream.set_nodelay(true);
     let mut stream = crate::net::IdleTimeout::new(stream, super::PEER_IDLE_TIMEOUT);
-    let hash = torrent.info_hash.0;
+    let hash = torrent.info_hash;
     stream
         .write_all(&our_handshake(&seeder, hash).encode())
         .await?;
@@ -160,7 +160,7 @@ async fn read_handshake<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Handshak
     Ok(Handshake::decode(&hs)?)
 }
 
-fn our_handshake(seeder: &Seeder, info_hash: [u8; 20]) -> Handshake {
+fn our_handshake(seeder: &Seeder, info_hash: InfoHash) -> Handshake {
     let ours = Handshake::ours(info_hash, seeder.peer_id);
     if seeder.dht_port.load(std::sync::atomic::Ordering::Relaxed) != 0 {
         ours.with_dht()

@@ -19,7 +19,6 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::bt::InfoHash;
 use crate::tracker::proto;
 use crate::tracker::proto::http::ReplyPeer;
 use crate::tracker::{Announce, PeerUpdate};
@@ -159,7 +158,7 @@ pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Ve
         _ => client,
     };
     let announce = Announce {
-        info_hash: InfoHash(a.info_hash),
+        info_hash: a.info_hash,
         update: PeerUpdate {
             addr: SocketAddr::new(ip, a.port),
             peer_id: a.peer_id,
@@ -199,16 +198,7 @@ pub fn announce(state: &State, query: &str, client: IpAddr, trusted: bool) -> Ve
 /// Answers a scrape.
 pub fn scrape(state: &State, query: &str) -> Vec<u8> {
     match proto::http::parse_scrape(query) {
-        Ok(hashes) => {
-            let hashes: Vec<InfoHash> = hashes.into_iter().map(InfoHash).collect();
-            let entries: Vec<([u8; 20], _)> = state
-                .tracker
-                .scrape(&hashes)
-                .into_iter()
-                .map(|(h, c)| (h.0, c))
-                .collect();
-            proto::http::write_scrape(&entries)
-        }
+        Ok(hashes) => proto::http::write_scrape(&state.tracker.scrape(&hashes)),
         Err(e) => proto::http::write_failure(&e.to_string()),
     }
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::bt::InfoHash;
 use crate::tracker::proto::udp::{self, Request};
 use crate::tracker::{Announce, Event, Family, PeerUpdate, ScrapeCounts};
 
@@ -94,7 +93,7 @@ pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>)
                 from.ip()
             };
             let announce = Announce {
-                info_hash: InfoHash(a.info_hash),
+                info_hash: a.info_hash,
                 update: PeerUpdate {
                     addr: SocketAddr::new(ip, a.port),
                     peer_id: a.peer_id,
@@ -139,7 +138,7 @@ pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>)
                 udp::write_error(out, transaction_id, "bad connection id; connect again");
                 return;
             }
-            let hashes: Vec<InfoHash> = info_hashes.into_iter().map(InfoHash).collect();
+            let hashes = info_hashes;
             let known = state.tracker.scrape(&hashes);
             let counts: Vec<ScrapeCounts> = hashes
                 .iter()

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, RwLock};
 
-use crate::bt::InfoHash;
+use crate::bt::{InfoHash, PeerId};
 use crate::config::ServeSettings;
 
 pub use swarm::{Event, Family, Limits, PeerUpdate, Swarm};
@@ -96,7 +96,7 @@ pub struct AnnounceReply {
     /// Leechers.
     pub incomplete: usize,
     /// Other peers.
-    pub peers: Vec<(SocketAddr, [u8; 20])>,
+    pub peers: Vec<(SocketAddr, PeerId)>,
 }
 
 /// Why an announce was refused.
@@ -145,7 +145,7 @@ pub struct LocalSeeder {
     /// IPv4 one, an IPv6 UDP announce the IPv6 one, HTTP both).
     pub addrs: Vec<SocketAddr>,
     /// Its peer id (for dictionary-form replies).
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// The torrents it seeds now.
     pub torrents: Vec<InfoHash>,
     /// Where to pass leechers for it to dial (None: it only accepts connections).
@@ -160,7 +160,7 @@ pub struct Leecher {
     /// Where it listens (the announcing socket's IP and the announced port).
     pub addr: SocketAddr,
     /// The peer id it announced (so the seeder can tell it is already connected).
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
 }
 
 /// Slack over twice the file size for reported per-announce transfers (re-downloads,
@@ -189,7 +189,7 @@ impl Tracker {
         &self,
         hash: &InfoHash,
         dial: Option<Leecher>,
-    ) -> Option<([Option<SocketAddr>; 2], [u8; 20])> {
+    ) -> Option<([Option<SocketAddr>; 2], PeerId)> {
         let local = self.local.read().unwrap_or_else(|p| p.into_inner());
         let l = local
             .as_ref()
@@ -266,7 +266,7 @@ impl Tracker {
         let local = self.local_for(&a.info_hash, leeching.then_some(leecher));
         let listed = local.is_some();
         let (local, local_id) = local.unwrap_or_default();
-        let mut peers: Vec<(SocketAddr, [u8; 20])> = Vec::with_capacity(want);
+        let mut peers: Vec<(SocketAddr, PeerId)> = Vec::with_capacity(want);
         let is_seeder = a.update.left == 0;
         // Our seeder is always in the list (first), in each family the client can use,
         // even for a client announcing left=0: one that only has a magnet link does that
@@ -373,7 +373,7 @@ mod tests {
             info_hash: InfoHash([hash; 20]),
             update: PeerUpdate {
                 addr: SocketAddr::from(([10, 0, 0, peer], 6881)),
-                peer_id: [peer; 20],
+                peer_id: PeerId([peer; 20]),
                 event,
                 left,
                 uploaded: 0,
@@ -446,7 +446,7 @@ mod tests {
         let v6: SocketAddr = "[2001:db8::1]:6881".parse().expect("addr");
         t.set_local_seeder(Some(LocalSeeder {
             addrs: vec![v4, v6],
-            peer_id: [7; 20],
+            peer_id: PeerId([7; 20]),
             torrents: vec![InfoHash([1; 20])],
             dial: None,
         }));
@@ -475,7 +475,7 @@ mod tests {
         let (tx, mut dials) = tokio::sync::mpsc::channel(8);
         t.set_local_seeder(Some(LocalSeeder {
             addrs: vec![me],
-            peer_id: [7; 20],
+            peer_id: PeerId([7; 20]),
             torrents: vec![InfoHash([1; 20])],
             dial: Some(tx),
         }));
@@ -489,7 +489,7 @@ mod tests {
             Some(Leecher {
                 info_hash: InfoHash([1; 20]),
                 addr: SocketAddr::from(([10, 0, 0, 1], 6881)),
-                peer_id: [1; 20],
+                peer_id: PeerId([1; 20]),
             })
         );
         assert_eq!(r.complete, 1);

@@ -10,13 +10,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
+use crate::bt::PeerId;
+
 /// One peer as the tracker knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     /// Where it listens.
     pub addr: SocketAddr,
     /// Its peer id.
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// When it last announced (seconds, caller's clock).
     pub last_seen: u64,
     /// Bytes it reported uploaded.
@@ -123,7 +125,7 @@ pub struct PeerUpdate {
     /// Where the peer listens.
     pub addr: SocketAddr,
     /// Its peer id.
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// Event.
     pub event: Event,
     /// Bytes left; 0 makes it a seeder.
@@ -352,7 +354,7 @@ mod tests {
     fn up(i: u32, event: Event, left: u64) -> PeerUpdate {
         PeerUpdate {
             addr: addr(i),
-            peer_id: [i as u8; 20],
+            peer_id: PeerId([i as u8; 20]),
             event,
             left,
             uploaded: 0,

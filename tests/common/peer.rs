@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use podseed::bt::{InfoHash, PeerId};
 use podseed::seeder::wire::{self, Handshake, Message};
 
 /// The peer id our test peers use unless a test needs its own.
@@ -20,9 +21,12 @@ impl TestPeer {
     /// Connects and handshakes with the fast and extension bits; checks the seeder's
     /// handshake (same torrent, our peer id prefix, fast and extensions).
     pub fn connect(addr: SocketAddr, info_hash: [u8; 20]) -> TestPeer {
-        let (peer, theirs) = TestPeer::handshake(addr, Handshake::ours(info_hash, TEST_PEER_ID));
-        assert_eq!(theirs.info_hash, info_hash);
-        assert!(theirs.peer_id.starts_with(b"-PS0100-"));
+        let (peer, theirs) = TestPeer::handshake(
+            addr,
+            Handshake::ours(InfoHash(info_hash), PeerId(TEST_PEER_ID)),
+        );
+        assert_eq!(theirs.info_hash, InfoHash(info_hash));
+        assert!(theirs.peer_id.0.starts_with(b"-PS0100-"));
         assert!(theirs.supports_fast() && theirs.supports_extensions());
         peer
     }
@@ -189,7 +193,7 @@ pub fn seeds(addr: SocketAddr, info_hash: [u8; 20]) -> bool {
     };
     let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
     let mut hs = [0u8; Handshake::LEN];
-    c.write_all(&Handshake::ours(info_hash, *b"-TS0001-probe0000000").encode())
+    c.write_all(&Handshake::ours(InfoHash(info_hash), PeerId(*b"-TS0001-probe0000000")).encode())
         .is_ok()
         && c.read_exact(&mut hs).is_ok()
 }

@@ -1,6 +1,8 @@
 //! The 68-byte handshake of BEP 3 and the reserved bits podseed reads and sets (BEP 10's
 //! extension protocol, BEP 6's fast extension, BEP 5's DHT). Pure: bytes in, values out.
 
+use crate::bt::{InfoHash, PeerId};
+
 use super::WireError;
 
 /// The protocol string of the BEP 3 handshake (its length, 19, is the first byte).
@@ -19,9 +21,9 @@ pub struct Handshake {
     /// Feature bits (BEP 4 lists the assignments).
     pub reserved: [u8; 8],
     /// SHA-1 of the torrent's info dict.
-    pub info_hash: [u8; 20],
+    pub info_hash: InfoHash,
     /// The sender's peer id (BEP 20 style for us).
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
 }
 
 impl Handshake {
@@ -50,7 +52,7 @@ impl Handshake {
     }
 
     /// Our reserved bytes: extension protocol + fast extension (see [`Self::with_dht`]).
-    pub fn ours(info_hash: [u8; 20], peer_id: [u8; 20]) -> Handshake {
+    pub fn ours(info_hash: InfoHash, peer_id: PeerId) -> Handshake {
         let mut reserved = [0u8; 8];
         reserved[EXTENSION_BYTE] |= EXTENSION_MASK;
         reserved[FAST_BYTE] |= FAST_MASK;
@@ -67,8 +69,8 @@ impl Handshake {
         b[0] = PROTOCOL.len() as u8;
         b[1..20].copy_from_slice(PROTOCOL);
         b[20..28].copy_from_slice(&self.reserved);
-        b[28..48].copy_from_slice(&self.info_hash);
-        b[48..68].copy_from_slice(&self.peer_id);
+        b[28..48].copy_from_slice(&self.info_hash.0);
+        b[48..68].copy_from_slice(&self.peer_id.0);
         b
     }
 
@@ -79,12 +81,12 @@ impl Handshake {
         }
         let mut hs = Handshake {
             reserved: [0; 8],
-            info_hash: [0; 20],
-            peer_id: [0; 20],
+            info_hash: InfoHash([0; 20]),
+            peer_id: PeerId([0; 20]),
         };
         hs.reserved.copy_from_slice(&b[20..28]);
-        hs.info_hash.copy_from_slice(&b[28..48]);
-        hs.peer_id.copy_from_slice(&b[48..68]);
+        hs.info_hash.0.copy_from_slice(&b[28..48]);
+        hs.peer_id.0.copy_from_slice(&b[48..68]);
         Ok(hs)
     }
 }
@@ -95,14 +97,14 @@ mod tests {
 
     #[test]
     fn handshake_bytes_carry_our_reserved_bits() {
-        let ih = [0xAA; 20];
-        let pid = *b"-PS0100-abcdefghijkl";
+        let ih = InfoHash([0xAA; 20]);
+        let pid = PeerId(*b"-PS0100-abcdefghijkl");
         let bytes = Handshake::ours(ih, pid).encode();
         let mut expected = vec![19u8];
         expected.extend_from_slice(b"BitTorrent protocol");
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 0x04]);
-        expected.extend_from_slice(&ih);
-        expected.extend_from_slice(&pid);
+        expected.extend_from_slice(&ih.0);
+        expected.extend_from_slice(&pid.0);
         assert_eq!(bytes.to_vec(), expected);
         let back = Handshake::decode(&bytes).unwrap();
         assert_eq!(back, Handshake::ours(ih, pid));
@@ -112,7 +114,7 @@ mod tests {
 
     #[test]
     fn handshake_reserved_bits_are_read_separately() {
-        let mut hs = Handshake::ours([1; 20], [2; 20]);
+        let mut hs = Handshake::ours(InfoHash([1; 20]), PeerId([2; 20]));
         hs.reserved = [0; 8];
         assert!(!hs.supports_extensions() && !hs.supports_fast());
         // A DHT-only client (reserved[7] = 0x01) supports neither.
@@ -130,7 +132,7 @@ mod tests {
 
     #[test]
     fn handshake_with_bad_protocol_is_rejected() {
-        let good = Handshake::ours([1; 20], [2; 20]).encode();
+        let good = Handshake::ours(InfoHash([1; 20]), PeerId([2; 20])).encode();
         let mut bad = good;
         bad[0] = 18;
         assert_eq!(Handshake::decode(&bad), Err(WireError::BadProtocol));

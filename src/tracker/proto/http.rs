@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use percent_encoding::percent_decode;
 
-use crate::bt::bencode;
+use crate::bt::{bencode, InfoHash, PeerId};
 
 use crate::tracker::{Event, ScrapeCounts};
 
@@ -19,9 +19,9 @@ pub const MAX_QUERY_LEN: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpAnnounce {
     /// Torrent.
-    pub info_hash: [u8; 20],
+    pub info_hash: InfoHash,
     /// Client's peer id.
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// Client's listening port (never 0).
     pub port: u16,
     /// Uploaded so far.
@@ -89,8 +89,8 @@ pub fn parse_announce(query: &str) -> Result<HttpAnnounce, QueryError> {
     let (mut info_hash, mut peer_id, mut port) = (None, None, None);
     let (mut uploaded, mut downloaded, mut left) = (None, None, None);
     let mut a = HttpAnnounce {
-        info_hash: [0; 20],
-        peer_id: [0; 20],
+        info_hash: InfoHash([0; 20]),
+        peer_id: PeerId([0; 20]),
         port: 0,
         uploaded: 0,
         downloaded: 0,
@@ -131,8 +131,8 @@ pub fn parse_announce(query: &str) -> Result<HttpAnnounce, QueryError> {
             _ => {}
         }
     }
-    a.info_hash = info_hash.ok_or(QueryError::Missing("info_hash"))?;
-    a.peer_id = peer_id.ok_or(QueryError::Missing("peer_id"))?;
+    a.info_hash = InfoHash(info_hash.ok_or(QueryError::Missing("info_hash"))?);
+    a.peer_id = PeerId(peer_id.ok_or(QueryError::Missing("peer_id"))?);
     a.port = port.ok_or(QueryError::Missing("port"))?;
     if a.port == 0 {
         return Err(QueryError::PortZero);
@@ -144,13 +144,13 @@ pub fn parse_announce(query: &str) -> Result<HttpAnnounce, QueryError> {
 }
 
 /// Parses a scrape query: every `info_hash` (none means "all").
-pub fn parse_scrape(query: &str) -> Result<Vec<[u8; 20]>, QueryError> {
+pub fn parse_scrape(query: &str) -> Result<Vec<InfoHash>, QueryError> {
     if query.len() > MAX_QUERY_LEN {
         return Err(QueryError::TooLong);
     }
     pairs(query)
         .filter(|(k, _)| k.as_slice() == b"info_hash")
-        .map(|(_, v)| id20(&v, "info_hash"))
+        .map(|(_, v)| id20(&v, "info_hash").map(InfoHash))
         .collect()
 }
 
@@ -160,7 +160,7 @@ pub struct ReplyPeer {
     /// Address.
     pub addr: SocketAddr,
     /// Peer id.
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
 }
 
 /// Writes an announce reply (keys in bencode's sorted order).
@@ -204,7 +204,7 @@ pub fn write_announce(
                     l.dict(|peer| {
                         peer.bytes(b"ip", p.addr.ip().to_string().as_bytes());
                         if !no_peer_id {
-                            peer.bytes(b"peer id", &p.peer_id);
+                            peer.bytes(b"peer id", &p.peer_id.0);
                         }
                         peer.int(b"port", i64::from(p.addr.port()));
                     });
@@ -216,15 +216,15 @@ pub fn write_announce(
 }
 
 /// Writes a scrape reply; `files` is keyed by the raw 20-byte hash (sorted here).
-pub fn write_scrape(entries: &[([u8; 20], ScrapeCounts)]) -> Vec<u8> {
-    let mut sorted: Vec<&([u8; 20], ScrapeCounts)> = entries.iter().collect();
+pub fn write_scrape(entries: &[(InfoHash, ScrapeCounts)]) -> Vec<u8> {
+    let mut sorted: Vec<&(InfoHash, ScrapeCounts)> = entries.iter().collect();
     sorted.sort_by_key(|e| e.0);
     sorted.dedup_by(|a, b| a.0 == b.0);
     let mut out = Vec::with_capacity(16 + sorted.len() * 80);
     bencode::dict(&mut out, |d| {
         d.dict(b"files", |files| {
             for (hash, c) in sorted {
-                files.dict(hash, |f| {
+                files.dict(&hash.0, |f| {
                     f.int(b"complete", i64::from(c.seeders))
                         .int(b"downloaded", i64::from(c.completed))
                         .int(b"incomplete", i64::from(c.leechers));
@@ -254,13 +254,13 @@ mod tests {
     fn announce_with_binary_hash() {
         let a = parse_announce(Q).expect("valid");
         assert_eq!(
-            a.info_hash,
+            a.info_hash.0,
             [
                 0x12, 0x34, b'V', b'x', 0x9a, 0xbc, 0xde, 0xf1, 0x23, b'E', b'g', 0x89, 0xab, 0xcd,
                 0xef, 0x12, b'4', b'V', b'x', 0x9a
             ]
         );
-        assert_eq!(&a.peer_id, b"-PS0100-abcdefghijkl");
+        assert_eq!(&a.peer_id.0, b"-PS0100-abcdefghijkl");
         assert_eq!((a.port, a.downloaded, a.left), (6881, 10, 99));
         assert_eq!(a.event, Event::Started);
         assert!(a.compact);
@@ -311,11 +311,11 @@ mod tests {
         let peers = [
             ReplyPeer {
                 addr: "1.2.3.4:6881".parse().expect("addr"),
-                peer_id: [b'a'; 20],
+                peer_id: PeerId([b'a'; 20]),
             },
             ReplyPeer {
                 addr: "[::1]:7".parse().expect("addr"),
-                peer_id: [b'b'; 20],
+                peer_id: PeerId([b'b'; 20]),
             },
         ];
         let r = write_announce(1800, 900, 1, 2, &peers, true, false);
@@ -329,7 +329,7 @@ mod tests {
     fn dictionary_reply_and_failure() {
         let peers = [ReplyPeer {
             addr: "1.2.3.4:6881".parse().expect("addr"),
-            peer_id: [b'a'; 20],
+            peer_id: PeerId([b'a'; 20]),
         }];
         let r = write_announce(60, 30, 0, 1, &peers, false, false);
         assert!(
@@ -350,7 +350,10 @@ mod tests {
             "%01".repeat(20),
             "%02".repeat(20)
         );
-        assert_eq!(parse_scrape(&q), Ok(vec![[1; 20], [2; 20]]));
+        assert_eq!(
+            parse_scrape(&q),
+            Ok(vec![InfoHash([1; 20]), InfoHash([2; 20])])
+        );
         assert_eq!(parse_scrape(""), Ok(vec![]));
         assert_eq!(
             parse_scrape("info_hash=ab"),
@@ -361,7 +364,7 @@ mod tests {
             completed: 2,
             leechers: 3,
         };
-        let r = write_scrape(&[([2; 20], c), ([1; 20], c)]);
+        let r = write_scrape(&[(InfoHash([2; 20]), c), (InfoHash([1; 20]), c)]);
         let mut want = b"d5:filesd20:".to_vec();
         want.extend_from_slice(&[1; 20]);
         want.extend_from_slice(b"d8:completei1e10:downloadedi2e10:incompletei3ee20:");

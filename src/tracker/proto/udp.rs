@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::bt::{InfoHash, PeerId};
 use crate::tracker::ScrapeCounts;
 
 /// The magic constant a connect request starts with.
@@ -40,7 +41,7 @@ pub enum Request {
         /// Transaction id to echo.
         transaction_id: u32,
         /// Up to 74 info hashes.
-        info_hashes: Vec<[u8; 20]>,
+        info_hashes: Vec<InfoHash>,
     },
 }
 
@@ -52,9 +53,9 @@ pub struct AnnounceRequest {
     /// Transaction id to echo.
     pub transaction_id: u32,
     /// Torrent.
-    pub info_hash: [u8; 20],
+    pub info_hash: InfoHash,
     /// Client's peer id.
-    pub peer_id: [u8; 20],
+    pub peer_id: PeerId,
     /// Bytes downloaded so far.
     pub downloaded: u64,
     /// Bytes left.
@@ -169,8 +170,8 @@ pub fn parse_request(b: &[u8]) -> Result<Request, ParseError> {
             Ok(Request::Announce(AnnounceRequest {
                 connection_id,
                 transaction_id,
-                info_hash: hash20(b, 16),
-                peer_id: hash20(b, 36),
+                info_hash: InfoHash(hash20(b, 16)),
+                peer_id: PeerId(hash20(b, 36)),
                 downloaded: u64_at(b, 56),
                 left: u64_at(b, 64),
                 uploaded: u64_at(b, 72),
@@ -189,7 +190,9 @@ pub fn parse_request(b: &[u8]) -> Result<Request, ParseError> {
                     transaction_id,
                 });
             }
-            let info_hashes = (0..count).map(|i| hash20(b, 16 + 20 * i)).collect();
+            let info_hashes = (0..count)
+                .map(|i| InfoHash(hash20(b, 16 + 20 * i)))
+                .collect();
             Ok(Request::Scrape {
                 connection_id,
                 transaction_id,
@@ -266,8 +269,8 @@ pub fn write_announce_request(out: &mut Vec<u8>, a: &AnnounceRequest) {
     out.extend_from_slice(&a.connection_id.to_be_bytes());
     out.extend_from_slice(&ACTION_ANNOUNCE.to_be_bytes());
     out.extend_from_slice(&a.transaction_id.to_be_bytes());
-    out.extend_from_slice(&a.info_hash);
-    out.extend_from_slice(&a.peer_id);
+    out.extend_from_slice(&a.info_hash.0);
+    out.extend_from_slice(&a.peer_id.0);
     out.extend_from_slice(&a.downloaded.to_be_bytes());
     out.extend_from_slice(&a.left.to_be_bytes());
     out.extend_from_slice(&a.uploaded.to_be_bytes());
@@ -362,8 +365,8 @@ mod tests {
             AnnounceRequest {
                 connection_id: 42,
                 transaction_id: 9,
-                info_hash: [0xaa; 20],
-                peer_id: [0xbb; 20],
+                info_hash: InfoHash([0xaa; 20]),
+                peer_id: PeerId([0xbb; 20]),
                 downloaded: 100,
                 left: 200,
                 uploaded: 300,
@@ -416,7 +419,7 @@ mod tests {
         let Ok(Request::Scrape { info_hashes, .. }) = parse_request(&p) else {
             panic!("scrape");
         };
-        assert_eq!(info_hashes, vec![[1; 20], [2; 20]]);
+        assert_eq!(info_hashes, vec![InfoHash([1; 20]), InfoHash([2; 20])]);
         assert!(matches!(
             parse_request(&p[..16]),
             Err(ParseError::ScrapeCount { count: 0, .. })
@@ -470,8 +473,8 @@ mod tests {
         let a = AnnounceRequest {
             connection_id: 1,
             transaction_id: 2,
-            info_hash: [3; 20],
-            peer_id: [4; 20],
+            info_hash: InfoHash([3; 20]),
+            peer_id: PeerId([4; 20]),
             downloaded: 5,
             left: 0,
             uploaded: 7,
