@@ -2,6 +2,9 @@
 //!
 //! Each command returns a typed error; `main.rs` maps it to the exit code (0 ok, 1 runtime
 //! or I/O failure, 2 bad usage, config or media). Nothing here knows feed or torrent formats.
+//! It is the one module that prints for humans, hence the lint below.
+
+#![allow(clippy::print_stdout)]
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

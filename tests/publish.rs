@@ -1,6 +1,9 @@
 //! Black-box tests of `podseed publish` and `podseed init`: they run the real binary on a
 //! copy of the shipped example and read what it wrote; one behaviour per test.
 
+// Test code reports by panicking; helpers outside #[test] functions too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::process::Command;

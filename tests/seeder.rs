@@ -2,6 +2,9 @@
 //! it alone, by .torrent and by magnet link, and a raw test peer probes the edge cases, one
 //! behaviour per test.
 
+// Test code reports by panicking; helpers outside #[test] functions too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -2,6 +2,9 @@
 //! driven over raw HTTP and UDP, and by a real BitTorrent client (aria2c); one behaviour per
 //! test.
 
+// Test code reports by panicking; helpers outside #[test] functions too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! The UDP tracker front (BEP 15): one socket, datagrams in, replies out.
 //!
 //! Parsing and replies are `tracker::proto::udp`'s pure functions; this loop only moves bytes and
-//! asks the shared [`Tracker`]. Invalid datagrams get an error reply when they carry a
+//! asks the shared [`Tracker`](crate::tracker::Tracker). Invalid datagrams get an error reply when they carry a
 //! transaction id, else are dropped; nothing a client sends can stop the loop.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -40,7 +40,7 @@ impl Handshake {
         self.reserved[FAST_BYTE] & FAST_MASK != 0
     }
 
-    /// Whether the peer runs a DHT node (BEP 5: reserved[7] & 0x01).
+    /// Whether the peer runs a DHT node (BEP 5: `reserved[7] & 0x01`).
     pub fn supports_dht(&self) -> bool {
         self.reserved[7] & 0x01 != 0
     }
