@@ -314,8 +314,10 @@ impl Swarm {
             picked.extend((0..quota).map(|i| &set.peers[(start + i) % n]));
         }
         picked.retain(|p| p.addr != *requester);
-        picked.truncate(want);
+        // Shuffled before the cut, so the extra draw is dropped from a random group, not
+        // always from the last one drawn (the seeders, or IPv6).
         fastrand::shuffle(&mut picked);
+        picked.truncate(want);
         picked
     }
 
@@ -399,6 +401,27 @@ mod tests {
         let got = s.sample(&addr(1), false, 50, None);
         assert_eq!(got.len(), 9);
         assert_eq!(s.sample(&addr(1), false, 3, None).len(), 3);
+    }
+
+    #[test]
+    fn a_newcomer_is_not_denied_the_last_group_when_the_reply_is_capped() {
+        // Ten leechers and one seeder; a peer not yet in the swarm asks for ten. One more
+        // than wanted is drawn in case the asker is among them; when it is not, the extra
+        // must be dropped at random, not always from the last group drawn (the seeders).
+        let mut s = Swarm::default();
+        for i in 0..10 {
+            s.update(&up(i, Event::Started, 5), 0, &LIMITS);
+        }
+        s.update(&up(10, Event::Started, 0), 0, &LIMITS);
+        let seeder_listed = (0..100)
+            .filter(|_| {
+                let got = s.sample(&addr(99), false, 10, None);
+                assert_eq!(got.len(), 10);
+                got.iter().any(|p| p.addr == addr(10))
+            })
+            .count();
+        // 10 in 11 replies should list it; never is the bug.
+        assert!(seeder_listed > 50, "seeder listed in {seeder_listed} of 100 replies");
     }
 
     #[test]
