@@ -313,6 +313,7 @@ pub fn parse_reply(b: &[u8], transaction_id: u32) -> Option<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn connect_packet(tid: u32) -> Vec<u8> {
         let mut p = Vec::new();
@@ -500,5 +501,155 @@ mod tests {
         let mut r = Vec::new();
         write_error(&mut r, 5, "no");
         assert_eq!(parse_reply(&r, 5), Some(Reply::Error("no".into())));
+    }
+
+    /// A 16-byte request header: the connect magic or any connection id, a known action.
+    fn header() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop_oneof![Just(PROTOCOL_ID), any::<u64>()],
+            0u32..=2,
+            any::<u32>(),
+        )
+            .prop_map(|(connection_id, action, tid)| {
+                let mut p = connection_id.to_be_bytes().to_vec();
+                p.extend_from_slice(&action.to_be_bytes());
+                p.extend_from_slice(&tid.to_be_bytes());
+                p
+            })
+    }
+
+    fn announce_request() -> impl Strategy<Value = AnnounceRequest> {
+        (
+            (
+                any::<u64>(),
+                any::<u32>(),
+                any::<[u8; 20]>(),
+                any::<[u8; 20]>(),
+            ),
+            (any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>()),
+            (any::<u32>(), any::<u32>(), any::<i32>(), any::<u16>()),
+        )
+            .prop_map(
+                |(
+                    (connection_id, transaction_id, info_hash, peer_id),
+                    (downloaded, left, uploaded, event),
+                    (ip, key, num_want, port),
+                )| AnnounceRequest {
+                    connection_id,
+                    transaction_id,
+                    info_hash: InfoHash(info_hash),
+                    peer_id: PeerId(peer_id),
+                    downloaded,
+                    left,
+                    uploaded,
+                    event,
+                    ip,
+                    key,
+                    num_want,
+                    port,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn parse_request_never_panics_on_arbitrary_bytes(
+            buf in proptest::collection::vec(any::<u8>(), 0..200)
+        ) {
+            let _ = parse_request(&buf);
+        }
+
+        #[test]
+        fn parse_request_never_panics_after_a_valid_header(
+            head in header(),
+            tail in proptest::collection::vec(any::<u8>(), 0..1600),
+        ) {
+            let mut p = head;
+            p.extend_from_slice(&tail);
+            let _ = parse_request(&p);
+        }
+
+        #[test]
+        fn announce_and_scrape_errors_echo_the_transaction_id(
+            head in header(),
+            tail in proptest::collection::vec(any::<u8>(), 0..1600),
+        ) {
+            let action = u32_at(&head, 8);
+            let tid = u32_at(&head, 12);
+            let mut p = head;
+            p.extend_from_slice(&tail);
+            if let (Err(e), ACTION_ANNOUNCE | ACTION_SCRAPE) = (parse_request(&p), action) {
+                prop_assert_eq!(e.transaction_id(), Some(tid));
+            }
+        }
+
+        #[test]
+        fn announce_requests_round_trip(a in announce_request()) {
+            let mut p = Vec::new();
+            write_announce_request(&mut p, &a);
+            prop_assert_eq!(p.len(), 98);
+            prop_assert_eq!(parse_request(&p), Ok(Request::Announce(a)));
+        }
+
+        #[test]
+        fn connect_requests_round_trip(tid in any::<u32>()) {
+            let mut p = Vec::new();
+            write_connect_request(&mut p, tid);
+            prop_assert_eq!(parse_request(&p), Ok(Request::Connect { transaction_id: tid }));
+        }
+
+        #[test]
+        fn parse_reply_never_panics(
+            buf in proptest::collection::vec(any::<u8>(), 0..64),
+            other_tid in any::<u32>(),
+            own_tid in any::<bool>(),
+        ) {
+            // Half the cases ask for the transaction id the packet carries, to reach the body.
+            let tid = match buf.get(4..8) {
+                Some(t) if own_tid => u32::from_be_bytes([t[0], t[1], t[2], t[3]]),
+                _ => other_tid,
+            };
+            let _ = parse_reply(&buf, tid);
+        }
+
+        #[test]
+        fn connect_replies_round_trip(tid in any::<u32>(), connection_id in any::<u64>()) {
+            let mut r = Vec::new();
+            write_connect(&mut r, tid, connection_id);
+            prop_assert_eq!(parse_reply(&r, tid), Some(Reply::Connected(connection_id)));
+        }
+
+        #[test]
+        fn announce_replies_round_trip(
+            tid in any::<u32>(),
+            interval in any::<u32>(),
+            leechers in any::<u32>(),
+            seeders in any::<u32>(),
+            peers in proptest::collection::vec(any::<SocketAddr>(), 0..8),
+            ipv6 in any::<bool>(),
+        ) {
+            let mut r = Vec::new();
+            write_announce(&mut r, tid, interval, leechers, seeders, peers, ipv6);
+            prop_assert_eq!(parse_reply(&r, tid), Some(Reply::Announced { interval }));
+        }
+
+        #[test]
+        fn error_replies_round_trip(tid in any::<u32>(), message in ".{0,64}") {
+            let mut r = Vec::new();
+            write_error(&mut r, tid, &message);
+            prop_assert_eq!(parse_reply(&r, tid), Some(Reply::Error(message)));
+        }
+
+        #[test]
+        fn replies_to_another_transaction_are_ignored(
+            tid in any::<u32>(),
+            other in any::<u32>(),
+            connection_id in any::<u64>(),
+        ) {
+            prop_assume!(tid != other);
+            let mut r = Vec::new();
+            write_connect(&mut r, tid, connection_id);
+            prop_assert_eq!(parse_reply(&r, other), None);
+        }
     }
 }
