@@ -247,6 +247,7 @@ pub fn write_failure(reason: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const Q: &str = "info_hash=%12%34Vx%9a%bc%de%f1%23Eg%89%ab%cd%ef%124Vx%9a&peer_id=-PS0100-abcdefghijkl&port=6881&uploaded=0&downloaded=10&left=99&event=started&numwant=5&key=x";
 
@@ -371,5 +372,271 @@ mod tests {
         want.extend_from_slice(&[2; 20]);
         want.extend_from_slice(b"d8:completei1e10:downloadedi2e10:incompletei3eeee");
         assert_eq!(r, want);
+    }
+
+    /// Query-shaped noise: names, values, separators and broken percent escapes, sometimes
+    /// repeated past [`MAX_QUERY_LEN`].
+    fn query_noise() -> impl Strategy<Value = String> {
+        let token = proptest::sample::select(vec![
+            "&",
+            "=",
+            "%",
+            "%2",
+            "%zz",
+            "%ff",
+            "%00",
+            "%C3%A9",
+            "%e9",
+            "+",
+            "é",
+            "info_hash",
+            "peer_id",
+            "port",
+            "uploaded",
+            "downloaded",
+            "left",
+            "event",
+            "started",
+            "compact",
+            "no_peer_id",
+            "numwant",
+            "ip",
+            "0",
+            "1",
+            "-1",
+            "6881",
+            "99999999999999999999999",
+            "::1",
+            "1.2.3.4",
+            "x",
+        ]);
+        (
+            proptest::collection::vec(token, 0..64),
+            prop_oneof![4 => Just(1usize), 1 => 1usize..400],
+        )
+            .prop_map(|(tokens, repeat)| tokens.concat().repeat(repeat))
+    }
+
+    /// Any string, or one heavy in `%`, `&` and `=`, sometimes repeated past
+    /// [`MAX_QUERY_LEN`] (repeating keeps long inputs cheap to generate).
+    fn arbitrary_query() -> impl Strategy<Value = String> {
+        (
+            prop_oneof![".{0,200}", "[%&=a-fA-F0-9_]{0,200}"],
+            prop_oneof![3 => Just(1usize), 1 => 1usize..=80],
+        )
+            .prop_map(|(s, repeat)| s.repeat(repeat))
+    }
+
+    /// Every byte as `%XX`, upper- or lower-case hex.
+    fn percent_encode_all(bytes: &[u8], upper: bool) -> String {
+        bytes
+            .iter()
+            .map(|b| {
+                if upper {
+                    format!("%{b:02X}")
+                } else {
+                    format!("%{b:02x}")
+                }
+            })
+            .collect()
+    }
+
+    /// An announce and one way a client may spell its event.
+    fn announce() -> impl Strategy<Value = (HttpAnnounce, &'static str)> {
+        let event = proptest::sample::select(vec![
+            (Event::None, ""),
+            (Event::None, "empty"),
+            (Event::None, "paused"),
+            (Event::Started, "started"),
+            (Event::Completed, "completed"),
+            (Event::Stopped, "stopped"),
+        ]);
+        (
+            (any::<[u8; 20]>(), any::<[u8; 20]>(), 1u16..),
+            (any::<u64>(), any::<u64>(), any::<u64>()),
+            (
+                event,
+                any::<bool>(),
+                proptest::option::of(any::<usize>()),
+                any::<bool>(),
+                proptest::option::of(any::<IpAddr>()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (info_hash, peer_id, port),
+                    (uploaded, downloaded, left),
+                    ((event, spelling), compact, numwant, no_peer_id, ip),
+                )| {
+                    let a = HttpAnnounce {
+                        info_hash: InfoHash(info_hash),
+                        peer_id: PeerId(peer_id),
+                        port,
+                        uploaded,
+                        downloaded,
+                        left,
+                        event,
+                        compact,
+                        numwant,
+                        no_peer_id,
+                        ip,
+                    };
+                    (a, spelling)
+                },
+            )
+    }
+
+    /// The query parameters a client would send for `a` (optional ones only when they
+    /// differ from the default), in no particular order yet.
+    fn announce_params(a: &HttpAnnounce, event_spelling: &str, upper: bool) -> Vec<String> {
+        let mut params = vec![
+            format!("info_hash={}", percent_encode_all(&a.info_hash.0, upper)),
+            format!("peer_id={}", percent_encode_all(&a.peer_id.0, upper)),
+            format!("port={}", a.port),
+            format!("uploaded={}", a.uploaded),
+            format!("downloaded={}", a.downloaded),
+            format!("left={}", a.left),
+            "key=abc".to_string(),
+        ];
+        if a.event != Event::None || !event_spelling.is_empty() {
+            params.push(format!("event={event_spelling}"));
+        }
+        if !a.compact {
+            params.push("compact=0".to_string());
+        }
+        if let Some(n) = a.numwant {
+            params.push(format!("numwant={n}"));
+        }
+        if a.no_peer_id {
+            params.push("no_peer_id=1".to_string());
+        }
+        if let Some(ip) = a.ip {
+            params.push(format!("ip={ip}"));
+        }
+        params
+    }
+
+    fn reply_peer() -> impl Strategy<Value = ReplyPeer> {
+        (any::<SocketAddr>(), any::<[u8; 20]>()).prop_map(|(addr, id)| ReplyPeer {
+            addr,
+            peer_id: PeerId(id),
+        })
+    }
+
+    fn scrape_counts() -> impl Strategy<Value = ScrapeCounts> {
+        (any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(seeders, completed, leechers)| {
+            ScrapeCounts {
+                seeders,
+                completed,
+                leechers,
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parse_announce_never_panics_on_arbitrary_strings(
+            q in arbitrary_query()
+        ) {
+            let _ = parse_announce(&q);
+        }
+
+        #[test]
+        fn parse_announce_never_panics_on_query_shaped_noise(q in query_noise()) {
+            let _ = parse_announce(&q);
+        }
+
+        #[test]
+        fn parse_scrape_never_panics_on_arbitrary_strings(
+            q in arbitrary_query()
+        ) {
+            let _ = parse_scrape(&q);
+        }
+
+        #[test]
+        fn parse_scrape_never_panics_on_query_shaped_noise(q in query_noise()) {
+            let _ = parse_scrape(&q);
+        }
+
+        #[test]
+        fn queries_over_the_limit_are_refused(q in query_noise()) {
+            if q.len() > MAX_QUERY_LEN {
+                prop_assert_eq!(parse_announce(&q), Err(QueryError::TooLong));
+                prop_assert_eq!(parse_scrape(&q), Err(QueryError::TooLong));
+            }
+        }
+
+        #[test]
+        fn announce_queries_parse_back_to_their_fields(
+            (a, spelling) in announce(),
+            upper in any::<bool>(),
+            order in Just((0..12).collect::<Vec<usize>>()).prop_shuffle(),
+        ) {
+            let params = announce_params(&a, spelling, upper);
+            // Parameters in any order.
+            let query = order
+                .iter()
+                .filter_map(|&i| params.get(i).map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("&");
+            prop_assert_eq!(parse_announce(&query), Ok(a));
+        }
+
+        #[test]
+        fn scrape_queries_parse_back_to_their_hashes(
+            hashes in proptest::collection::vec(any::<[u8; 20]>(), 0..10),
+            upper in any::<bool>(),
+        ) {
+            let query = hashes
+                .iter()
+                .map(|h| format!("info_hash={}", percent_encode_all(h, upper)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let want: Vec<InfoHash> = hashes.into_iter().map(InfoHash).collect();
+            prop_assert_eq!(parse_scrape(&query), Ok(want));
+        }
+
+        #[test]
+        fn announce_replies_decode_as_bencode(
+            (interval, min_interval) in (any::<u32>(), any::<u32>()),
+            (complete, incomplete) in (any::<usize>(), any::<usize>()),
+            peers in proptest::collection::vec(reply_peer(), 0..10),
+            compact in any::<bool>(),
+            no_peer_id in any::<bool>(),
+        ) {
+            let r = write_announce(
+                interval,
+                min_interval,
+                complete,
+                incomplete,
+                &peers,
+                compact,
+                no_peer_id,
+            );
+            prop_assert!(bencode::decode(&r).is_ok(), "{:?}", String::from_utf8_lossy(&r));
+        }
+
+        #[test]
+        fn scrape_replies_decode_as_bencode(
+            entries in proptest::collection::vec(
+                // A small pool of hashes, so that duplicates occur.
+                (any::<u8>().prop_map(|b| InfoHash([b % 4; 20])), scrape_counts()),
+                0..10,
+            ),
+        ) {
+            let r = write_scrape(&entries);
+            prop_assert!(bencode::decode(&r).is_ok(), "{:?}", String::from_utf8_lossy(&r));
+        }
+
+        #[test]
+        fn failure_replies_decode_to_their_reason(reason in ".{0,100}") {
+            let r = write_failure(&reason);
+            let v = bencode::decode(&r);
+            prop_assert!(v.is_ok(), "{:?}", String::from_utf8_lossy(&r));
+            let reason_back = v
+                .ok()
+                .and_then(|v| v.get(b"failure reason").and_then(|r| r.as_str().map(str::to_owned)));
+            prop_assert_eq!(reason_back, Some(reason));
+        }
     }
 }
