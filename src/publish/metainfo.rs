@@ -236,6 +236,7 @@ pub fn magnet_link(spec: &TorrentSpec<'_>, info_hash: &InfoHash) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn piece_length_rule() {
@@ -386,5 +387,153 @@ mod tests {
     fn wrong_piece_count_is_refused() {
         let pieces = [7u8; 20];
         assert!(build(&spec(&pieces, &[])).is_err());
+    }
+
+    /// The owned parts of an arbitrary valid [`TorrentSpec`].
+    #[derive(Debug, Clone)]
+    struct Owned {
+        name: String,
+        length: u64,
+        piece_length: u64,
+        pieces: Vec<u8>,
+        trackers: Vec<String>,
+        web_seed: Option<String>,
+        created: DateTime<Utc>,
+        torrent_url: String,
+    }
+
+    impl Owned {
+        fn spec(&self) -> TorrentSpec<'_> {
+            TorrentSpec {
+                name: &self.name,
+                length: self.length,
+                piece_length: self.piece_length,
+                pieces: &self.pieces,
+                trackers: &self.trackers,
+                web_seed: self.web_seed.as_deref(),
+                created: self.created,
+                torrent_url: &self.torrent_url,
+            }
+        }
+    }
+
+    /// A piece length that is a power of two in 16 KiB..=16 MiB, a piece count, a length
+    /// those pieces cover exactly, and the other fields anything.
+    fn owned_spec() -> impl Strategy<Value = Owned> {
+        (14u32..=24, 0u64..=6)
+            .prop_flat_map(|(shift, count)| {
+                let piece_length = 1u64 << shift;
+                let length = if count == 0 {
+                    Just(0).boxed()
+                } else {
+                    ((count - 1) * piece_length + 1..=count * piece_length).boxed()
+                };
+                (
+                    Just(piece_length),
+                    length,
+                    proptest::collection::vec(any::<u8>(), count as usize * 20),
+                )
+            })
+            .prop_flat_map(|(piece_length, length, pieces)| {
+                (
+                    Just((piece_length, length, pieces)),
+                    ".{0,40}",
+                    // Duplicates included: `read` keeps each tracker once.
+                    proptest::collection::vec(
+                        prop_oneof![
+                            "(udp|https?)://[a-z.]{1,12}(:[0-9]{1,5})?/announce",
+                            ".{0,20}"
+                        ],
+                        0..5,
+                    ),
+                    proptest::option::of(".{0,40}"),
+                    0i64..4_000_000_000,
+                    ".{0,40}",
+                )
+            })
+            .prop_map(
+                |((piece_length, length, pieces), name, trackers, web_seed, secs, torrent_url)| {
+                    Owned {
+                        name,
+                        length,
+                        piece_length,
+                        pieces,
+                        trackers,
+                        web_seed,
+                        created: DateTime::from_timestamp(secs, 0).unwrap_or_default(),
+                        torrent_url,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn read_never_panics_on_arbitrary_bytes(
+            buf in proptest::collection::vec(any::<u8>(), 0..256)
+        ) {
+            let _ = read(&buf);
+        }
+
+        #[test]
+        fn read_never_panics_on_an_edited_torrent(
+            o in owned_spec(),
+            edits in proptest::collection::vec(
+                (any::<usize>(), proptest::sample::select(b"dlie0123456789:-x".to_vec())),
+                1..6,
+            ),
+            cut in any::<usize>(),
+        ) {
+            let mut bytes = build(&o.spec()).expect("valid spec").bytes;
+            for (at, c) in edits {
+                let i = at % bytes.len();
+                bytes[i] = c;
+            }
+            bytes.truncate(bytes.len() - cut % 8);
+            let _ = read(&bytes);
+        }
+
+        #[test]
+        fn built_torrents_read_back_to_their_spec(o in owned_spec()) {
+            let built = build(&o.spec()).expect("valid spec");
+            let back = read(&built.bytes).expect("reads");
+            let info = bencode::decode(&back.info).expect("info is bencode");
+            prop_assert_eq!(
+                info.get(b"name").and_then(bencode::Value::as_str),
+                Some(o.name.as_str())
+            );
+            prop_assert_eq!(back.length, o.length);
+            prop_assert_eq!(back.piece_length, o.piece_length);
+            let pieces: Vec<[u8; 20]> = o
+                .pieces
+                .chunks_exact(20)
+                .map(|p| <[u8; 20]>::try_from(p).expect("20 bytes"))
+                .collect();
+            prop_assert_eq!(back.pieces, pieces);
+            let mut trackers: Vec<String> = Vec::new();
+            for t in &o.trackers {
+                if !trackers.contains(t) {
+                    trackers.push(t.clone());
+                }
+            }
+            prop_assert_eq!(back.trackers, trackers);
+        }
+
+        #[test]
+        fn web_seed_is_the_url_list(o in owned_spec()) {
+            let built = build(&o.spec()).expect("valid spec");
+            let torrent = bencode::decode(&built.bytes).expect("bencode");
+            let url_list: Option<Vec<&str>> = torrent
+                .get(b"url-list")
+                .and_then(bencode::Value::as_list)
+                .map(|l| l.iter().filter_map(bencode::Value::as_str).collect());
+            prop_assert_eq!(url_list, o.web_seed.as_deref().map(|w| vec![w]));
+        }
+
+        #[test]
+        fn read_computes_the_info_hash_build_returned(o in owned_spec()) {
+            let built = build(&o.spec()).expect("valid spec");
+            prop_assert_eq!(read(&built.bytes).expect("reads").info_hash, built.info_hash);
+        }
     }
 }
