@@ -646,6 +646,7 @@ fn walk_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// Builds a header: version bits (3 = V1, 2 = V2, 0 = V2.5), layer (1..=3), bitrate index,
     /// sample-rate index, padding, mono.
@@ -1091,5 +1092,95 @@ mod tests {
         f[46..50].copy_from_slice(&42u32.to_be_bytes());
         let v = parse_vbr_header(&p, &f).expect("xing");
         assert_eq!((v.kind, v.frames, v.bytes), (VbrKind::Xing, Some(42), None));
+    }
+
+    /// Any valid frame header [`hdr`] can build.
+    fn valid_header() -> impl Strategy<Value = [u8; 4]> {
+        (
+            proptest::sample::select(vec![0u8, 2, 3]),
+            1u8..=3,
+            1u8..=14,
+            0u8..=2,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(ver, layer, br, sr, pad, mono)| hdr(ver, layer, br, sr, pad, mono))
+    }
+
+    /// A valid header then noise, or a few whole frames (some Xing) then noise, with a
+    /// few bytes overwritten anywhere.
+    fn mpeg_noise() -> impl Strategy<Value = Vec<u8>> {
+        let noise = || proptest::collection::vec(any::<u8>(), 0..3000);
+        prop_oneof![
+            (valid_header(), noise()).prop_map(|(h, tail)| {
+                let mut v = h.to_vec();
+                v.extend_from_slice(&tail);
+                v
+            }),
+            (
+                valid_header(),
+                0usize..4,
+                any::<bool>(),
+                noise(),
+                proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            )
+                .prop_map(|(h, frames, xing, tail, edits)| {
+                    // `xing_frame` needs room for the side info and the Xing fields.
+                    let roomy = parse_frame_header(h).is_some_and(|p| p.frame_len >= 64);
+                    let mut v = if xing && roomy {
+                        xing_frame(h, 1000, 400_000)
+                    } else {
+                        frame(h)
+                    };
+                    for _ in 0..frames {
+                        v.extend_from_slice(&frame(h));
+                    }
+                    v.extend_from_slice(&tail);
+                    for (at, b) in edits {
+                        let i = at % v.len();
+                        v[i] = b;
+                    }
+                    v
+                }),
+        ]
+    }
+
+    fn any_input() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..3000),
+            mpeg_noise()
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn scanner_never_panics(
+            data in any_input(),
+            audio_start in 0u64..64,
+            chunk in 1usize..700,
+        ) {
+            let _ = scan(&data, audio_start, chunk).duration_secs();
+        }
+
+        #[test]
+        fn scanner_never_reports_more_bytes_than_it_was_fed(
+            data in any_input(),
+            audio_start in 0u64..64,
+            chunk in 1usize..700,
+        ) {
+            let stats = scan(&data, audio_start, chunk);
+            let fed = data.len() as u64;
+            let offset = stats.first_frame_offset.unwrap_or(0);
+            prop_assert!(offset <= fed, "{stats:?} from {fed} bytes");
+            prop_assert!(offset + stats.audio_bytes <= fed, "{stats:?} from {fed} bytes");
+        }
+
+        #[test]
+        fn chunk_sizes_do_not_change_what_the_scanner_finds(
+            data in mpeg_noise(),
+            audio_start in 0u64..64,
+        ) {
+            let _ = scan_all(&data, audio_start);
+        }
     }
 }
