@@ -298,6 +298,7 @@ mod tests {
     use super::*;
     use id3::frame::{Picture, PictureType};
     use id3::{Frame, Tag, Version};
+    use proptest::prelude::*;
 
     #[test]
     fn names_give_dates_and_titles() {
@@ -391,5 +392,111 @@ mod tests {
         std::fs::write(&text, b"just some text, not audio\n".repeat(100)).expect("write");
         let err = probe(&text).expect_err("text");
         assert!(err.to_string().contains("not MPEG audio"), "{err}");
+    }
+
+    /// Two MPEG-1 layer III 128 kbps frames, enough for the scanner to call it audio.
+    fn two_frames() -> Vec<u8> {
+        let mut f = vec![0xFF, 0xFB, 0x90, 0x64];
+        f.resize(417, 0);
+        f.repeat(2)
+    }
+
+    /// An ID3v2 frame with a random body, v2.2 (3-byte ids and sizes) or v2.3/2.4.
+    fn id3_frame(major: u8) -> impl Strategy<Value = Vec<u8>> {
+        let ids: Vec<&'static str> = if major == 2 {
+            vec!["TT2", "TP1", "COM", "PIC", "TYE", "TDA", "CHA"]
+        } else {
+            vec![
+                "TIT2", "TPE1", "COMM", "APIC", "TDRC", "TDRL", "TYER", "TDAT", "CHAP", "CTOC",
+                "WXXX", "TXXX",
+            ]
+        };
+        (
+            proptest::sample::select(ids),
+            // Mostly a valid text encoding byte first, then anything.
+            (0u8..5, proptest::collection::vec(any::<u8>(), 0..40)),
+            prop_oneof![3 => Just(0u16), 1 => any::<u16>()],
+            proptest::bool::weighted(0.2),
+        )
+            .prop_map(move |(id, (encoding, rest), flags, lie)| {
+                let body = [&[encoding][..], &rest].concat();
+                let mut f = id.as_bytes().to_vec();
+                // Sometimes a size that does not match the body.
+                let n = if lie {
+                    body.len() as u32 + 7
+                } else {
+                    body.len() as u32
+                };
+                if major == 2 {
+                    f.extend_from_slice(&n.to_be_bytes()[1..]);
+                } else {
+                    let size = if major == 4 {
+                        // Syncsafe.
+                        (n & 0x7F) | (n >> 7 & 0x7F) << 8 | (n >> 14 & 0x7F) << 16
+                    } else {
+                        n
+                    };
+                    f.extend_from_slice(&size.to_be_bytes());
+                    f.extend_from_slice(&flags.to_be_bytes());
+                }
+                f.extend_from_slice(&body);
+                f
+            })
+    }
+
+    /// An ID3v2 tag of tag-shaped frames (the right size in its header), MPEG frames,
+    /// noise, and maybe an ID3v1 tag of noise at the end.
+    fn tagged_audio() -> impl Strategy<Value = Vec<u8>> {
+        (2u8..=4)
+            .prop_flat_map(|major| {
+                (
+                    Just(major),
+                    prop_oneof![3 => Just(0u8), 1 => any::<u8>()],
+                    proptest::collection::vec(id3_frame(major), 0..6),
+                    proptest::collection::vec(any::<u8>(), 0..200),
+                    proptest::option::of(proptest::collection::vec(any::<u8>(), 125)),
+                )
+            })
+            .prop_map(|(major, flags, frames, noise, v1)| {
+                let body = frames.concat();
+                let n = body.len() as u32;
+                let mut v = vec![b'I', b'D', b'3', major, 0, flags];
+                v.extend_from_slice(&[
+                    (n >> 21 & 0x7F) as u8,
+                    (n >> 14 & 0x7F) as u8,
+                    (n >> 7 & 0x7F) as u8,
+                    (n & 0x7F) as u8,
+                ]);
+                v.extend_from_slice(&body);
+                v.extend_from_slice(&two_frames());
+                v.extend_from_slice(&noise);
+                if let Some(v1) = v1 {
+                    v.extend_from_slice(b"TAG");
+                    v.extend_from_slice(&v1);
+                }
+                v
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn probe_never_panics_on_arbitrary_small_files(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2000)
+        ) {
+            let d = tempfile::tempdir().expect("tempdir");
+            let path = d.path().join("episode.mp3");
+            std::fs::write(&path, &bytes).expect("write");
+            let _ = probe(&path);
+        }
+
+        #[test]
+        fn probe_never_panics_on_audio_with_noisy_tags(bytes in tagged_audio()) {
+            let d = tempfile::tempdir().expect("tempdir");
+            let path = d.path().join("episode.mp3");
+            std::fs::write(&path, &bytes).expect("write");
+            let _ = probe(&path);
+        }
     }
 }
