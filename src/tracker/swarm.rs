@@ -421,7 +421,10 @@ mod tests {
             })
             .count();
         // 10 in 11 replies should list it; never is the bug.
-        assert!(seeder_listed > 50, "seeder listed in {seeder_listed} of 100 replies");
+        assert!(
+            seeder_listed > 50,
+            "seeder listed in {seeder_listed} of 100 replies"
+        );
     }
 
     #[test]
