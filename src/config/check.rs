@@ -124,13 +124,18 @@ impl<'a> Fields<'a> {
             }
             None => {
                 if self.missing(key) {
-                    let path = self.field_path(key);
-                    let pos = c.index.value(&self.path);
-                    c.push(&path, pos, "missing: this field is required".into());
+                    self.report_missing(c, key, "this field is required");
                 }
                 None
             }
         }
+    }
+
+    /// Reports `key` as missing, at the mapping that should hold it.
+    pub(super) fn report_missing(&self, c: &mut Checker, key: &'static str, why: &str) {
+        let path = self.field_path(key);
+        let pos = c.index.value(&self.path);
+        c.push(&path, pos, format!("missing: {why}"));
     }
 
     /// `key` as `true` or `false`.

@@ -127,10 +127,10 @@ impl ShowDraft {
             Some(u) => Some(as_directory(u)),
             None => {
                 if f.missing("base_url") {
-                    c.push(
+                    f.report_missing(
+                        c,
                         "base_url",
-                        None,
-                        "missing: this field is required (where the output folder is served, e.g. https://example.com/podcast/)".into(),
+                        "this field is required (where the output folder is served, e.g. https://example.com/podcast/)",
                     );
                 }
                 None
