@@ -483,6 +483,62 @@ fn a_file_changed_after_publish_is_never_served() {
     TestPeer::fetch_first_block(s.peer(), bonus, &good);
 }
 
+/// A piece checked and served once, evicted from the piece cache, then changed on disk in
+/// place with the mtime kept (what taggers that "preserve modification time" do): read
+/// again, it is checked again, and the seeder stops instead of sending it.
+#[test]
+fn a_piece_changed_in_place_after_it_was_served_is_never_sent() {
+    require!(Tool::Aria2c);
+    const LONG: &str = "2026-03-05-long.mp3";
+    let show = Show::seeded_alone(Serve::seeder());
+    // Larger than the seeder's 8 MiB piece cache, so early pieces leave it.
+    show.add_synthetic_episode(LONG, 12 << 20);
+    let Served { show, server, .. } = Served::start(show);
+    aria2c(&show.path().join("first"), show.torrent(LONG), &[]).wait_ok("first download");
+    let media = show.public().join("episodes").join(LONG);
+    let mtime = std::fs::metadata(&media)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    // One changed byte in every 16 KiB, so in every piece: whichever pieces are still in
+    // the cache, the rest (at least a third of the file) must come from disk.
+    let mut bytes = std::fs::read(&media).expect("read");
+    for b in bytes.iter_mut().skip(1000).step_by(16 * 1024) {
+        *b ^= 0x5a;
+    }
+    write_keeping_mtime(&media, &bytes, mtime);
+    let second = show.path().join("second");
+    let log = second.with_extension("aria2.log");
+    let status = aria2c_command(
+        &second,
+        show.torrent(LONG),
+        &[
+            "--bt-stop-timeout=8",
+            &format!("--log={}", log.display()),
+            "--log-level=info",
+        ],
+    )
+    .stderr(Stdio::null())
+    .status()
+    .expect("aria2c");
+    assert!(!status.success(), "a changed episode downloaded completely");
+    let leecher = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !leecher.contains("wrong piece"),
+        "the seeder sent a changed piece:\n{}",
+        leecher
+            .lines()
+            .filter(|l| l.contains("wrong piece"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        server.log().contains("does not match torrent"),
+        "{}",
+        server.log()
+    );
+}
+
 #[test]
 fn publish_serve_builds_then_serves_in_one_process() {
     let show = Show::example().with_serve(Serve::seeder());

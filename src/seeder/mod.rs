@@ -162,8 +162,8 @@ impl Seeder {
     }
 
     /// Seeds the catalog's episodes from the output folder `out`: new ones are loaded (size
-    /// and mtime checked, no hashing), removed ones dropped, unchanged ones kept with what
-    /// they verified. Blocking (reads the .torrent files): call off the async workers.
+    /// and mtime checked, no hashing), removed ones dropped, unchanged ones kept with their
+    /// cached pieces. Blocking (reads the .torrent files): call off the async workers.
     pub fn install(&self, out: &Path, catalog: &Catalog) {
         let current: HashMap<InfoHash, Arc<SeededTorrent>> = self
             .torrents
@@ -172,7 +172,7 @@ impl Seeder {
             .clone();
         let mut next = HashMap::new();
         for e in &catalog.episodes {
-            // Keep a torrent (and what it verified) only while it seeds the very file the
+            // Keep a torrent (and its cached pieces) only while it seeds the very file the
             // catalog names; a republished file gets a fresh start. One whose file failed a
             // check stays off, whatever else the new build changed, until that file is
             // published anew (another size or mtime, or publish put another file there).

@@ -116,8 +116,6 @@ pub struct SeededTorrent {
     /// Size and mtime the catalog published, to tell a republished or edited file.
     published: (u64, (i64, u32)),
     pieces: Vec<[u8; 20]>,
-    /// Pieces that passed their SHA-1 check (kept for the life of the torrent).
-    verified: Vec<std::sync::atomic::AtomicBool>,
     disabled: AtomicBool,
     /// Whether it was disabled because its file no longer matched (not for leaving the
     /// catalog): it stays off across reloads until the file is published anew.
@@ -184,9 +182,6 @@ impl SeededTorrent {
             source,
         })?;
         Ok(SeededTorrent {
-            verified: (0..pieces.len())
-                .map(|_| std::sync::atomic::AtomicBool::new(false))
-                .collect(),
             published: (episode.size, episode.mtime),
             file,
             info_hash,
@@ -298,11 +293,13 @@ impl SeededTorrent {
         self.cache.get((self.load_id, index))
     }
 
-    /// Reads piece `index` (blocking). A piece is checked against its SHA-1 the first time
-    /// it is read and remembered as verified; every read also checks (fstat on the open
-    /// file, about a microsecond) that the file still has the size and mtime it was
-    /// published with, because the published MP3 is a hard link to the podcaster's file and
-    /// an edit in place must never reach a peer. Only checked pieces enter the cache.
+    /// Reads piece `index` (blocking) and checks it against its SHA-1 on every read from
+    /// disk: the published MP3 is a hard link to the podcaster's file, and a tagger may
+    /// rewrite it in place and restore its mtime, so a piece that matched once proves
+    /// nothing about the bytes on disk now. Every read also checks (fstat on the open file,
+    /// about a microsecond) the size and mtime it was published with, which catches most
+    /// edits before any reading. Only checked pieces enter the cache, and a cached piece is
+    /// the bytes that were checked.
     fn read_piece(&self, index: u32) -> Result<Vec<u8>, StorageError> {
         let io_err = |source| StorageError::Io {
             path: self.path.clone(),
@@ -317,24 +314,15 @@ impl SeededTorrent {
         let mut buf = self.cache.buffer(self.piece_len(index) as usize);
         read_exact_at(&self.file, &mut buf, u64::from(index) * self.piece_length)
             .map_err(io_err)?;
-        let verified = self
-            .verified
+        let ok = self
+            .pieces
             .get(index as usize)
-            .is_some_and(|v| v.load(Ordering::Relaxed));
-        if !verified {
-            let ok = self
-                .pieces
-                .get(index as usize)
-                .is_some_and(|want| <[u8; 20]>::from(Sha1::digest(&buf)) == *want);
-            if !ok {
-                return Err(self.fail(&format!(
-                    "piece {index} does not match torrent {}",
-                    self.info_hash
-                )));
-            }
-            if let Some(v) = self.verified.get(index as usize) {
-                v.store(true, Ordering::Relaxed);
-            }
+            .is_some_and(|want| <[u8; 20]>::from(Sha1::digest(&buf)) == *want);
+        if !ok {
+            return Err(self.fail(&format!(
+                "piece {index} does not match torrent {}",
+                self.info_hash
+            )));
         }
         Ok(buf)
     }

@@ -164,6 +164,26 @@ impl Show {
         std::fs::copy(from, self.episodes().join(file)).expect("copy episode");
     }
 
+    /// Adds episode `file` of about `bytes` bytes: MPEG-1 layer III frames (128 kbit/s,
+    /// 44.1 kHz, 417 bytes each) with a pseudo-random payload, so every piece differs.
+    pub fn add_synthetic_episode(&self, file: &str, bytes: usize) {
+        const HEADER: [u8; 4] = [0xFF, 0xFB, 0x90, 0x44];
+        const FRAME: usize = 417;
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut out = Vec::with_capacity(bytes + FRAME);
+        while out.len() < bytes {
+            out.extend_from_slice(&HEADER);
+            out.extend((0..FRAME - HEADER.len()).map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                // Never 0xFF, so no payload byte starts a false frame sync.
+                (state >> 56) as u8 & 0x7F
+            }));
+        }
+        std::fs::write(self.episodes().join(file), out).expect("write episode");
+    }
+
     /// Adds episode `file`, a copy of the welcome episode under another name (so another
     /// info hash).
     pub fn add_copy_of_welcome(&self, file: &str) {
