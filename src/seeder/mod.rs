@@ -7,6 +7,7 @@
 //! what the catalog publishes, and swaps torrents on reload.
 
 pub mod announce;
+pub mod change_watch;
 pub mod choke;
 pub mod dht;
 pub mod dial;
@@ -75,6 +76,8 @@ pub struct Seeder {
     torrents: RwLock<HashMap<InfoHash, Arc<SeededTorrent>>>,
     /// Recently read pieces of every torrent.
     cache: Arc<piece_cache::PieceCache>,
+    /// Writes to the seeded files, so checked pieces need no hashing until one happens.
+    watch: Arc<change_watch::ChangeWatch>,
     /// Our DHT node's UDP port once it runs (0: none), sent to peers in a Port message.
     pub dht_port: std::sync::atomic::AtomicU16,
     /// Who we have sessions with (a connected leecher is not dialled).
@@ -105,6 +108,7 @@ impl Seeder {
             limiter: RateLimiter::new(config.max_upload_rate),
             torrents: RwLock::new(HashMap::new()),
             cache: Arc::default(),
+            watch: Arc::default(),
             dht_port: std::sync::atomic::AtomicU16::new(0),
             sessions: dial::Sessions::default(),
             dialer: dial::Dialer::default(),
@@ -190,7 +194,7 @@ impl Seeder {
                     continue;
                 }
             }
-            match SeededTorrent::load(out, e, self.cache.clone()) {
+            match SeededTorrent::load(out, e, self.cache.clone(), &self.watch) {
                 Ok(t) => {
                     next.insert(e.info_hash, Arc::new(t));
                 }

@@ -18,6 +18,7 @@ use crate::bt::{BlockRequest, InfoHash};
 use crate::catalog::CatalogEpisode;
 use crate::publish::metainfo::{self, MetainfoError};
 
+use super::change_watch::{ChangeWatch, FileWatch};
 use super::piece_cache::{Piece, PieceCache};
 
 /// Largest block a peer may request (BEP 3 clients use 16 KiB; some ask up to 128 KiB).
@@ -116,6 +117,11 @@ pub struct SeededTorrent {
     /// Size and mtime the catalog published, to tell a republished or edited file.
     published: (u64, (i64, u32)),
     pieces: Vec<[u8; 20]>,
+    /// Per piece, 1 + the file's change counter when it last matched its SHA-1 (0: never);
+    /// trusted without hashing only while the counter has not moved.
+    checked_at: Vec<AtomicU64>,
+    /// Writes to the file, as inotify reports them.
+    watch: FileWatch,
     disabled: AtomicBool,
     /// Whether it was disabled because its file no longer matched (not for leaving the
     /// catalog): it stays off across reloads until the file is published anew.
@@ -132,6 +138,7 @@ impl SeededTorrent {
         out: &Path,
         episode: &CatalogEpisode,
         cache: Arc<PieceCache>,
+        watch: &Arc<ChangeWatch>,
     ) -> Result<SeededTorrent, StorageError> {
         let torrent_path = out.join(&episode.torrent);
         let bytes = std::fs::read(&torrent_path).map_err(|source| StorageError::Io {
@@ -181,7 +188,11 @@ impl SeededTorrent {
             path: path.clone(),
             source,
         })?;
+        // Watched before any piece is read, so no write can slip between.
+        let watch = watch.watch(&path);
         Ok(SeededTorrent {
+            checked_at: (0..pieces.len()).map(|_| AtomicU64::new(0)).collect(),
+            watch,
             published: (episode.size, episode.mtime),
             file,
             info_hash,
@@ -293,13 +304,13 @@ impl SeededTorrent {
         self.cache.get((self.load_id, index))
     }
 
-    /// Reads piece `index` (blocking) and checks it against its SHA-1 on every read from
-    /// disk: the published MP3 is a hard link to the podcaster's file, and a tagger may
-    /// rewrite it in place and restore its mtime, so a piece that matched once proves
-    /// nothing about the bytes on disk now. Every read also checks (fstat on the open file,
-    /// about a microsecond) the size and mtime it was published with, which catches most
-    /// edits before any reading. Only checked pieces enter the cache, and a cached piece is
-    /// the bytes that were checked.
+    /// Reads piece `index` (blocking) and makes sure it is the published bytes: the
+    /// published MP3 is a hard link to the podcaster's file, and a tagger may rewrite it in
+    /// place and restore its mtime. So a piece is hashed on every read from disk unless it
+    /// matched its SHA-1 before and inotify has reported no write to the file since (checked
+    /// after the read, when a write the read saw has queued its event). Every read also
+    /// checks (fstat, about a microsecond) the size and mtime it was published with. Only
+    /// checked pieces enter the cache, and a cached piece is the bytes that were checked.
     fn read_piece(&self, index: u32) -> Result<Vec<u8>, StorageError> {
         let io_err = |source| StorageError::Io {
             path: self.path.clone(),
@@ -311,9 +322,18 @@ impl SeededTorrent {
                 "piece {index}: the file was modified after publish"
             )));
         }
+        let epoch = self.watch.epoch();
         let mut buf = self.cache.buffer(self.piece_len(index) as usize);
         read_exact_at(&self.file, &mut buf, u64::from(index) * self.piece_length)
             .map_err(io_err)?;
+        let checked_at = self.checked_at.get(index as usize);
+        let trusted = epoch.is_some_and(|e| {
+            checked_at.is_some_and(|c| c.load(Ordering::Acquire) == e + 1)
+                && !self.watch.changed_since(e)
+        });
+        if trusted {
+            return Ok(buf);
+        }
         let ok = self
             .pieces
             .get(index as usize)
@@ -323,6 +343,11 @@ impl SeededTorrent {
                 "piece {index} does not match torrent {}",
                 self.info_hash
             )));
+        }
+        // Trusted from now on only at the counter the read started under; a write since
+        // makes the next read hash again.
+        if let (Some(e), Some(c)) = (epoch, checked_at) {
+            c.store(e + 1, Ordering::Release);
         }
         Ok(buf)
     }
@@ -434,7 +459,9 @@ mod tests {
     async fn blocks_are_served_exactly_and_ranges_checked() {
         let bytes = data(50_000);
         let (d, ep) = fixture(&bytes);
-        let t = Arc::new(SeededTorrent::load(d.path(), &ep, Arc::default()).expect("load"));
+        let t = Arc::new(
+            SeededTorrent::load(d.path(), &ep, Arc::default(), &Arc::default()).expect("load"),
+        );
         assert_eq!(t.piece_count(), 4);
         assert!(t.cached_block(req(1, 100, 1000)).is_none(), "not read yet");
         let b = t.block(1, 100, 1000).await.expect("block");
@@ -467,7 +494,9 @@ mod tests {
     async fn a_changed_file_is_never_served() {
         let bytes = data(40_000);
         let (d, ep) = fixture(&bytes);
-        let t = Arc::new(SeededTorrent::load(d.path(), &ep, Arc::default()).expect("load"));
+        let t = Arc::new(
+            SeededTorrent::load(d.path(), &ep, Arc::default(), &Arc::default()).expect("load"),
+        );
         assert!(t.block(0, 0, 16).await.is_ok());
         // Change piece 1 in place (same size; the mtime check was at load).
         let mut changed = bytes.clone();
@@ -490,7 +519,7 @@ mod tests {
         let bytes = data(16384 * 20);
         let (d, ep) = fixture(&bytes);
         let cache = Arc::new(PieceCache::new(4 * 16384));
-        let t = Arc::new(SeededTorrent::load(d.path(), &ep, cache).expect("load"));
+        let t = Arc::new(SeededTorrent::load(d.path(), &ep, cache, &Arc::default()).expect("load"));
         assert!(t.block(0, 0, 16).await.is_ok());
         // Push piece 0 out of the cache, then edit it in place.
         for i in 1..20 {
@@ -505,13 +534,42 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn an_edit_in_place_that_keeps_the_mtime_is_caught_after_eviction() {
+        let bytes = data(16384 * 20);
+        let (d, ep) = fixture(&bytes);
+        let media = d.path().join("episodes/a.mp3");
+        let cache = Arc::new(PieceCache::new(4 * 16384));
+        let t = Arc::new(SeededTorrent::load(d.path(), &ep, cache, &Arc::default()).expect("load"));
+        // Every piece checked once; piece 0 leaves the cache.
+        for i in 0..20 {
+            assert!(t.block(i, 0, 16).await.is_ok());
+        }
+        let mtime = std::fs::metadata(&media)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        let mut changed = bytes.clone();
+        changed[5] ^= 1;
+        std::fs::write(&media, &changed).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&media)
+            .and_then(|f| f.set_modified(mtime))
+            .expect("restore mtime");
+        assert!(matches!(
+            t.block(0, 0, 16).await,
+            Err(StorageError::Disabled)
+        ));
+    }
+
     #[test]
     fn a_file_touched_after_publish_is_not_loaded() {
         let (d, mut ep) = fixture(&data(20_000));
         ep.mtime.0 -= 10;
-        let err = SeededTorrent::load(d.path(), &ep, Arc::default()).expect_err("mtime");
+        let err =
+            SeededTorrent::load(d.path(), &ep, Arc::default(), &Arc::default()).expect_err("mtime");
         assert!(err.to_string().contains("modified after publish"), "{err}");
         ep.info_hash = InfoHash([0; 20]);
-        assert!(SeededTorrent::load(d.path(), &ep, Arc::default()).is_err());
+        assert!(SeededTorrent::load(d.path(), &ep, Arc::default(), &Arc::default()).is_err());
     }
 }
