@@ -145,7 +145,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init { dir } => init(dir.as_deref().unwrap_or(Path::new("."))),
         Command::Publish(args) => run_publish(&args),
         Command::Serve(args) => {
-            let config = Config::load(&args.config)?;
+            let config = load_config(&args.config, args.output.as_deref())?;
             let opts = crate::serve::Options {
                 output_dir: args.output.clone(),
                 ready_file: args.ready_file.clone(),
@@ -187,8 +187,17 @@ fn init(dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The config, with `-o DIR` applied (and checked) when given.
+fn load_config(path: &Path, output: Option<&Path>) -> Result<Config, CliError> {
+    let config = Config::load(path)?;
+    Ok(match output {
+        Some(dir) => config.with_output_dir(dir)?,
+        None => config,
+    })
+}
+
 fn run_publish(args: &PublishArgs) -> Result<(), CliError> {
-    let config = Config::load(&args.config)?;
+    let config = load_config(&args.config, args.output.as_deref())?;
     let opts = publish::Options {
         output_dir: args.output.clone(),
         force: args.force,

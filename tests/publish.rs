@@ -700,3 +700,24 @@ fn a_date_removed_from_the_config_keeps_the_published_date() {
         "{err}"
     );
 }
+
+/// `-o DIR` gets the same overlap check as `output_dir:`: an output folder in or around the
+/// episodes would publish its own output again on every run.
+#[test]
+fn an_output_folder_given_by_o_that_overlaps_the_episodes_is_refused() {
+    let show = Show::example();
+    let episodes = snapshot(&show.episodes());
+    for dir in ["examples/episodes", "examples/episodes/site", "examples"] {
+        let out = show.podseed(&["publish", "-o", dir]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "-o {dir}: {err}");
+        assert!(err.contains("overlaps episodes_dir"), "-o {dir}: {err}");
+        assert!(err.contains(&format!("-o {dir}")), "-o {dir}: {err}");
+        assert!(
+            snapshot(&show.episodes()) == episodes,
+            "-o {dir} wrote into the episodes folder"
+        );
+    }
+    // A separate folder is fine.
+    podseed_ok(show.path(), &["publish", "--quiet", "-o", "elsewhere"]);
+}

@@ -126,6 +126,26 @@ impl Config {
         Self::parse(&text, path)
     }
 
+    /// The config with the output folder a command line gave (`-o DIR`, relative to the
+    /// working directory), checked like `output_dir:`: it may not overlap the episodes nor
+    /// hold a source.
+    pub fn with_output_dir(mut self, dir: &Path) -> Result<Config, ConfigError> {
+        let mut c = Checker::new(format!("-o {}", dir.display()), "");
+        check_output_is_separate(
+            &mut c,
+            dir,
+            &self.episodes_dir,
+            &self.show.image,
+            &self.templates_dir,
+            &self.episodes,
+        );
+        if !c.is_clean() {
+            return Err(ConfigError::Invalid(c.into_problems()));
+        }
+        self.output_dir = dir.to_path_buf();
+        Ok(self)
+    }
+
     /// Validates `text` as the config at `path` (relative paths resolve against its folder).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
