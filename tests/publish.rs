@@ -488,6 +488,18 @@ bad_config!(
 );
 
 bad_config!(
+    a_repeated_key_is_refused_at_the_repeat,
+    ["language: en" => "language: en\ntitle: Again"],
+    ["podcast.yaml:11:1: not valid YAML: duplicate entry with key \"title\"", "keep one of them"]
+);
+
+bad_config!(
+    a_second_document_is_refused_at_its_start,
+    ["language: en" => "language: en\n---\ntitle: Again"],
+    ["podcast.yaml:11:1: not valid YAML:", "more than one document", "remove the `---` line"]
+);
+
+bad_config!(
     a_value_of_the_wrong_type_is_refused,
     ["explicit: false" => "explicit: sometimes"],
     ["explicit: expected true or false"]
@@ -720,4 +732,51 @@ fn an_output_folder_given_by_o_that_overlaps_the_episodes_is_refused() {
     }
     // A separate folder is fine.
     podseed_ok(show.path(), &["publish", "--quiet", "-o", "elsewhere"]);
+}
+
+/// What editors write: a byte order mark is not YAML and is skipped (positions stay right);
+/// a file that is not UTF-8 is a bad config (exit 2) named at its first bad byte.
+#[test]
+fn a_byte_order_mark_is_skipped_and_positions_stay_right() {
+    let show = Show::example();
+    let yaml = show.yaml();
+    std::fs::write(show.path().join("podcast.yaml"), format!("\u{feff}{yaml}")).expect("write");
+    podseed_ok(show.path(), &["publish", "--quiet"]);
+    let good = snapshot(&show.public());
+    let with_mark = format!(
+        "\u{feff}{}",
+        yaml.replace("language: en", "language: en\ncolour: blue")
+    );
+    std::fs::write(show.path().join("podcast.yaml"), with_mark).expect("write");
+    assert_refused(
+        &show,
+        &["publish"],
+        &["podcast.yaml:11:1: colour: unknown field"],
+        &good,
+    );
+}
+
+#[test]
+fn a_config_that_is_not_utf8_is_a_bad_config_named_at_its_first_bad_byte() {
+    let show = Show::example();
+    podseed_ok(show.path(), &["publish", "--quiet"]);
+    let good = snapshot(&show.public());
+    let latin1 = show
+        .yaml()
+        .replace("title: The Seedbox Hour", "title: The Seedbox H\u{e9}ur")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("Latin-1"))
+        .collect::<Vec<u8>>();
+    std::fs::write(show.path().join("podcast.yaml"), latin1).expect("write");
+    assert_refused(
+        &show,
+        &["publish"],
+        &[
+            "podcast.yaml:5:21: not UTF-8 text (byte 0xE9)",
+            "save the file as UTF-8",
+        ],
+        &good,
+    );
+    let err = String::from_utf8_lossy(&show.podseed(&["publish"]).stderr).into_owned();
+    assert!(!err.contains("podseed init"), "{err}");
 }

@@ -82,6 +82,42 @@ pub enum ConfigError {
     Invalid(Vec<Problem>),
 }
 
+/// The problem of a config that is not UTF-8, at its first bad byte.
+fn not_utf8(path: &Path, e: &std::string::FromUtf8Error) -> ConfigError {
+    let bytes = e.as_bytes();
+    let at = e.utf8_error().valid_up_to();
+    let before = bytes.get(..at).unwrap_or_default();
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(before.get(line_start..).unwrap_or_default())
+        .chars()
+        .count()
+        + 1;
+    ConfigError::Invalid(vec![Problem {
+        file: path.display().to_string(),
+        position: Some(Position { line, column }),
+        field: String::new(),
+        message: format!(
+            "not UTF-8 text (byte 0x{:02X}); save the file as UTF-8 (Latin-1 or Windows-1252 text is the usual cause)",
+            bytes.get(at).copied().unwrap_or_default()
+        ),
+    }])
+}
+
+/// What to do about the structural YAML errors editors produce.
+fn yaml_hint(message: &str) -> &'static str {
+    if message.contains("duplicate entry") {
+        "; a key may appear once per mapping: keep one of them"
+    } else if message.contains("more than one document") {
+        "; the config is one YAML document: remove the `---` line here and merge what follows"
+    } else {
+        ""
+    }
+}
+
 fn format_problems(problems: &[Problem]) -> String {
     let mut s = format!(
         "{} problem{} in the config:",
@@ -119,10 +155,11 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+        let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, &e))?;
         Self::parse(&text, path)
     }
 
@@ -149,18 +186,36 @@ impl Config {
     /// Validates `text` as the config at `path` (relative paths resolve against its folder).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
+        // Editors on Windows start UTF-8 files with a byte order mark; it is not YAML.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value: Value = match serde_norway::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                let position = e.location().map(|l| Position {
-                    line: l.line(),
-                    column: l.column(),
+                // serde_norway puts a repeated key at its mapping's start and a second
+                // document nowhere: the event scan finds both where they are.
+                let message = e.to_string();
+                let structural = message.contains("duplicate entry")
+                    || message.contains("more than one document");
+                let position = if structural {
+                    position::structure_error(text)
+                } else {
+                    None
+                }
+                .or_else(|| {
+                    e.location().map(|l| Position {
+                        line: l.line(),
+                        column: l.column(),
+                    })
                 });
                 return Err(ConfigError::Invalid(vec![Problem {
                     file,
                     position,
                     field: String::new(),
-                    message: format!("not valid YAML: {}", strip_location(&e.to_string())),
+                    message: format!(
+                        "not valid YAML: {}{}",
+                        strip_location(&message),
+                        yaml_hint(&message)
+                    ),
                 }]));
             }
         };
@@ -451,12 +506,6 @@ mod tests {
         prop_oneof![yaml_soup(), yaml_lines()]
     }
 
-    /// Whether `problem` is the known position bug pinned by the ignored test below (issue
-    /// 9 reworks how documents are split); drop this once it passes.
-    fn known_position_bug(problem: &Problem) -> bool {
-        problem.message.contains("more than one document")
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -509,7 +558,7 @@ mod tests {
             let empty = matches!(serde_norway::from_str::<Value>(&text), Ok(Value::Null));
             let d = dir_with_episode();
             if let (Err(ConfigError::Invalid(problems)), false) = (parse_in(d.path(), &text), empty) {
-                for p in problems.iter().filter(|p| !known_position_bug(p)) {
+                for p in &problems {
                     prop_assert!(p.position.is_some(), "{} has no position in {:?}", p, text);
                 }
             }
@@ -517,7 +566,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "bug: a YAML file of several documents is refused without a line and column"]
     fn several_documents_are_refused_with_a_position() {
         let d = dir_with_episode();
         for text in ["title: Show\n---\ntitle: x\n", "one.mp3\t#\ntitle"] {

@@ -24,17 +24,22 @@ pub struct Position {
 pub struct PositionIndex {
     values: HashMap<String, Position>,
     keys: HashMap<String, Position>,
+    /// Where a problem of the whole document points when nothing nearer is known: its
+    /// first line (None for an empty document).
+    start: Option<Position>,
 }
 
 impl PositionIndex {
-    /// Indexes `source`; a document that does not scan yields an empty index.
+    /// Indexes `source`. Of a document that yaml-rust2 cannot scan (serde_norway reads a
+    /// few that it cannot, such as tabs after a colon) only what came before the error is
+    /// indexed; a problem elsewhere points at the first line.
     pub fn new(source: &str) -> Self {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(source);
-        if parser.load(&mut builder, false).is_err() {
-            return Self::default();
-        }
-        builder.index
+        let _ = parser.load(&mut builder, false);
+        let mut index = builder.index;
+        index.start = (!source.trim().is_empty()).then_some(Position { line: 1, column: 1 });
+        index
     }
 
     /// Position of the value at `path`, else of the nearest enclosing node that has one.
@@ -44,7 +49,10 @@ impl PositionIndex {
             if let Some(pos) = self.values.get(p) {
                 return Some(*pos);
             }
-            p = parent(p)?;
+            let Some(up) = parent(p) else {
+                return self.start;
+            };
+            p = up;
         }
     }
 
@@ -52,6 +60,25 @@ impl PositionIndex {
     pub fn key(&self, path: &str) -> Option<Position> {
         self.keys.get(path).copied().or_else(|| self.value(path))
     }
+}
+
+/// Where a document that does not load as one YAML mapping goes wrong, for the errors
+/// serde_norway gives no useful position: the second of two equal keys in a mapping, the
+/// start of a second document, or where the scanner stopped.
+pub fn structure_error(source: &str) -> Option<Position> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(source);
+    let scanned = parser.load(&mut builder, true);
+    if let Some(repeat) = builder.repeated_key {
+        return Some(repeat);
+    }
+    if let Some(second) = builder.documents.get(1) {
+        return Some(*second);
+    }
+    scanned.err().map(|e| Position {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+    })
 }
 
 fn parent(path: &str) -> Option<&str> {
@@ -78,6 +105,10 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     index: PositionIndex,
+    /// The first key seen twice in one mapping, where it is seen the second time.
+    repeated_key: Option<Position>,
+    /// Where each document starts.
+    documents: Vec<Position>,
 }
 
 impl Builder {
@@ -99,7 +130,10 @@ impl Builder {
                 None => {
                     // A key: remember it; complex (non-scalar) keys are named by "?".
                     let k = scalar.unwrap_or("?").to_string();
-                    self.index.keys.insert(join(path, &k), pos);
+                    let earlier = self.index.keys.insert(join(path, &k), pos);
+                    if earlier.is_some() && scalar.is_some() && self.repeated_key.is_none() {
+                        self.repeated_key = Some(pos);
+                    }
                     if !*seen_key {
                         // A block mapping's start mark lies after its first key; its first
                         // key is where a reader looks for it.
@@ -156,6 +190,11 @@ impl MarkedEventReceiver for Builder {
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
             }
+            Event::DocumentStart => {
+                // Keys repeat across documents without being duplicates.
+                self.index.keys.clear();
+                self.documents.push(pos);
+            }
             _ => {}
         }
     }
@@ -196,8 +235,14 @@ mod tests {
     }
 
     #[test]
-    fn broken_yaml_gives_empty_index() {
-        let idx = PositionIndex::new("a: [1, 2\n");
-        assert_eq!(idx.value("a"), None);
+    fn broken_yaml_keeps_what_came_before_and_falls_back_to_the_first_line() {
+        let idx = PositionIndex::new("a: 1\nb: [1, 2\n");
+        assert_eq!(idx.value("a"), Some(Position { line: 1, column: 4 }));
+        let idx = PositionIndex::new("title:\tone.mp3");
+        assert_eq!(
+            idx.value("description"),
+            Some(Position { line: 1, column: 1 })
+        );
+        assert_eq!(PositionIndex::new("  \n").value("title"), None);
     }
 }
