@@ -41,6 +41,12 @@ pub(super) fn read_torrent(c: &mut Checker, f: &mut Fields<'_>) -> TorrentSettin
             continue;
         };
         match Url::parse(s) {
+            // UDP has no default port; port 0 reaches nobody.
+            Ok(u) if u.port() == Some(0) || (u.scheme() == "udp" && u.port().is_none()) => c
+                .problem(
+                    &p,
+                    format!("{s:?} has no port a client can reach; write the tracker's port, as in udp://host:6969"),
+                ),
             Ok(u) if matches!(u.scheme(), "http" | "https" | "udp") && u.host().is_some() => {
                 if !settings.trackers.iter().any(|x| x == s) {
                     settings.trackers.push(s.to_string());
@@ -96,6 +102,26 @@ mod tests {
         assert!(
             err.contains("torrent.trackers[0]: \"ftp://x\" is not a tracker URL"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn tracker_urls_need_a_port_clients_can_reach() {
+        let d = dir_with_episode();
+        for bad in [
+            "udp://nohost",
+            "udp://t.example:0",
+            "http://t.example:0/announce",
+        ] {
+            let text = format!("{MINIMAL}torrent:\n  trackers: [\"{bad}\"]\n");
+            let err = parse_in(d.path(), &text).expect_err(bad).to_string();
+            assert!(err.contains("torrent.trackers[0]"), "{bad}: {err}");
+            assert!(err.contains("port"), "{bad}: {err}");
+        }
+        let text = format!("{MINIMAL}torrent:\n  trackers: [\"http://t.example/announce\"]\n");
+        assert!(
+            parse_in(d.path(), &text).is_ok(),
+            "the scheme's port is fine for HTTP"
         );
     }
 }
