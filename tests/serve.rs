@@ -151,6 +151,19 @@ fn every_published_file_is_served_with_its_content_type() {
     }
 }
 
+/// A path segment longer than any file name can be (255 bytes) is a plain 404, not a
+/// server error logged with the whole path on every request.
+#[test]
+fn an_overlong_file_name_is_not_found_and_not_logged() {
+    let s = tracker();
+    let long = "a".repeat(300);
+    for target in [format!("/{long}"), format!("/episodes/{long}.mp3")] {
+        let r = s.server.get(&target);
+        assert_eq!(r.status, 404, "{}", &target[..20]);
+    }
+    assert!(!s.server.log().contains(&long), "the path was logged");
+}
+
 #[test]
 fn nothing_outside_the_output_folder_or_in_its_state_is_served() {
     let s = tracker();

@@ -63,6 +63,10 @@ pub enum PathRejection {
     /// A segment starting with `.`: private state or a temp file.
     #[error("request path names a hidden file")]
     Hidden,
+    /// A segment longer than any file name can be (255 bytes on the usual filesystems):
+    /// nothing by that name exists.
+    #[error("request path has a segment longer than a file name can be")]
+    NameTooLong,
 }
 
 impl PathRejection {
@@ -70,7 +74,7 @@ impl PathRejection {
     /// 400 for malformed ones.
     pub fn status(self) -> StatusCode {
         match self {
-            PathRejection::Hidden => StatusCode::NOT_FOUND,
+            PathRejection::Hidden | PathRejection::NameTooLong => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -372,6 +376,9 @@ impl Reply {
     }
 }
 
+/// The longest file name the usual filesystems store (ext4, XFS, btrfs: 255 bytes).
+const MAX_NAME: usize = 255;
+
 /// Percent-decodes a URL path and turns it into a path relative to the output folder, with
 /// `/` separators; "/" and paths ending in "/" get "index.html" appended.
 ///
@@ -405,6 +412,9 @@ pub fn resolve_request_path(raw: &str) -> Result<String, PathRejection> {
         if *segment == ".." {
             return Err(PathRejection::Traversal);
         }
+    }
+    if segments.iter().any(|segment| segment.len() > MAX_NAME) {
+        return Err(PathRejection::NameTooLong);
     }
     if segments.iter().any(|segment| segment.starts_with('.')) {
         return Err(PathRejection::Hidden);
@@ -721,6 +731,13 @@ mod tests {
         assert_eq!(Traversal.status(), StatusCode::BAD_REQUEST);
         // Malformed wins over hidden.
         assert_eq!(resolve_request_path("/.x/../y"), Err(Traversal));
+        let long = "é".repeat(128);
+        assert_eq!(
+            resolve_request_path(&format!("/episodes/{long}")),
+            Err(NameTooLong)
+        );
+        assert_eq!(NameTooLong.status(), StatusCode::NOT_FOUND);
+        assert!(resolve_request_path(&format!("/{}", "a".repeat(255))).is_ok());
     }
 
     fn partial(start: u64, end_inclusive: u64) -> RangeRequest {
