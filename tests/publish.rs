@@ -500,6 +500,18 @@ bad_config!(
 );
 
 bad_config!(
+    artwork_outside_the_config_folder_is_refused,
+    ["image: examples/cover.png" => "image: ../../../../../../../../etc/passwd"],
+    ["image: ", "is outside the config's folder", "allow_sources_outside: true"]
+);
+
+bad_config!(
+    artwork_that_is_not_an_image_is_refused,
+    ["image: examples/cover.png" => "image: podcast.yaml"],
+    ["image: ", "is not a PNG or JPEG image"]
+);
+
+bad_config!(
     a_value_of_the_wrong_type_is_refused,
     ["explicit: false" => "explicit: sometimes"],
     ["explicit: expected true or false"]
@@ -779,4 +791,30 @@ fn a_config_that_is_not_utf8_is_a_bad_config_named_at_its_first_bad_byte() {
     );
     let err = String::from_utf8_lossy(&show.podseed(&["publish"]).stderr).into_owned();
     assert!(!err.contains("podseed init"), "{err}");
+}
+
+/// A link in the episodes folder to a file outside the config's folder (a pull request can
+/// add one) is not published, unless the podcaster allows sources outside explicitly.
+#[test]
+fn an_episode_linked_from_outside_the_config_folder_needs_explicit_permission() {
+    let show = Show::example();
+    podseed_ok(show.path(), &["publish", "--quiet"]);
+    let good = snapshot(&show.public());
+    let outside = tempfile::tempdir().expect("tempdir");
+    let secret = outside.path().join("secret.mp3");
+    std::fs::copy(show.episodes().join("2026-01-15-welcome.mp3"), &secret).expect("copy");
+    std::os::unix::fs::symlink(&secret, show.episodes().join("2026-03-01-linked.mp3"))
+        .expect("symlink");
+    assert_refused(
+        &show,
+        &["publish"],
+        &[
+            "2026-03-01-linked.mp3: links to",
+            "outside the config's folder",
+        ],
+        &good,
+    );
+    show.edit_yaml("language: en", "language: en\nallow_sources_outside: true");
+    let summary = show.publish();
+    assert!(summary.info_hash("2026-03-01-linked.mp3") != [0; 20]);
 }

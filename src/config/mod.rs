@@ -27,7 +27,7 @@ pub use position::{Position, PositionIndex};
 use check::{kind, Checker, Fields};
 use episodes::read_episodes;
 pub use episodes::{parse_date, transcript_type, EpisodeConfig, EpisodeType, PLAUSIBLE_YEARS};
-use paths::check_output_is_separate;
+use paths::{check_artwork, check_output_is_separate, check_sources_inside, resolved};
 pub use paths::{join_url, normalize_rel};
 use serve::read_serve;
 pub use serve::ServeSettings;
@@ -150,6 +150,9 @@ pub struct Config {
     pub serve: ServeSettings,
     /// Per-episode metadata from the `episodes:` list, in file order.
     pub episodes: Vec<EpisodeConfig>,
+    /// The folder every source must resolve inside (the config's, links followed), or None
+    /// when `allow_sources_outside: true` lifts the rule.
+    pub sources_root: Option<PathBuf>,
 }
 
 impl Config {
@@ -268,6 +271,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     let torrent = read_torrent(c, &mut f);
     let serve = read_serve(c, &mut f);
     let episodes_value = f.get("episodes");
+    let allow_outside = f.boolean(c, "allow_sources_outside").unwrap_or(false);
     f.finish(c);
     show.check_lock(c);
 
@@ -292,6 +296,24 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         &templates_dir,
         &episodes,
     );
+    // A config named without a folder (`-c podcast.yaml`) lives in the working directory.
+    let config_dir = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
+    let sources_root = (!allow_outside).then(|| resolved(config_dir));
+    if let Some(r) = &sources_root {
+        check_sources_inside(c, r, &episodes_dir, &show.image, &templates_dir, &episodes);
+    }
+    if let Some(i) = &show.image {
+        check_artwork(c, "image", i);
+    }
+    for (i, e) in episodes.iter().enumerate() {
+        if let Some(img) = &e.image {
+            check_artwork(c, &format!("episodes[{i}].image"), img);
+        }
+    }
 
     Some(Config {
         path: path.to_path_buf(),
@@ -302,6 +324,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         torrent,
         serve,
         episodes,
+        sources_root,
     })
 }
 

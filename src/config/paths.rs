@@ -80,7 +80,7 @@ fn display_dir(dir: &Path) -> String {
 
 /// The path as the filesystem resolves it (symlinks followed), for overlap checks; a path
 /// that does not exist yet resolves through its nearest existing ancestor.
-fn resolved(path: &Path) -> PathBuf {
+pub(super) fn resolved(path: &Path) -> PathBuf {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut existing = abs.as_path();
     let mut rest = Vec::new();
@@ -150,6 +150,72 @@ pub(super) fn check_output_is_separate(
                 ),
             );
         }
+    }
+}
+
+/// Every source (episodes, artwork, chapters, transcripts, templates) must resolve inside
+/// `root`, the config's folder, links followed: a pull request that edits podcast.yaml (or
+/// adds a link) must not get a CI runner to publish its secrets. `allow_sources_outside`
+/// lifts the rule for podcasters who keep media elsewhere on purpose.
+pub(super) fn check_sources_inside(
+    c: &mut Checker,
+    root: &Path,
+    episodes_dir: &Path,
+    image: &Option<PathBuf>,
+    templates_dir: &Option<PathBuf>,
+    episodes: &[EpisodeConfig],
+) {
+    let mut sources: Vec<(String, PathBuf)> = vec![("episodes_dir".into(), episodes_dir.into())];
+    if let Some(i) = image {
+        sources.push(("image".into(), i.clone()));
+    }
+    if let Some(t) = templates_dir {
+        sources.push(("templates_dir".into(), t.clone()));
+    }
+    for (i, e) in episodes.iter().enumerate() {
+        sources.push((format!("episodes[{i}].file"), episodes_dir.join(&e.file)));
+        for (key, v) in [
+            ("image", &e.image),
+            ("chapters", &e.chapters),
+            ("transcript", &e.transcript),
+        ] {
+            if let Some(v) = v {
+                sources.push((format!("episodes[{i}].{key}"), v.clone()));
+            }
+        }
+    }
+    for (field, path) in sources {
+        let real = resolved(&path);
+        if !real.starts_with(root) {
+            c.problem(
+                &field,
+                format!(
+                    "{} is outside the config's folder {} (it resolves to {}); move it inside, or set `allow_sources_outside: true` if publishing files from elsewhere is intended",
+                    path.display(),
+                    root.display(),
+                    real.display()
+                ),
+            );
+        }
+    }
+}
+
+/// Artwork must be what podcast apps show: PNG or JPEG, told by its first bytes.
+pub(super) fn check_artwork(c: &mut Checker, field: &str, path: &Path) {
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let png = n == 8 && head == *b"\x89PNG\r\n\x1a\n";
+    let jpeg = n >= 3 && head[..3] == [0xFF, 0xD8, 0xFF];
+    if !png && !jpeg {
+        c.problem(
+            field,
+            format!(
+                "{} is not a PNG or JPEG image; podcast apps show only these (Apple asks for 1400 to 3000 pixels square)",
+                path.display()
+            ),
+        );
     }
 }
 

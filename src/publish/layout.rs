@@ -200,7 +200,7 @@ mod tests {
 
     fn layout(extra: &str) -> (tempfile::TempDir, Layout) {
         let d = tempfile::tempdir().expect("tempdir");
-        std::fs::write(d.path().join("cover art.png"), b"png").expect("write");
+        std::fs::write(d.path().join("cover art.png"), b"\x89PNG\r\n\x1a\n").expect("write");
         std::fs::create_dir(d.path().join("episodes")).expect("mkdir");
         let yaml = format!(
             "title: T\ndescription: D\nbase_url: https://e.com/show/\nimage: cover art.png\n{extra}"

@@ -71,6 +71,7 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
     rels.sort();
 
     let mut files = Vec::with_capacity(rels.len());
+    let mut outside = Vec::new();
     for rel in rels {
         let path = dir.join(&rel);
         let meta = std::fs::metadata(&path).map_err(|source| PublishError::Io {
@@ -91,6 +92,11 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
             .transcript
             .clone()
             .or_else(|| sibling_transcript(&path));
+        for source in std::iter::once(&path).chain(&transcript) {
+            if let Some(problem) = outside_problem(config, source) {
+                outside.push(problem);
+            }
+        }
         files.push(SourceFile {
             rel,
             path,
@@ -100,7 +106,25 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
             transcript,
         });
     }
+    if !outside.is_empty() {
+        return Err(PublishError::Media(outside));
+    }
     Ok(files)
+}
+
+/// A file found in episodes_dir that is a link to somewhere outside the config's folder
+/// (unless `allow_sources_outside` says that is intended).
+fn outside_problem(config: &Config, path: &Path) -> Option<super::MediaProblem> {
+    let root = config.sources_root.as_ref()?;
+    let real = path.canonicalize().ok()?;
+    (!real.starts_with(root)).then(|| super::MediaProblem {
+        path: path.to_path_buf(),
+        message: format!(
+            "links to {}, outside the config's folder {}; move the file inside, or set `allow_sources_outside: true` if publishing files from elsewhere is intended",
+            real.display(),
+            root.display()
+        ),
+    })
 }
 
 /// The `/`-separated path below `dir`, or None if a component is not UTF-8.
