@@ -818,3 +818,26 @@ fn an_episode_linked_from_outside_the_config_folder_needs_explicit_permission() 
     let summary = show.publish();
     assert!(summary.info_hash("2026-03-01-linked.mp3") != [0; 20]);
 }
+
+/// An episode with no date anywhere gets the time of its first build, and the warning says
+/// so; later builds keep that date and say where it came from.
+#[test]
+fn an_undated_episode_is_told_apart_on_its_first_and_later_builds() {
+    let show = Show::example();
+    show.add_synthetic_episode("undated.mp3", 100_000);
+    let warning = |summary: &Summary| {
+        summary["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .filter_map(|w| w.as_str())
+            .find(|w| w.starts_with("undated.mp3:"))
+            .expect("a warning for undated.mp3")
+            .to_string()
+    };
+    let first = warning(&show.publish());
+    assert!(first.contains("the time of this first build"), "{first}");
+    assert!(!first.contains("earlier build"), "{first}");
+    let second = warning(&show.publish());
+    assert!(second.contains("from an earlier build"), "{second}");
+}

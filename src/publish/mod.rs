@@ -354,16 +354,21 @@ fn known_from_digests(
 /// build); an earlier build's date only fills in when no source gives one, with a warning.
 fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
     for k in known {
-        let (d, from_no_source) = choose_date(&k.source, &k.cached.tags, k.earlier_date);
-        if from_no_source {
+        let (d, source) = choose_date(&k.source, &k.cached.tags, k.earlier_date);
+        let kept = match source {
+            DateSource::Given => None,
+            DateSource::EarlierBuild => Some("keeping {date} from an earlier build"),
+            DateSource::ThisBuild => Some("dated {date}, the time of this first build"),
+        };
+        if let Some(kept) = kept {
             warnings.push(format!(
-                "{}: no date in podcast.yaml, the ID3 tag or the file name; keeping {} from an earlier build. Add `date:` for it in podcast.yaml so that builds from a fresh checkout agree",
+                "{}: no date in podcast.yaml, the ID3 tag or the file name; {}. Add `date:` for it in podcast.yaml so that builds from a fresh checkout agree",
                 k.source.rel,
-                d.format("%Y-%m-%d %H:%M:%S UTC")
+                kept.replace("{date}", &d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             ));
         }
         k.cached.pub_date = d;
-        k.cached.date_first_seen = from_no_source;
+        k.cached.date_first_seen = source != DateSource::Given;
     }
 }
 
@@ -446,23 +451,33 @@ fn with_progress<T>(show: bool, total: u64, progress: &AtomicU64, work: impl FnO
     })
 }
 
+/// Where an episode's publication date came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateSource {
+    /// The config, the ID3 tag or the file name.
+    Given,
+    /// None of those: the date an earlier build gave it.
+    EarlierBuild,
+    /// None of those and no earlier build: now.
+    ThisBuild,
+}
+
 /// The publication date, in order: config, ID3, file name, an earlier build's date, now.
-/// The flag says whether no source gave it (it comes from an earlier build, or is now).
 fn choose_date(
     f: &SourceFile,
     tags: &probe::Tags,
     earlier: Option<DateTime<Utc>>,
-) -> (DateTime<Utc>, bool) {
+) -> (DateTime<Utc>, DateSource) {
     if let Some(d) = f.config.date.or(tags.date) {
-        return (d, false);
+        return (d, DateSource::Given);
     }
     if let Some(d) = probe::date_from_file_name(&f.rel) {
-        return (d, false);
+        return (d, DateSource::Given);
     }
     if let Some(d) = earlier {
-        return (d, true);
+        return (d, DateSource::EarlierBuild);
     }
     let now = Utc::now();
     let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    (now, true)
+    (now, DateSource::ThisBuild)
 }
