@@ -841,3 +841,19 @@ fn an_undated_episode_is_told_apart_on_its_first_and_later_builds() {
     let second = warning(&show.publish());
     assert!(second.contains("from an earlier build"), "{second}");
 }
+
+/// Problems are listed in the order of the file, whatever order the checks ran in.
+#[test]
+fn config_problems_are_listed_in_line_order() {
+    let show = Show::example();
+    show.edit_yaml("episodes_dir: examples/episodes", "episodes_dir: nowhere");
+    show.edit_yaml("date: 2026-02-10 18:00", "date: someday");
+    let err = String::from_utf8_lossy(&show.podseed(&["publish"]).stderr).into_owned();
+    let lines: Vec<usize> = err
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("podcast.yaml:"))
+        .filter_map(|rest| rest.split(':').next()?.parse().ok())
+        .collect();
+    assert!(lines.contains(&30) && lines.contains(&51), "{err}");
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{err}");
+}

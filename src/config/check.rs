@@ -27,8 +27,12 @@ impl Checker {
         }
     }
 
-    /// The problems found so far, in the order they were found.
-    pub(super) fn into_problems(self) -> Vec<Problem> {
+    /// The problems found, in the order of the file.
+    pub(super) fn into_problems(mut self) -> Vec<Problem> {
+        // In the order of the file, whatever order the checks ran in; problems of the whole
+        // file (no position) last. Stable, so one place keeps its checks' order.
+        self.problems
+            .sort_by_key(|p| p.position.map_or((usize::MAX, 0), |p| (p.line, p.column)));
         self.problems
     }
 
