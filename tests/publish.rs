@@ -857,3 +857,55 @@ fn config_problems_are_listed_in_line_order() {
     assert!(lines.contains(&30) && lines.contains(&51), "{err}");
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{err}");
 }
+
+/// Hostile configs cost in proportion to what is read: deep nesting is refused by a scan
+/// before the YAML parser (whose work grows with the square of the depth) sees it, a file
+/// past the size cap is not read on, and thousands of bad entries list a bounded number.
+#[test]
+fn deeply_nested_configs_are_refused_before_parsing() {
+    let show = Show::example();
+    let deep = format!(
+        "title: x\nlink: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    std::fs::write(show.path().join("deep.yaml"), deep).expect("write");
+    let out = show.podseed(&["publish", "-c", "deep.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("deep.yaml:2:71: nested deeper than 64 levels"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_oversized_config_is_refused_unread() {
+    let show = Show::example();
+    let big = format!("title: x\n{}\n", "#".repeat(9 << 20));
+    std::fs::write(show.path().join("big.yaml"), big).expect("write");
+    let out = show.podseed(&["publish", "-c", "big.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("big.yaml: larger than 8 MiB"), "{err}");
+}
+
+#[test]
+fn thousands_of_bad_entries_list_a_bounded_number_of_problems() {
+    let show = Show::example();
+    let mut yaml = show
+        .yaml()
+        .replace("episodes:\n", "episodes:\n  - file: a.mp3\n    bogus: 1\n");
+    for i in 0..5000 {
+        yaml.push_str(&format!("  - file: x{i}.mp3\n    bogus: {i}\n"));
+    }
+    std::fs::write(show.path().join("many.yaml"), yaml).expect("write");
+    let out = show.podseed(&["publish", "-c", "many.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.lines().count() <= 110, "{} lines", err.lines().count());
+    assert!(
+        err.contains("more problems not listed; fix these first"),
+        "{err}"
+    );
+}

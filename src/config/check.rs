@@ -15,7 +15,13 @@ pub(super) struct Checker {
     file: String,
     index: PositionIndex,
     problems: Vec<Problem>,
+    /// Problems past [`MAX_PROBLEMS`], counted, not kept.
+    more: usize,
 }
+
+/// Problems listed at most: a file with thousands of bad entries gets the first ones and a
+/// count, in bounded memory and output.
+pub(super) const MAX_PROBLEMS: usize = 100;
 
 impl Checker {
     /// A checker for `text`, the contents of the config named `file`.
@@ -24,6 +30,7 @@ impl Checker {
             file,
             index: PositionIndex::new(text),
             problems: Vec::new(),
+            more: 0,
         }
     }
 
@@ -33,6 +40,14 @@ impl Checker {
         // file (no position) last. Stable, so one place keeps its checks' order.
         self.problems
             .sort_by_key(|p| p.position.map_or((usize::MAX, 0), |p| (p.line, p.column)));
+        if self.more > 0 {
+            self.problems.push(Problem {
+                file: self.file.clone(),
+                position: None,
+                field: String::new(),
+                message: format!("{} more problems not listed; fix these first", self.more),
+            });
+        }
         self.problems
     }
 
@@ -49,6 +64,10 @@ impl Checker {
 
     /// Reports `message` for `field` at an explicit position.
     pub(super) fn push(&mut self, field: &str, position: Option<Position>, message: String) {
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.more += 1;
+            return;
+        }
         self.problems.push(Problem {
             file: self.file.clone(),
             position,

@@ -107,6 +107,52 @@ fn not_utf8(path: &Path, e: &std::string::FromUtf8Error) -> ConfigError {
     }])
 }
 
+/// Largest config read: parsing and checking cost memory in proportion to the file (about
+/// fifty times its size), so an absurd one is refused before it is read.
+const MAX_CONFIG_BYTES: u64 = 8 << 20;
+
+/// Deepest `[`/`{` nesting accepted. The YAML parser's work grows with the square of the
+/// nesting, so a deep document is refused by a linear scan before it is parsed.
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where flow nesting first goes past [`MAX_FLOW_DEPTH`], by a scan that skips quoted text
+/// and comments. A quote opens only where a quoted scalar can start and ends with its line
+/// here (so a stray apostrophe cannot hide what follows); brackets in plain scalars count
+/// too, which only errs towards refusing a document with dozens of unclosed brackets.
+fn too_deep(text: &str) -> Option<Position> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    for ch in text.chars() {
+        column += 1;
+        if ch == '\n' {
+            (line, column, comment, quote) = (line + 1, 0, false, None);
+            previous = ch;
+            continue;
+        }
+        let opens = previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':');
+        match (quote, ch) {
+            _ if comment => {}
+            (Some('"'), '"') if previous == '\\' => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') if opens => quote = Some(ch),
+            (None, '#') if previous.is_whitespace() => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some(Position { line, column });
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = ch;
+    }
+    None
+}
+
 /// What to do about the structural YAML errors editors produce.
 fn yaml_hint(message: &str) -> &'static str {
     if message.contains("duplicate entry") {
@@ -158,10 +204,29 @@ pub struct Config {
 impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        let read_err = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        // Read one byte past the cap, so an oversized file costs no more than the cap.
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::Invalid(vec![Problem {
+                file: path.display().to_string(),
+                position: None,
+                field: String::new(),
+                message: format!(
+                    "larger than {} MiB; a config with thousands of episodes and their notes is a few MiB (is this the right file?)",
+                    MAX_CONFIG_BYTES >> 20
+                ),
+            }]));
+        }
         let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, &e))?;
         Self::parse(&text, path)
     }
@@ -191,6 +256,16 @@ impl Config {
         let file = path.display().to_string();
         // Editors on Windows start UTF-8 files with a byte order mark; it is not YAML.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some(position) = too_deep(text) {
+            return Err(ConfigError::Invalid(vec![Problem {
+                file,
+                position: Some(position),
+                field: String::new(),
+                message: format!(
+                    "nested deeper than {MAX_FLOW_DEPTH} levels of [ ] or {{ }}; a config needs three or four"
+                ),
+            }]));
+        }
         let value: Value = match serde_norway::from_str(text) {
             Ok(v) => v,
             Err(e) => {
@@ -600,6 +675,33 @@ mod tests {
                 "{text:?}: {problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing() {
+        let deep = format!(
+            "title: x\nlink: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(
+            too_deep(&deep),
+            Some(Position {
+                line: 2,
+                column: 71
+            })
+        );
+        let ok = format!(
+            "funding: {}{}\n",
+            "[".repeat(MAX_FLOW_DEPTH),
+            "]".repeat(MAX_FLOW_DEPTH)
+        );
+        assert_eq!(too_deep(&ok), None);
+        // Quoted and commented brackets do not count; a stray apostrophe hides nothing.
+        let quoted = format!("title: \"{}\" # {}\n", "[".repeat(100), "{".repeat(100));
+        assert_eq!(too_deep(&quoted), None);
+        let sneaky = format!("title: it's\nlink: {}\n", "[".repeat(100));
+        assert!(too_deep(&sneaky).is_some());
     }
 
     #[test]
