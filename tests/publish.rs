@@ -909,3 +909,60 @@ fn thousands_of_bad_entries_list_a_bounded_number_of_problems() {
         "{err}"
     );
 }
+
+/// An ID3v2.3 tag of `n` CHAP frames (element ids c0, c1, …, one second each).
+fn chapter_tag(n: u32) -> Vec<u8> {
+    let mut frames = Vec::new();
+    for i in 0..n {
+        let mut body = format!("c{i}\0").into_bytes();
+        for v in [i * 1000, i * 1000 + 1000, u32::MAX, u32::MAX] {
+            body.extend_from_slice(&v.to_be_bytes());
+        }
+        frames.extend_from_slice(b"CHAP");
+        frames.extend_from_slice(&u32::try_from(body.len()).expect("small").to_be_bytes());
+        frames.extend_from_slice(&[0, 0]);
+        frames.extend_from_slice(&body);
+    }
+    let size = u32::try_from(frames.len()).expect("small");
+    let syncsafe = [
+        (size >> 21) & 0x7f,
+        (size >> 14) & 0x7f,
+        (size >> 7) & 0x7f,
+        size & 0x7f,
+    ];
+    let mut tag = b"ID3\x03\x00\x00".to_vec();
+    tag.extend(syncsafe.iter().map(|&b| b as u8));
+    tag.extend_from_slice(&frames);
+    tag
+}
+
+/// Reading chapters costs in proportion to their number in the ID3 library, but not less:
+/// a tag of thousands of CHAP frames (a few hundred KB) is refused before it is parsed.
+#[test]
+fn an_id3_tag_with_thousands_of_chapters_is_refused_unparsed() {
+    let show = Show::example();
+    podseed_ok(show.path(), &["publish", "--quiet"]);
+    let good = snapshot(&show.public());
+    show.add_synthetic_episode("2026-03-01-chapters.mp3", 50_000);
+    let audio = std::fs::read(show.episodes().join("2026-03-01-chapters.mp3")).expect("read");
+    let mut file = chapter_tag(16_000);
+    file.extend_from_slice(&audio);
+    std::fs::write(show.episodes().join("2026-03-01-chapters.mp3"), file).expect("write");
+    assert_refused(
+        &show,
+        &["publish"],
+        &[
+            "2026-03-01-chapters.mp3: has 16000 ID3 chapter frames",
+            "at most 1000",
+        ],
+        &good,
+    );
+    // A few hundred chapters are fine, and published.
+    let mut file = chapter_tag(300);
+    file.extend_from_slice(&audio);
+    std::fs::write(show.episodes().join("2026-03-01-chapters.mp3"), file).expect("write");
+    show.publish();
+    let chapters = std::fs::read_to_string(show.public().join("chapters/2026-03-01-chapters.json"))
+        .expect("chapters json");
+    assert_eq!(chapters.matches("startTime").count(), 300);
+}

@@ -93,6 +93,15 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
             "is not MPEG audio (no MP3 frame found); podseed publishes MP3 files: convert it, e.g. `ffmpeg -i IN -codec:a libmp3lame -q:a 4 OUT.mp3`",
         ));
     }
+    let chapters = count_chapter_frames(&mut file, audio_start).map_err(io_err)?;
+    if chapters > MAX_CHAPTERS {
+        return Err(PublishError::media(
+            path,
+            format!(
+                "has {chapters} ID3 chapter frames; podseed reads at most {MAX_CHAPTERS} (reading more costs far more than their size): remove the CHAP frames, or give the episode a chapters JSON file in podcast.yaml"
+            ),
+        ));
+    }
     file.rewind().map_err(io_err)?;
     let tag = match id3::v1v2::read_from(&mut file) {
         Ok(t) => Some(t),
@@ -112,6 +121,34 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
         picture,
         audio_start,
     })
+}
+
+/// Most ID3 chapter frames read: a long show has a few hundred; the id3 library's work grows
+/// with the square of their number, so a tag of thousands is refused before it is parsed.
+const MAX_CHAPTERS: usize = 1000;
+
+/// How many times a CHAP frame id appears in the leading tags (one linear pass; an image
+/// could hold the bytes by chance, but not a thousand times).
+fn count_chapter_frames(file: &mut File, tags_len: u64) -> std::io::Result<usize> {
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut count = 0;
+    let mut buf = vec![0u8; 64 * 1024 + 3];
+    // The last three bytes of the previous read, so an id across two reads is counted.
+    let mut carried = 0;
+    let mut remaining = tags_len;
+    while remaining > 0 {
+        let want = (buf.len() - carried).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        let n = file.read(&mut buf[carried..carried + want])?;
+        if n == 0 {
+            break;
+        }
+        remaining -= n as u64;
+        let filled = carried + n;
+        count += buf[..filled].windows(4).filter(|w| *w == b"CHAP").count();
+        carried = filled.min(3);
+        buf.copy_within(filled - carried..filled, 0);
+    }
+    Ok(count)
 }
 
 /// Length of the ID3v2 tag(s) at the start of the file (several may follow each other).
@@ -296,6 +333,21 @@ pub fn title_from_file_name(rel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chapter_frames_are_counted_across_read_boundaries_and_only_in_the_tags() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let path = d.path().join("t.mp3");
+        let mut bytes = vec![0u8; 64 * 1024 - 2];
+        bytes.extend_from_slice(b"CHAP");
+        bytes.extend_from_slice(b"xxCHAPCHAP");
+        let tags_len = bytes.len() as u64;
+        bytes.extend_from_slice(b"CHAP after the tags");
+        std::fs::write(&path, &bytes).expect("write");
+        let mut f = File::open(&path).expect("open");
+        assert_eq!(count_chapter_frames(&mut f, tags_len).expect("count"), 3);
+        assert_eq!(count_chapter_frames(&mut f, 0).expect("count"), 0);
+    }
     use id3::frame::{Picture, PictureType};
     use id3::{Frame, Tag, Version};
     use proptest::prelude::*;
