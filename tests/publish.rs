@@ -966,3 +966,45 @@ fn an_id3_tag_with_thousands_of_chapters_is_refused_unparsed() {
         .expect("chapters json");
     assert_eq!(chapters.matches("startTime").count(), 300);
 }
+
+/// A file cut short keeps the Xing header that claims its whole length: the walk of its
+/// frames tells, and the file is refused instead of published with a duration it does not
+/// have. An MP3 inside a RIFF/WAV container is not an MP3 to podcast apps.
+#[test]
+fn a_truncated_mp3_is_refused_not_published_with_its_header_duration() {
+    let show = Show::example();
+    podseed_ok(show.path(), &["publish", "--quiet"]);
+    let good = snapshot(&show.public());
+    let whole = show.source("2026-02-01-swarm-basics.mp3");
+    std::fs::write(
+        show.episodes().join("2026-03-01-cut.mp3"),
+        &whole[..whole.len() / 3],
+    )
+    .expect("write");
+    assert_refused(
+        &show,
+        &["publish"],
+        &["2026-03-01-cut.mp3: holds", "looks cut short"],
+        &good,
+    );
+}
+
+#[test]
+fn an_mp3_in_a_wav_container_is_refused() {
+    let show = Show::example();
+    podseed_ok(show.path(), &["publish", "--quiet"]);
+    let good = snapshot(&show.public());
+    let mp3 = show.source("2026-01-15-welcome.mp3");
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&u32::try_from(mp3.len() + 36).expect("small").to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt \x10\x00\x00\x00\x55\x00\x02\x00\x44\xac\x00\x00\x00\x7d\x00\x00\x01\x00\x00\x00data");
+    wav.extend_from_slice(&u32::try_from(mp3.len()).expect("small").to_le_bytes());
+    wav.extend_from_slice(&mp3);
+    std::fs::write(show.episodes().join("2026-03-01-wav.mp3"), wav).expect("write");
+    assert_refused(
+        &show,
+        &["publish"],
+        &["2026-03-01-wav.mp3: is a WAV (RIFF) file", "ffmpeg"],
+        &good,
+    );
+}

@@ -309,6 +309,15 @@ fn known_from_digests(
             });
             continue;
         };
+        if let Some((found, claimed)) = d.frames.truncated() {
+            problems.push(MediaProblem {
+                path: f.path.clone(),
+                message: format!(
+                    "holds {found} audio frames but its Xing/VBRI header claims {claimed}: it looks cut short (an interrupted copy or upload); copy or export it again"
+                ),
+            });
+            continue;
+        }
         if d.size != f.size {
             problems.push(MediaProblem {
                 path: f.path.clone(),

@@ -279,6 +279,15 @@ impl FrameStats {
         Some(self.samples as f64 / rate)
     }
 
+    /// When a Xing/Info/VBRI header claims clearly more frames than the file holds (a copy
+    /// cut short keeps the header of the whole): (frames found, frames claimed). Encoders
+    /// count a frame or two differently, so up to 1 % (at least 3 frames) is tolerated.
+    pub fn truncated(&self) -> Option<(u64, u64)> {
+        let claimed = u64::from(self.vbr.and_then(|v| v.frames).filter(|&n| n > 0)?);
+        let slack = (claimed / 100).max(3);
+        (self.frames + slack < claimed).then_some((self.frames, claimed))
+    }
+
     /// Average bitrate in bits per second (audio bytes * 8 / duration; use the VBR header's byte count when present), None if unknown.
     pub fn bitrate_bps(&self) -> Option<u64> {
         let secs = self.duration_secs().filter(|&d| d > 0.0)?;
@@ -646,6 +655,25 @@ fn walk_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_claiming_more_frames_than_found_means_truncated() {
+        let stats = |found: u64, claimed: Option<u32>| FrameStats {
+            frames: found,
+            vbr: Some(VbrHeader {
+                kind: VbrKind::Xing,
+                frames: claimed,
+                bytes: None,
+            }),
+            ..FrameStats::default()
+        };
+        assert_eq!(stats(300, Some(1000)).truncated(), Some((300, 1000)));
+        // Encoders count a frame or two differently.
+        assert_eq!(stats(998, Some(1000)).truncated(), None);
+        assert_eq!(stats(1000, Some(1000)).truncated(), None);
+        assert_eq!(stats(300, None).truncated(), None);
+        assert_eq!(FrameStats::default().truncated(), None);
+    }
     use proptest::prelude::*;
 
     /// Builds a header: version bits (3 = V1, 2 = V2, 0 = V2.5), layer (1..=3), bitrate index,

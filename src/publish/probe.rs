@@ -87,6 +87,12 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
         ));
     }
     let audio_start = leading_tags_len(&mut file).map_err(io_err)?;
+    if is_riff_wave(&mut file).map_err(io_err)? {
+        return Err(PublishError::media(
+            path,
+            "is a WAV (RIFF) file, whatever audio it holds; podcast apps expect a plain MP3: convert it, e.g. `ffmpeg -i IN -codec:a libmp3lame -q:a 4 OUT.mp3` (or `-codec:a copy` when it holds MP3)",
+        ));
+    }
     if !has_mpeg_frames(&mut file, audio_start).map_err(io_err)? {
         return Err(PublishError::media(
             path,
@@ -149,6 +155,14 @@ fn count_chapter_frames(file: &mut File, tags_len: u64) -> std::io::Result<usize
         buf.copy_within(filled - carried..filled, 0);
     }
     Ok(count)
+}
+
+/// Whether the file is a RIFF/WAVE container (which may wrap MPEG audio, format 0x55).
+fn is_riff_wave(file: &mut File) -> std::io::Result<bool> {
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut head = [0u8; 12];
+    let n = read_up_to(file, &mut head)?;
+    Ok(n == 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE")
 }
 
 /// Length of the ID3v2 tag(s) at the start of the file (several may follow each other).
