@@ -98,6 +98,34 @@ pub(super) fn resolved(path: &Path) -> PathBuf {
     }
 }
 
+/// The files besides the episodes' audio that a build reads, by field: the show's artwork,
+/// the templates, and each episode's artwork, chapters and transcript.
+fn attachments(
+    image: &Option<PathBuf>,
+    templates_dir: &Option<PathBuf>,
+    episodes: &[EpisodeConfig],
+) -> Vec<(String, PathBuf)> {
+    let mut found = Vec::new();
+    if let Some(i) = image {
+        found.push(("image".into(), i.clone()));
+    }
+    if let Some(t) = templates_dir {
+        found.push(("templates_dir".into(), t.clone()));
+    }
+    for (i, e) in episodes.iter().enumerate() {
+        for (key, v) in [
+            ("image", &e.image),
+            ("chapters", &e.chapters),
+            ("transcript", &e.transcript),
+        ] {
+            if let Some(v) = v {
+                found.push((format!("episodes[{i}].{key}"), v.clone()));
+            }
+        }
+    }
+    found
+}
+
 /// The output folder is podseed's alone (it deletes what it no longer writes there), so no
 /// source may live in it, and it may not overlap the episodes folder either way.
 pub(super) fn check_output_is_separate(
@@ -121,26 +149,9 @@ pub(super) fn check_output_is_separate(
         );
         return;
     }
-    let mut inputs: Vec<(String, &PathBuf)> = Vec::new();
-    if let Some(i) = image {
-        inputs.push(("image".into(), i));
-    }
-    if let Some(t) = templates_dir {
-        inputs.push(("templates_dir".into(), t));
-    }
-    for (i, e) in episodes.iter().enumerate() {
-        for (key, v) in [
-            ("image", &e.image),
-            ("chapters", &e.chapters),
-            ("transcript", &e.transcript),
-        ] {
-            if let Some(v) = v {
-                inputs.push((format!("episodes[{i}].{key}"), v));
-            }
-        }
-    }
+    let inputs = attachments(image, templates_dir, episodes);
     for (field, path) in inputs {
-        if resolved(path).starts_with(&out) {
+        if resolved(&path).starts_with(&out) {
             c.problem(
                 &field,
                 format!(
@@ -166,24 +177,10 @@ pub(super) fn check_sources_inside(
     episodes: &[EpisodeConfig],
 ) {
     let mut sources: Vec<(String, PathBuf)> = vec![("episodes_dir".into(), episodes_dir.into())];
-    if let Some(i) = image {
-        sources.push(("image".into(), i.clone()));
-    }
-    if let Some(t) = templates_dir {
-        sources.push(("templates_dir".into(), t.clone()));
-    }
     for (i, e) in episodes.iter().enumerate() {
         sources.push((format!("episodes[{i}].file"), episodes_dir.join(&e.file)));
-        for (key, v) in [
-            ("image", &e.image),
-            ("chapters", &e.chapters),
-            ("transcript", &e.transcript),
-        ] {
-            if let Some(v) = v {
-                sources.push((format!("episodes[{i}].{key}"), v.clone()));
-            }
-        }
     }
+    sources.extend(attachments(image, templates_dir, episodes));
     for (field, path) in sources {
         let real = resolved(&path);
         if !real.starts_with(root) {
