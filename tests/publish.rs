@@ -908,6 +908,10 @@ fn thousands_of_bad_entries_list_a_bounded_number_of_problems() {
         err.contains("more problems not listed; fix these first"),
         "{err}"
     );
+    assert!(
+        err.contains("more than 100 problems in the config:"),
+        "{err}"
+    );
 }
 
 /// An ID3v2.3 tag of `n` CHAP frames (element ids c0, c1, …, one second each).

@@ -23,6 +23,9 @@ pub(super) struct Checker {
 /// count, in bounded memory and output.
 pub(super) const MAX_PROBLEMS: usize = 100;
 
+/// The end of the closing line of a list cut at [`MAX_PROBLEMS`].
+pub(super) const MORE_NOT_LISTED: &str = "more problems not listed; fix these first";
+
 impl Checker {
     /// A checker for `text`, the contents of the config named `file`.
     pub(super) fn new(file: String, text: &str) -> Checker {
@@ -45,7 +48,7 @@ impl Checker {
                 file: self.file.clone(),
                 position: None,
                 field: String::new(),
-                message: format!("{} more problems not listed; fix these first", self.more),
+                message: format!("{} {MORE_NOT_LISTED}", self.more),
             });
         }
         self.problems

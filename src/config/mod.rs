@@ -165,11 +165,18 @@ fn yaml_hint(message: &str) -> &'static str {
 }
 
 fn format_problems(problems: &[Problem]) -> String {
-    let mut s = format!(
-        "{} problem{} in the config:",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
+    let cut = problems
+        .last()
+        .is_some_and(|p| p.field.is_empty() && p.message.ends_with(check::MORE_NOT_LISTED));
+    let mut s = if cut {
+        format!("more than {} problems in the config:", check::MAX_PROBLEMS)
+    } else {
+        format!(
+            "{} problem{} in the config:",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        )
+    };
     for p in problems {
         s.push_str("\n  ");
         s.push_str(&p.to_string());
