@@ -496,7 +496,7 @@ bad_config!(
 bad_config!(
     a_second_document_is_refused_at_its_start,
     ["language: en" => "language: en\n---\ntitle: Again"],
-    ["podcast.yaml:11:1: not valid YAML:", "more than one document", "remove the `---` line"]
+    ["podcast.yaml:11:1: not valid YAML:", "more than one document", "remove any `---`"]
 );
 
 bad_config!(

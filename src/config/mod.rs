@@ -158,7 +158,7 @@ fn yaml_hint(message: &str) -> &'static str {
     if message.contains("duplicate entry") {
         "; a key may appear once per mapping: keep one of them"
     } else if message.contains("more than one document") {
-        "; the config is one YAML document: remove the `---` line here and merge what follows"
+        "; the config is one YAML document: remove any `---` or `...` line and merge what follows"
     } else {
         ""
     }
@@ -263,6 +263,15 @@ impl Config {
         let file = path.display().to_string();
         // Editors on Windows start UTF-8 files with a byte order mark; it is not YAML.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // Old Mac files break lines with a lone CR, which YAML counts as a line and an
+        // editor shows as one: as LF, every position agrees with what the editor shows.
+        let unix;
+        let text = if text.contains('\r') {
+            unix = text.replace("\r\n", "\n").replace('\r', "\n");
+            unix.as_str()
+        } else {
+            text
+        };
         if let Some(position) = too_deep(text) {
             return Err(ConfigError::Invalid(vec![Problem {
                 file,
@@ -281,8 +290,10 @@ impl Config {
                 let message = e.to_string();
                 let structural = message.contains("duplicate entry")
                     || message.contains("more than one document");
+                // When the event scan cannot place it either, the document as a whole.
+                let first_line = Position { line: 1, column: 1 };
                 let position = if structural {
-                    position::structure_error(text)
+                    position::structure_error(text).or(Some(first_line))
                 } else {
                     None
                 }
@@ -644,7 +655,8 @@ mod tests {
         ) {
             let d = dir_with_episode();
             if let Err(ConfigError::Invalid(problems)) = parse_in(d.path(), &text) {
-                let lines = text.lines().count().max(1);
+                // Lines as YAML and editors count them: a lone CR breaks a line too.
+                let lines = text.replace("\r\n", "\n").replace('\r', "\n").lines().count().max(1);
                 for p in problems.iter().filter_map(|p| p.position.map(|pos| (p, pos))) {
                     let (p, pos) = p;
                     prop_assert!(
