@@ -107,6 +107,17 @@ fn not_utf8(path: &Path, e: &std::string::FromUtf8Error) -> ConfigError {
     }])
 }
 
+/// `text` with every line break YAML knows (CR LF, a lone CR as in old Mac files, NEL, LS
+/// and PS) written as LF, so that each position counts lines as the YAML parser does and
+/// as `lines()` does.
+fn unix_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+    const OTHERS: [char; 4] = ['\r', '\u{85}', '\u{2028}', '\u{2029}'];
+    if !text.contains(OTHERS) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace(OTHERS, "\n"))
+}
+
 /// Largest config read: parsing and checking cost memory in proportion to the file (about
 /// fifty times its size), so an absurd one is refused before it is read.
 const MAX_CONFIG_BYTES: u64 = 8 << 20;
@@ -263,15 +274,8 @@ impl Config {
         let file = path.display().to_string();
         // Editors on Windows start UTF-8 files with a byte order mark; it is not YAML.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        // Old Mac files break lines with a lone CR, which YAML counts as a line and an
-        // editor shows as one: as LF, every position agrees with what the editor shows.
-        let unix;
-        let text = if text.contains('\r') {
-            unix = text.replace("\r\n", "\n").replace('\r', "\n");
-            unix.as_str()
-        } else {
-            text
-        };
+        let unix = unix_breaks(text);
+        let text = unix.as_ref();
         if let Some(position) = too_deep(text) {
             return Err(ConfigError::Invalid(vec![Problem {
                 file,
@@ -655,8 +659,8 @@ mod tests {
         ) {
             let d = dir_with_episode();
             if let Err(ConfigError::Invalid(problems)) = parse_in(d.path(), &text) {
-                // Lines as YAML and editors count them: a lone CR breaks a line too.
-                let lines = text.replace("\r\n", "\n").replace('\r', "\n").lines().count().max(1);
+                // Lines as YAML counts them (a lone CR or NEL breaks a line too).
+                let lines = unix_breaks(&text).lines().count().max(1);
                 for p in problems.iter().filter_map(|p| p.position.map(|pos| (p, pos))) {
                     let (p, pos) = p;
                     prop_assert!(
