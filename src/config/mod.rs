@@ -27,6 +27,7 @@ pub use position::{Position, PositionIndex};
 use check::{kind, Checker, Fields};
 use episodes::read_episodes;
 pub use episodes::{parse_date, transcript_type, EpisodeConfig, EpisodeType, PLAUSIBLE_YEARS};
+pub use paths::image_extension;
 use paths::{check_artwork, check_output_is_separate, check_sources_inside, resolved};
 pub use paths::{join_url, normalize_rel};
 use serve::read_serve;

@@ -197,15 +197,28 @@ pub(super) fn check_sources_inside(
     }
 }
 
+/// The image format from its magic bytes (artwork in the config, pictures in ID3 tags); podcast apps show JPEG and PNG, browsers all four.
+pub fn image_extension(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("jpg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if bytes.starts_with(b"GIF8") {
+        Some("gif")
+    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("webp")
+    } else {
+        None
+    }
+}
+
 /// Artwork must be what podcast apps show: PNG or JPEG, told by its first bytes.
 pub(super) fn check_artwork(c: &mut Checker, field: &str, path: &Path) {
-    let mut head = [0u8; 8];
+    let mut head = [0u8; 12];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .unwrap_or(0);
-    let png = n == 8 && head == *b"\x89PNG\r\n\x1a\n";
-    let jpeg = n >= 3 && head[..3] == [0xFF, 0xD8, 0xFF];
-    if !png && !jpeg {
+    if !matches!(image_extension(&head[..n]), Some("png" | "jpg")) {
         c.problem(
             field,
             format!(
@@ -220,6 +233,14 @@ pub(super) fn check_artwork(c: &mut Checker, field: &str, path: &Path) {
 mod tests {
     use super::super::fixture::{dir_with_episode, parse_in, MINIMAL};
     use super::*;
+
+    #[test]
+    fn image_formats_by_magic() {
+        assert_eq!(image_extension(b"\x89PNG\r\n\x1a\nrest"), Some("png"));
+        assert_eq!(image_extension(b"GIF89a"), Some("gif"));
+        assert_eq!(image_extension(b"RIFF\0\0\0\0WEBPVP8 "), Some("webp"));
+        assert_eq!(image_extension(b"BM"), None);
+    }
 
     #[test]
     fn output_must_not_overlap_sources() {
