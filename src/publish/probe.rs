@@ -93,13 +93,13 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
             "is a WAV (RIFF) file, whatever audio it holds; podcast apps expect a plain MP3: convert it, e.g. `ffmpeg -i IN -codec:a libmp3lame -q:a 4 OUT.mp3` (or `-codec:a copy` when it holds MP3)",
         ));
     }
-    if !has_mpeg_frames(&mut file, audio_start).map_err(io_err)? {
+    let (has_frames, chapters) = sniff(&mut file, audio_start).map_err(io_err)?;
+    if !has_frames {
         return Err(PublishError::media(
             path,
             "is not MPEG audio (no MP3 frame found); podseed publishes MP3 files: convert it, e.g. `ffmpeg -i IN -codec:a libmp3lame -q:a 4 OUT.mp3`",
         ));
     }
-    let chapters = count_chapter_frames(&mut file, audio_start).map_err(io_err)?;
     if chapters > MAX_CHAPTERS {
         return Err(PublishError::media(
             path,
@@ -133,28 +133,49 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
 /// with the square of their number, so a tag of thousands is refused before it is parsed.
 const MAX_CHAPTERS: usize = 1000;
 
-/// How many times a CHAP frame id appears in the leading tags (one linear pass; an image
+/// Counts CHAP frame ids in the first `limit` bytes of a stream fed in chunks (an image
 /// could hold the bytes by chance, but not a thousand times).
-fn count_chapter_frames(file: &mut File, tags_len: u64) -> std::io::Result<usize> {
-    file.seek(std::io::SeekFrom::Start(0))?;
-    let mut count = 0;
-    let mut buf = vec![0u8; 64 * 1024 + 3];
-    // The last three bytes of the previous read, so an id across two reads is counted.
-    let mut carried = 0;
-    let mut remaining = tags_len;
-    while remaining > 0 {
-        let want = (buf.len() - carried).min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        let n = file.read(&mut buf[carried..carried + want])?;
-        if n == 0 {
-            break;
+struct ChapterCount {
+    limit: u64,
+    seen: u64,
+    /// The last three bytes fed, so an id across two chunks is counted.
+    tail: Vec<u8>,
+    count: usize,
+}
+
+impl ChapterCount {
+    fn new(limit: u64) -> Self {
+        ChapterCount {
+            limit,
+            seen: 0,
+            tail: Vec::with_capacity(6),
+            count: 0,
         }
-        remaining -= n as u64;
-        let filled = carried + n;
-        count += buf[..filled].windows(4).filter(|w| *w == b"CHAP").count();
-        carried = filled.min(3);
-        buf.copy_within(filled - carried..filled, 0);
     }
-    Ok(count)
+
+    fn feed(&mut self, chunk: &[u8]) {
+        let take =
+            usize::try_from(self.limit - self.seen).map_or(chunk.len(), |l| l.min(chunk.len()));
+        let part = &chunk[..take];
+        self.seen += take as u64;
+        // Ids that start in the tail and end in this part, then those inside the part.
+        let tail_len = self.tail.len();
+        self.tail.extend_from_slice(&part[..part.len().min(3)]);
+        self.count += self
+            .tail
+            .windows(4)
+            .take(tail_len)
+            .filter(|w| *w == b"CHAP")
+            .count();
+        self.count += part.windows(4).filter(|w| *w == b"CHAP").count();
+        // The new tail: the last three bytes of the old tail and this part together.
+        if part.len() >= 3 {
+            self.tail.clear();
+            self.tail.extend_from_slice(&part[part.len() - 3..]);
+        } else {
+            self.tail.drain(..self.tail.len().saturating_sub(3));
+        }
+    }
 }
 
 /// Whether the file is a RIFF/WAVE container (which may wrap MPEG audio, format 0x55).
@@ -179,9 +200,12 @@ fn leading_tags_len(file: &mut File) -> std::io::Result<u64> {
     }
 }
 
-fn has_mpeg_frames(file: &mut File, audio_start: u64) -> std::io::Result<bool> {
+/// One read of the tags and the start of the audio: whether an MPEG frame follows the
+/// tags, and how many chapter frames the tags hold.
+fn sniff(file: &mut File, audio_start: u64) -> std::io::Result<(bool, usize)> {
     file.seek(std::io::SeekFrom::Start(0))?;
     let mut scanner = FrameScanner::new(audio_start);
+    let mut chapters = ChapterCount::new(audio_start);
     let mut buf = vec![0u8; 64 * 1024];
     let mut remaining = audio_start + SNIFF_BYTES;
     while remaining > 0 {
@@ -191,9 +215,10 @@ fn has_mpeg_frames(file: &mut File, audio_start: u64) -> std::io::Result<bool> {
             break;
         }
         scanner.feed(&buf[..n]);
+        chapters.feed(&buf[..n]);
         remaining -= n as u64;
     }
-    Ok(scanner.finish().first.is_some())
+    Ok((scanner.finish().first.is_some(), chapters.count))
 }
 
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -344,8 +369,16 @@ mod tests {
         bytes.extend_from_slice(b"CHAP after the tags");
         std::fs::write(&path, &bytes).expect("write");
         let mut f = File::open(&path).expect("open");
-        assert_eq!(count_chapter_frames(&mut f, tags_len).expect("count"), 3);
-        assert_eq!(count_chapter_frames(&mut f, 0).expect("count"), 0);
+        assert_eq!(sniff(&mut f, tags_len).expect("count").1, 3);
+        assert_eq!(sniff(&mut f, 0).expect("count").1, 0);
+        // However the bytes are cut into chunks.
+        for size in [1, 2, 3, 5, 4096] {
+            let mut c = ChapterCount::new(tags_len);
+            for chunk in bytes.chunks(size) {
+                c.feed(chunk);
+            }
+            assert_eq!(c.count, 3, "chunks of {size}");
+        }
     }
     use id3::frame::{Picture, PictureType};
     use id3::{Frame, Tag, Version};
