@@ -84,10 +84,19 @@ pub fn manifest_path(out: &Path) -> PathBuf {
     out.join(MANIFEST)
 }
 
-/// The manifest's modification stamp, to notice a new build cheaply.
-pub fn stamp(out: &Path) -> Option<(SystemTime, u64)> {
+/// What tells one build in `out` from the next, cheaply: the output folder itself (publish
+/// swaps in a new folder for each build that changes the site) and the manifest's mtime and
+/// size (a build that changes only the manifest replaces it alone).
+pub fn stamp(out: &Path) -> Option<(u64, SystemTime, u64)> {
     let m = std::fs::metadata(manifest_path(out)).ok()?;
-    Some((m.modified().ok()?, m.len()))
+    #[cfg(unix)]
+    let folder = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(out).ok()?.ino()
+    };
+    #[cfg(not(unix))]
+    let folder = 0;
+    Some((folder, m.modified().ok()?, m.len()))
 }
 
 /// Reads the catalog of the build in `out`.

@@ -68,6 +68,14 @@ pub enum PublishError {
     /// A torrent could not be built.
     #[error(transparent)]
     Metainfo(#[from] metainfo::MetainfoError),
+    /// The output folder cannot take a new build (not a folder, or another publish holds it).
+    #[error("{}: {message}", .path.display())]
+    Output {
+        /// The output folder.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 /// A media file podseed cannot publish, and why.
@@ -112,7 +120,9 @@ impl PublishError {
             PublishError::Config(_) | PublishError::Media(_) | PublishError::Template { .. } => {
                 true
             }
-            PublishError::Io { .. } | PublishError::Metainfo(_) => false,
+            PublishError::Io { .. } | PublishError::Metainfo(_) | PublishError::Output { .. } => {
+                false
+            }
         }
     }
 }

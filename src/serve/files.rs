@@ -4,9 +4,9 @@
 //!
 //! One GET or HEAD in, one response out: strong ETags with If-None-Match, If-Modified-Since,
 //! one byte range per request with If-Range, and bodies streamed from disk in 64 KiB chunks.
-//! Hidden paths (any segment starting with `.`, which covers the `.podseed/` state and the
-//! writer's `.x.podseed-tmp-*` files) and anything resolving outside the output folder are
-//! never served. Not here: routing, the tracker endpoints, where statistics are kept (the
+//! Hidden paths (any segment starting with `.`, which covers the `.podseed/` state and
+//! temporary files older versions of publish left) and anything resolving outside the
+//! output folder are never served. Not here: routing, the tracker endpoints, where statistics are kept (the
 //! caller's `on_body_bytes` does the counting), cache lifetimes, directory listings,
 //! multipart ranges and compression.
 

@@ -167,9 +167,16 @@ impl Show {
     /// Adds episode `file` of about `bytes` bytes: MPEG-1 layer III frames (128 kbit/s,
     /// 44.1 kHz, 417 bytes each) with a pseudo-random payload, so every piece differs.
     pub fn add_synthetic_episode(&self, file: &str, bytes: usize) {
+        self.write_synthetic_episode(file, bytes, 0);
+    }
+
+    /// Writes episode `file` as [`Show::add_synthetic_episode`] does, with a payload drawn
+    /// from `seed`, under a temporary name renamed over `file` (as an editor saves): a file
+    /// already published keeps its old bytes in the output until publish replaces it.
+    pub fn write_synthetic_episode(&self, file: &str, bytes: usize, seed: u64) {
         const HEADER: [u8; 4] = [0xFF, 0xFB, 0x90, 0x44];
         const FRAME: usize = 417;
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed;
         let mut out = Vec::with_capacity(bytes + FRAME);
         while out.len() < bytes {
             out.extend_from_slice(&HEADER);
@@ -181,7 +188,9 @@ impl Show {
                 (state >> 56) as u8 & 0x7F
             }));
         }
-        std::fs::write(self.episodes().join(file), out).expect("write episode");
+        let tmp = self.episodes().join(format!(".{file}.partial"));
+        std::fs::write(&tmp, out).expect("write episode");
+        std::fs::rename(&tmp, self.episodes().join(file)).expect("rename episode");
     }
 
     /// Adds episode `file`, a copy of the welcome episode under another name (so another
