@@ -11,12 +11,16 @@ use url::Url;
 use super::{Position, PositionIndex, Problem};
 
 /// Collects the problems of one config file, each located by its field path.
-pub(super) struct Checker {
+pub(super) struct Checker<'t> {
     file: String,
-    index: PositionIndex,
+    text: &'t str,
+    /// Built at the first problem: a clean config is parsed once, not twice.
+    index: Option<PositionIndex<'t>>,
     problems: Vec<Problem>,
     /// Problems past [`MAX_PROBLEMS`], counted, not kept.
     more: usize,
+    /// Whether a check stopped early because the list was full (so `more` is a lower bound).
+    cut_short: bool,
 }
 
 /// Problems listed at most: a file with thousands of bad entries gets the first ones and a
@@ -26,15 +30,50 @@ pub(super) const MAX_PROBLEMS: usize = 100;
 /// The end of the closing line of a list cut at [`MAX_PROBLEMS`].
 pub(super) const MORE_NOT_LISTED: &str = "more problems not listed; fix these first";
 
-impl Checker {
+impl<'t> Checker<'t> {
     /// A checker for `text`, the contents of the config named `file`.
-    pub(super) fn new(file: String, text: &str) -> Checker {
+    pub(super) fn new(file: String, text: &'t str) -> Checker<'t> {
         Checker {
             file,
-            index: PositionIndex::new(text),
+            text,
+            index: None,
             problems: Vec::new(),
             more: 0,
+            cut_short: false,
         }
+    }
+
+    /// Where things are in the text, indexed on first use.
+    fn index(&mut self) -> &mut PositionIndex<'t> {
+        let text = self.text;
+        self.index.get_or_insert_with(|| PositionIndex::new(text))
+    }
+
+    /// Position of the value at `path` (see [`PositionIndex::value`]).
+    pub(super) fn value_position(&mut self, path: &str) -> Option<Position> {
+        if self.is_full() {
+            return None;
+        }
+        self.index().value(path)
+    }
+
+    /// Position of the key at `path` (see [`PositionIndex::key`]).
+    pub(super) fn key_position(&mut self, path: &str) -> Option<Position> {
+        if self.is_full() {
+            return None;
+        }
+        self.index().key(path)
+    }
+
+    /// Whether [`MAX_PROBLEMS`] are listed: a long list's remaining checks may stop, so a
+    /// file of a million bad entries costs no more than reading it.
+    pub(super) fn is_full(&self) -> bool {
+        self.problems.len() >= MAX_PROBLEMS
+    }
+
+    /// Notes that a check stopped early because the list was full.
+    pub(super) fn cut_short(&mut self) {
+        self.cut_short = true;
     }
 
     /// The problems found, in the order of the file.
@@ -43,12 +82,17 @@ impl Checker {
         // file (no position) last. Stable, so one place keeps its checks' order.
         self.problems
             .sort_by_key(|p| p.position.map_or((usize::MAX, 0), |p| (p.line, p.column)));
-        if self.more > 0 {
+        if self.more > 0 || self.cut_short {
             self.problems.push(Problem {
                 file: self.file.clone(),
                 position: None,
                 field: String::new(),
-                message: format!("{} {MORE_NOT_LISTED}", self.more),
+                // Cut short, the count would be a guess: say only that there are more.
+                message: if self.cut_short {
+                    MORE_NOT_LISTED.to_string()
+                } else {
+                    format!("{} {MORE_NOT_LISTED}", self.more)
+                },
             });
         }
         self.problems
@@ -61,7 +105,7 @@ impl Checker {
 
     /// Reports `message` at the value of `field`.
     pub(super) fn problem(&mut self, field: &str, message: impl Into<String>) {
-        let position = self.index.value(field);
+        let position = self.value_position(field);
         self.push(field, position, message.into());
     }
 
@@ -160,7 +204,7 @@ impl<'a> Fields<'a> {
     /// Reports `key` as missing, at the mapping that should hold it.
     pub(super) fn report_missing(&self, c: &mut Checker, key: &'static str, why: &str) {
         let path = self.field_path(key);
-        let pos = c.index.value(&self.path);
+        let pos = c.value_position(&self.path);
         c.push(&path, pos, format!("missing: {why}"));
     }
 
@@ -258,7 +302,7 @@ impl<'a> Fields<'a> {
                     format!("{}.{name}", self.path)
                 };
                 let known: Vec<&str> = self.used.iter().copied().collect();
-                let pos = c.index.key(&path);
+                let pos = c.key_position(&path);
                 c.push(
                     &path,
                     pos,

@@ -106,6 +106,11 @@ pub(super) fn read_episodes(
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     let mut guids: BTreeMap<String, String> = BTreeMap::new();
     for (i, item) in items.iter().enumerate() {
+        if c.is_full() {
+            // The rest would only be counted; checking them (a stat each) is not worth it.
+            c.cut_short();
+            break;
+        }
         let p = format!("{path}[{i}]");
         let mut f = Fields::new(c, item, &p);
         let file = f.required_text(c, "file");

@@ -19,34 +19,56 @@ pub struct Position {
     pub column: usize,
 }
 
-/// Positions of keys and values by field path.
-#[derive(Debug, Default)]
-pub struct PositionIndex {
-    values: HashMap<String, Position>,
-    keys: HashMap<String, Position>,
+/// Positions of keys and values by field path, read from the text as far as the lookups
+/// need: the first problems of a long file cost a short read, not a parse of the whole file.
+pub struct PositionIndex<'t> {
+    builder: Builder,
+    /// The event parser, where it stopped; None once the document is read (or broken).
+    parser: Option<Parser<std::str::Chars<'t>>>,
     /// Where a problem of the whole document points when nothing nearer is known: its
     /// first line (None for an empty document).
     start: Option<Position>,
 }
 
-impl PositionIndex {
-    /// Indexes `source`. Of a document that yaml-rust2 cannot scan (serde_norway reads a
-    /// few that it cannot, such as tabs after a colon) only what came before the error is
-    /// indexed; a problem elsewhere points at the first line.
-    pub fn new(source: &str) -> Self {
-        let mut builder = Builder::default();
-        let mut parser = Parser::new_from_str(source);
-        let _ = parser.load(&mut builder, false);
-        let mut index = builder.index;
-        index.start = (!source.trim().is_empty()).then_some(Position { line: 1, column: 1 });
-        index
+impl<'t> PositionIndex<'t> {
+    /// An index of `source`, read on demand. Of a document that yaml-rust2 cannot scan
+    /// (serde_norway reads a few that it cannot, such as tabs after a colon) only what
+    /// comes before the error is indexed; a problem elsewhere points at the first line.
+    pub fn new(source: &'t str) -> Self {
+        PositionIndex {
+            builder: Builder::default(),
+            parser: Some(Parser::new_from_str(source)),
+            start: (!source.trim().is_empty()).then_some(Position { line: 1, column: 1 }),
+        }
+    }
+
+    /// Reads events until `found` holds and one event more (a block mapping's position is
+    /// its first key, which the event after its start gives), or to the document's end.
+    fn read_until(&mut self, found: impl Fn(&Places) -> bool) {
+        let mut extra = 1;
+        loop {
+            if found(&self.builder.places) {
+                if extra == 0 {
+                    return;
+                }
+                extra -= 1;
+            }
+            let Some(parser) = self.parser.as_mut() else {
+                return;
+            };
+            match parser.next_token() {
+                Ok((Event::StreamEnd | Event::DocumentEnd, _)) | Err(_) => self.parser = None,
+                Ok((ev, mark)) => self.builder.on_event(ev, mark),
+            }
+        }
     }
 
     /// Position of the value at `path`, else of the nearest enclosing node that has one.
-    pub fn value(&self, path: &str) -> Option<Position> {
+    pub fn value(&mut self, path: &str) -> Option<Position> {
+        self.read_until(|p| p.values.contains_key(path));
         let mut p = path;
         loop {
-            if let Some(pos) = self.values.get(p) {
+            if let Some(pos) = self.builder.places.values.get(p) {
                 return Some(*pos);
             }
             let Some(up) = parent(p) else {
@@ -57,8 +79,12 @@ impl PositionIndex {
     }
 
     /// Position of the key that names `path` (for unknown-field errors), else of its value.
-    pub fn key(&self, path: &str) -> Option<Position> {
-        self.keys.get(path).copied().or_else(|| self.value(path))
+    pub fn key(&mut self, path: &str) -> Option<Position> {
+        self.read_until(|p| p.keys.contains_key(path));
+        match self.builder.places.keys.get(path) {
+            Some(pos) => Some(*pos),
+            None => self.value(path),
+        }
     }
 }
 
@@ -101,10 +127,17 @@ enum Frame {
     },
 }
 
+/// What the event walk found so far.
+#[derive(Default)]
+struct Places {
+    values: HashMap<String, Position>,
+    keys: HashMap<String, Position>,
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    index: PositionIndex,
+    places: Places,
     /// The first key seen twice in one mapping, where it is seen the second time.
     repeated_key: Option<Position>,
     /// Where each document starts.
@@ -130,7 +163,7 @@ impl Builder {
                 None => {
                     // A key: remember it; complex (non-scalar) keys are named by "?".
                     let k = scalar.unwrap_or("?").to_string();
-                    let earlier = self.index.keys.insert(join(path, &k), pos);
+                    let earlier = self.places.keys.insert(join(path, &k), pos);
                     if earlier.is_some() && scalar.is_some() && self.repeated_key.is_none() {
                         self.repeated_key = Some(pos);
                     }
@@ -138,7 +171,7 @@ impl Builder {
                         // A block mapping's start mark lies after its first key; its first
                         // key is where a reader looks for it.
                         *seen_key = true;
-                        self.index.values.insert(path.clone(), pos);
+                        self.places.values.insert(path.clone(), pos);
                     }
                     *key = Some(k);
                     None
@@ -165,18 +198,18 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(ref value, ..) => {
                 if let Some(p) = self.place(Some(value), pos) {
-                    self.index.values.entry(p).or_insert(pos);
+                    self.places.values.entry(p).or_insert(pos);
                 }
             }
             Event::Alias(_) => {
                 if let Some(p) = self.place(None, pos) {
-                    self.index.values.entry(p).or_insert(pos);
+                    self.places.values.entry(p).or_insert(pos);
                 }
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let is_map = matches!(ev, Event::MappingStart(..));
                 let path = self.place(None, pos).unwrap_or_else(|| "?".to_string());
-                self.index.values.entry(path.clone()).or_insert(pos);
+                self.places.values.entry(path.clone()).or_insert(pos);
                 self.stack.push(if is_map {
                     Frame::Map {
                         path,
@@ -192,7 +225,7 @@ impl MarkedEventReceiver for Builder {
             }
             Event::DocumentStart => {
                 // Keys repeat across documents without being duplicates.
-                self.index.keys.clear();
+                self.places.keys.clear();
                 self.documents.push(pos);
             }
             _ => {}
@@ -207,7 +240,7 @@ mod tests {
     #[test]
     fn positions_of_nested_keys_and_values() {
         let src = "title: Show\ntorrent:\n  piece_length: 3\nepisodes:\n  - file: a.mp3\n    date: nope\n";
-        let idx = PositionIndex::new(src);
+        let mut idx = PositionIndex::new(src);
         assert_eq!(idx.value("title"), Some(Position { line: 1, column: 8 }));
         assert_eq!(
             idx.key("torrent.piece_length"),
@@ -236,9 +269,9 @@ mod tests {
 
     #[test]
     fn broken_yaml_keeps_what_came_before_and_falls_back_to_the_first_line() {
-        let idx = PositionIndex::new("a: 1\nb: [1, 2\n");
+        let mut idx = PositionIndex::new("a: 1\nb: [1, 2\n");
         assert_eq!(idx.value("a"), Some(Position { line: 1, column: 4 }));
-        let idx = PositionIndex::new("title:\tone.mp3");
+        let mut idx = PositionIndex::new("title:\tone.mp3");
         assert_eq!(
             idx.value("description"),
             Some(Position { line: 1, column: 1 })
