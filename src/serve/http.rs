@@ -279,6 +279,8 @@ pub struct EpisodeStats {
 pub struct Stats {
     /// Seconds since start.
     pub uptime_secs: u64,
+    /// STUN Binding requests answered on the UDP port (browsers learning their address).
+    pub stun_requests: u64,
     /// Episodes, in feed order.
     pub episodes: Vec<EpisodeStats>,
     /// Sums over the episodes.
@@ -323,6 +325,7 @@ pub fn stats(state: &State) -> Stats {
         .collect();
     Stats {
         uptime_secs: state.now(),
+        stun_requests: state.stun_requests(),
         episodes,
         totals,
     }
@@ -406,6 +409,11 @@ pub fn metrics(state: &State) -> String {
         out,
         "# HELP podseed_uptime_seconds Seconds since serve started.\n# TYPE podseed_uptime_seconds gauge\npodseed_uptime_seconds {}",
         s.uptime_secs
+    );
+    let _ = writeln!(
+        out,
+        "# HELP podseed_stun_requests_total STUN Binding requests answered.\n# TYPE podseed_stun_requests_total counter\npodseed_stun_requests_total {}",
+        s.stun_requests
     );
     out
 }

@@ -99,6 +99,8 @@ pub struct State {
     http_bytes: Arc<Mutex<HashMap<String, u64>>>,
     counter: Counter,
     started: Instant,
+    /// STUN Binding requests answered on the UDP port.
+    stun_requests: std::sync::atomic::AtomicU64,
 }
 
 impl State {
@@ -146,7 +148,20 @@ impl State {
             http_bytes,
             counter,
             started: Instant::now(),
+            stun_requests: Default::default(),
         })
+    }
+
+    /// Counts one STUN Binding request answered.
+    pub fn count_stun_request(&self) {
+        self.stun_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// STUN Binding requests answered since start.
+    pub fn stun_requests(&self) -> u64 {
+        self.stun_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Seconds since start: the tracker's clock.
