@@ -1,5 +1,6 @@
 //! The HTTP front: one listener for the site and web seed (static files), the HTTP tracker
-//! (`/announce`, `/scrape`), and the figures (`/stats` JSON, `/metrics` Prometheus text).
+//! (`/announce`, `/scrape`), and the figures (`/stats` JSON, `/metrics` Prometheus text),
+//! all with CORS headers (see `cors`).
 //!
 //! Connections are accepted by our own loop so that they are capped (a semaphore), have a
 //! header-read timeout (slow clients cannot hold slots), and drain on shutdown. Routing is a
@@ -23,7 +24,7 @@ use crate::tracker::proto;
 use crate::tracker::proto::http::ReplyPeer;
 use crate::tracker::{Announce, PeerUpdate};
 
-use super::State;
+use super::{cors, State};
 use crate::net::{IdleTimeout, PerIp};
 
 /// How long a client may take to send its request headers.
@@ -74,7 +75,15 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
         let state = state.clone();
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(respond(&state, req, peer).await) }
+            async move {
+                // CORS in one place, for every route (see `cors`).
+                if req.method() == Method::OPTIONS {
+                    return Ok::<_, Infallible>(cors::preflight());
+                }
+                let mut response = respond(&state, req, peer).await;
+                cors::add_headers(response.headers_mut());
+                Ok(response)
+            }
         });
         let io = TokioIo::new(IdleTimeout::new(stream, IDLE_TIMEOUT));
         let conn = graceful.watch(builder.serve_connection(io, service));

@@ -7,6 +7,7 @@
 //! tracker never serves half a build. This module wires things up; protocol logic lives in
 //! `tracker`, file serving in [`files`].
 
+pub mod cors;
 pub mod files;
 pub mod http;
 pub mod udp;
