@@ -335,7 +335,7 @@ impl Sockets {
         if let Some(addr) = serve.udp_tracker {
             let socket = std::net::UdpSocket::bind(addr).map_err(bind_err("udp tracker", addr))?;
             let bound = socket.local_addr().map_err(bind_err("udp tracker", addr))?;
-            tracing::info!("udp tracker: udp://{bound}/announce");
+            tracing::info!("udp tracker: udp://{bound}/announce (also answers STUN)");
             (udp, udp_addr) = (Some(socket), Some(bound));
         }
         let mut peer = None;

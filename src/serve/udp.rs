@@ -2,10 +2,11 @@
 //! answers STUN Binding requests, so that browsers on the show's page learn their public
 //! address from us rather than from a third party's STUN server.
 //!
-//! Parsing and replies are `tracker::proto::udp`'s and `net::stun`'s pure functions; this loop only moves bytes and
-//! asks the shared [`Tracker`](crate::tracker::Tracker). Invalid datagrams get an error reply when they carry a
-//! transaction id, else are dropped; nothing a client sends can stop the loop. A datagram
-//! with STUN's shape ([`stun::is_stun`]) is STUN: no BEP 15 packet we could accept has it.
+//! Parsing and replies are `tracker::proto::udp`'s and `net::stun`'s pure functions; this
+//! loop only moves bytes and asks the shared [`Tracker`](crate::tracker::Tracker). Invalid
+//! datagrams get an error reply when they carry a transaction id, else are dropped; nothing
+//! a client sends can stop the loop. A datagram with STUN's shape ([`stun::is_stun`]) is
+//! STUN: no BEP 15 packet we could accept has it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
