@@ -115,6 +115,21 @@ fn stun_binding_over_ipv6_maps_the_clients_address() {
 }
 
 #[test]
+fn a_dual_stack_port_answers_an_ipv4_client_with_its_ipv4_address() {
+    // On `[::]` an IPv4 client arrives as ::ffff:127.0.0.1; the browser must be told the
+    // IPv4 address it has, not the mapped form.
+    let v6only =
+        std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").is_ok_and(|v| v.trim() == "1");
+    if UdpSocket::bind("[::]:0").is_err() || v6only {
+        skip(test_name!(), "no dual-stack IPv6 sockets");
+        return;
+    }
+    let s = served_on("\"[::]:0\"");
+    let port = s.server.udp().port();
+    binding_maps_our_address(SocketAddr::from(([127, 0, 0, 1], port)));
+}
+
+#[test]
 fn a_bep15_connect_is_still_answered_on_the_stun_port() {
     let s = served_on("127.0.0.1:0");
     let to = s.server.udp();
