@@ -97,9 +97,9 @@ pub enum StunError {
     /// An attribute runs past the end of the message.
     #[error("STUN attribute {0:#06x} runs past the end of the message")]
     TruncatedAttribute(u16),
-    /// Something follows the FINGERPRINT attribute, which must come last.
-    #[error("STUN attribute after FINGERPRINT")]
-    AfterFingerprint,
+    /// FINGERPRINT is not a 4-byte value at the very end, where it must be.
+    #[error("STUN FINGERPRINT is not the last attribute or not 4 bytes")]
+    MisplacedFingerprint,
     /// The FINGERPRINT does not match the message.
     #[error("STUN FINGERPRINT does not match")]
     BadFingerprint,
@@ -188,7 +188,7 @@ fn walk_attributes(packet: &[u8]) -> Result<Vec<u16>, StunError> {
         }
         if kind == ATTR_FINGERPRINT {
             if len != 4 || at + 8 != packet.len() {
-                return Err(StunError::AfterFingerprint);
+                return Err(StunError::MisplacedFingerprint);
             }
             let claimed = u32::from_be_bytes([
                 packet[at + 4],
@@ -511,7 +511,10 @@ mod tests {
         let mut after_fp = hex(SAMPLE_REQUEST);
         after_fp.extend_from_slice(&hex("8022 0000"));
         after_fp[3] += 4;
-        assert_eq!(parse_request(&after_fp), Err(StunError::AfterFingerprint));
+        assert_eq!(
+            parse_request(&after_fp),
+            Err(StunError::MisplacedFingerprint)
+        );
         assert_eq!(parse_request(&[0u8; 19]), Err(StunError::NotStun));
         let mut rfc3489 = binding(&[]);
         rfc3489[4] = 0; // the classic protocol had no cookie
