@@ -151,10 +151,6 @@ pub fn write(out: &Path, plan: &Plan, previous: &[String]) -> Result<WriteStats,
 /// The output folder as an absolute path with symlinks resolved (a symlinked output is
 /// built beside its target, so that the swap replaces the folder, not the link).
 fn resolve_output(out: &Path) -> Result<PathBuf, PublishError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PublishError::Io { path, source }
-    };
     let resolved = if fs::symlink_metadata(out).is_ok() {
         fs::canonicalize(out).map_err(io_err(out))?
     } else {
@@ -198,10 +194,6 @@ impl Staging {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dir = out.with_file_name(format!(".{name}.podseed"));
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| PublishError::Io { path, source }
-        };
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         // Git ignores the folder on its own, whatever the project's .gitignore says.
         let ignore = dir.join(".gitignore");
@@ -273,10 +265,6 @@ fn build(
     previous: &[String],
     manifest: &[u8],
 ) -> Result<(), PublishError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PublishError::Io { path, source }
-    };
     fs::create_dir_all(next).map_err(io_err(next))?;
     for (f, &is_current) in files.iter().zip(current) {
         let target = next.join(&f.rel);
@@ -343,10 +331,6 @@ fn is_current(out: &Path, f: &OutputFile) -> bool {
 /// manifest folder and every path in `ours` stay behind, so do leftovers of old versions'
 /// temporary files. Empty folders are kept; a folder emptied of podseed's files is not.
 fn carry_over(out: &Path, next: &Path, ours: &BTreeSet<&str>) -> Result<(), PublishError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PublishError::Io { path, source }
-    };
     let manifest_dir = out.join(MANIFEST_DIR);
     let walk = walkdir::WalkDir::new(out)
         .min_depth(1)
@@ -407,10 +391,6 @@ fn replace_manifest(out: &Path, staging: &Staging, manifest: &[u8]) -> Result<()
     if fs::read(&target).is_ok_and(|old| old == manifest) {
         return Ok(());
     }
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PublishError::Io { path, source }
-    };
     let tmp = staging.dir.join("manifest.json");
     fs::write(&tmp, manifest).map_err(io_err(&tmp))?;
     let parent = target.parent().unwrap_or(out);
@@ -446,6 +426,12 @@ fn switch(out: &Path, staging: &Staging, had_output: bool) -> std::io::Result<Op
     Ok(Some(old))
 }
 
+/// Turns an I/O error at `path` into a [`PublishError`] that names it.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+    let path = path.to_path_buf();
+    move |source| PublishError::Io { path, source }
+}
+
 /// A manifest path must stay inside the output folder (it is data a user could edit).
 fn is_safe_rel(rel: &str) -> bool {
     !rel.is_empty()
@@ -460,10 +446,6 @@ fn is_safe_rel(rel: &str) -> bool {
 /// build can tell the copy is current without reading it. The mtime is set through the
 /// handle we wrote with, so a read-only source (whose mode the copy would inherit) works.
 fn copy_with_mtime(src: &Path, target: &Path) -> Result<(), PublishError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PublishError::Io { path, source }
-    };
     let mut from = fs::File::open(src).map_err(io_err(src))?;
     let mut to = fs::File::create(target).map_err(io_err(target))?;
     std::io::copy(&mut from, &mut to).map_err(io_err(target))?;
