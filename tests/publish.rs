@@ -1103,3 +1103,45 @@ fn a_publish_killed_at_any_moment_leaves_the_old_site_or_the_new_one() {
         "only {killed_mid_build} of {ROUNDS} kills landed inside a build"
     );
 }
+
+#[test]
+fn git_vouches_only_for_committed_content_an_uncommitted_edit_is_hashed() {
+    require!(Tool::Git);
+    let show = Show::example();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=P", "-c", "user.email=p@example.com"])
+            .args(args)
+            .current_dir(show.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("git");
+        assert!(ok.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "show"]);
+    show.publish();
+    // Same size, other bytes, a new mtime, not committed: git must not vouch for it.
+    let ep = show.episodes().join(WELCOME);
+    let mut bytes = std::fs::read(&ep).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&ep, &bytes).expect("write");
+    let s = show.publish();
+    assert_eq!(s.episode(WELCOME)["status"], "changed");
+    assert_eq!(s["bytes_hashed"], bytes.len());
+    // Committed, then published (which records what git knows of it), then touched: git
+    // vouches for the content and nothing is read.
+    git(&["commit", "-qam", "edit"]);
+    assert_eq!(show.publish()["bytes_hashed"], 0);
+    std::fs::File::options()
+        .write(true)
+        .open(&ep)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .expect("touch");
+    let s = show.publish();
+    assert_eq!(s["bytes_hashed"], 0);
+    assert_eq!(s.episode(WELCOME)["status"], "unchanged");
+}

@@ -75,12 +75,25 @@ pub struct CachedEpisode {
     pub pub_date: DateTime<Utc>,
     /// True when `pub_date` came from no source but the first build that saw the file.
     pub date_first_seen: bool,
+    /// The file's git blob id when git vouched for its content at hashing time (see
+    /// `publish::git`): a fresh checkout with new mtimes but this blob reuses the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_blob: Option<String>,
 }
 
 impl CachedEpisode {
     /// Whether this entry still describes a file of this size and mtime hashed with this piece length.
     pub fn matches(&self, size: u64, mtime: (i64, u32), piece_length: u64) -> bool {
         self.size == size && self.mtime == mtime && self.piece_length == piece_length
+    }
+
+    /// Whether this entry describes a file of this size whose content git knows by `blob`,
+    /// hashed with this piece length (whatever its mtime).
+    pub fn matches_blob(&self, size: u64, blob: Option<&str>, piece_length: u64) -> bool {
+        self.size == size
+            && self.piece_length == piece_length
+            && blob.is_some()
+            && self.git_blob.as_deref() == blob
     }
 }
 
@@ -167,6 +180,7 @@ mod tests {
                 tags: Tags::default(),
                 pub_date: DateTime::from_timestamp(0, 0).expect("date"),
                 date_first_seen: false,
+                git_blob: None,
             },
         );
         std::fs::write(&p, to_bytes(&m)).expect("write");

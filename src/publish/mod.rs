@@ -11,6 +11,7 @@
 pub mod cache;
 pub mod episode;
 pub mod feed;
+pub mod git;
 pub mod hash;
 pub mod layout;
 pub mod metainfo;
@@ -181,10 +182,11 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
             config.episodes_dir.display()
         ));
     }
-    let (mut known, to_read) = plan_reads(config, &previous, files, opts.force);
+    let blobs = git::CleanBlobs::of(&config.episodes_dir);
+    let (mut known, to_read) = plan_reads(config, &previous, &blobs, files, opts.force);
     let probed = probe_all(to_read)?;
     let (digests, bytes_hashed) = hash_all(&probed, opts);
-    known.extend(known_from_digests(&previous, probed, digests)?);
+    known.extend(known_from_digests(&previous, &blobs, probed, digests)?);
     choose_dates(&mut known, &mut warnings);
     let statuses: Statuses = known
         .iter()
@@ -216,6 +218,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
 fn plan_reads(
     config: &Config,
     previous: &Manifest,
+    blobs: &git::CleanBlobs,
     files: Vec<SourceFile>,
     force: bool,
 ) -> (Vec<Known>, Vec<ToRead>) {
@@ -227,11 +230,25 @@ fn plan_reads(
             .piece_length
             .unwrap_or_else(|| metainfo::auto_piece_length(f.size));
         match previous.episodes.get(&f.rel) {
-            Some(c) if !force && c.matches(f.size, f.mtime, piece_length) && c.is_consistent() => {
+            Some(c)
+                if !force
+                    && (c.matches(f.size, f.mtime, piece_length)
+                        || c.matches_blob(f.size, blobs.get(&f.rel), piece_length))
+                    && c.is_consistent() =>
+            {
+                // Same content under a new mtime (a fresh checkout): the manifest takes the
+                // new mtime, which `serve` checks the published file against. Known by its
+                // mtime, the file is what was hashed: git's blob id for it, if git vouches
+                // for it now, is recorded for the next fresh checkout.
+                let mut cached = c.clone();
+                if cached.mtime == f.mtime {
+                    cached.git_blob = blobs.get(&f.rel).map(str::to_string);
+                }
+                cached.mtime = f.mtime;
                 known.push(Known {
                     status: Status::Unchanged,
                     earlier_date: Some(c.pub_date),
-                    cached: c.clone(),
+                    cached,
                     source: f,
                     picture: None,
                 });
@@ -297,6 +314,7 @@ fn hash_all(
 /// MPEG audio and must not have changed while it was read.
 fn known_from_digests(
     previous: &Manifest,
+    blobs: &git::CleanBlobs,
     probed: Vec<Probed>,
     digests: Vec<Result<hash::FileDigest, PublishError>>,
 ) -> Result<Vec<Known>, PublishError> {
@@ -336,6 +354,11 @@ fn known_from_digests(
             continue;
         }
         let old = previous.episodes.get(&f.rel);
+        // git vouched for the content before the read; the blob is kept only if the file
+        // was not touched since, so it names exactly the bytes just hashed.
+        let untouched = std::fs::metadata(&f.path)
+            .is_ok_and(|m| m.len() == f.size && cache::mtime_key(&m) == f.mtime);
+        let blob = blobs.get(&f.rel).filter(|_| untouched).map(str::to_string);
         known.push(Known {
             status: if old.is_some() {
                 Status::Changed
@@ -357,6 +380,7 @@ fn known_from_digests(
                 // Chosen by choose_dates, with every other episode's.
                 pub_date: DateTime::UNIX_EPOCH,
                 date_first_seen: false,
+                git_blob: blob,
             },
             earlier_date: old.map(|o| o.pub_date),
             picture: p.picture,
