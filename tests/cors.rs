@@ -8,11 +8,8 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 
-use common::tools::nginx_path;
 use common::*;
 
 const EPISODE: &str = "2026-02-01-swarm-basics.mp3";
@@ -147,60 +144,6 @@ fn readme_nginx_snippet() -> String {
     block.split("```").next().expect("block end").to_string()
 }
 
-/// nginx in the foreground, one process, everything (pid, logs, temp files) in `dir`;
-/// killed (its own PID) when dropped.
-struct Nginx {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Nginx {
-    fn start(dir: &Path, root: &Path, server_block: &str) -> Nginx {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let d = dir.display();
-        let config = format!(
-            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  access_log off;\n\
-             client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             types {{ audio/mpeg mp3; application/rss+xml xml; text/html html; }}\n\
-             server {{\n  listen {addr};\n  root {root};\n{server_block}\n}}\n}}\n",
-            root = root.display()
-        );
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config).expect("write nginx.conf");
-        let child = Command::new(nginx_path())
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let mut n = Nginx { child, addr };
-        wait_until(10, "nginx listening", || {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                panic!("nginx exited with {status}:\n{log}");
-            }
-            TcpStream::connect(addr).is_ok()
-        });
-        n
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_readme_nginx_snippet_gives_the_same_cors_answers() {
     require!(Tool::Nginx);
@@ -208,7 +151,7 @@ fn the_readme_nginx_snippet_gives_the_same_cors_answers() {
     show.publish();
     let mp3 = show.source(EPISODE);
     let dir = tempfile::tempdir().expect("tempdir");
-    let nginx = Nginx::start(dir.path(), &show.public(), &readme_nginx_snippet());
+    let nginx = Nginx::static_site(dir.path(), &show.public(), &readme_nginx_snippet());
     assert_preflight_allows_ranged_reads(&preflight(nginx.addr, MEDIA_PATH));
     assert_preflight_allows_ranged_reads(&preflight(nginx.addr, "/feed.xml"));
     assert_ranged_get_is_shared(nginx.addr, &mp3);

@@ -8,11 +8,13 @@
 
 #![allow(dead_code, unused_imports, unused_macros)]
 
+pub mod nginx;
 pub mod peer;
 pub mod server;
 pub mod show;
 pub mod tools;
 
+pub use nginx::Nginx;
 pub use peer::{seeds, TestPeer};
 pub use server::{http_request, HttpReply, Served, Server};
 pub use show::{Serve, Show, Summary};

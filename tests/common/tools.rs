@@ -1,5 +1,6 @@
 //! The third-party programs some tests drive (aria2c, mktorrent, ffprobe, lame,
-//! python3-libtorrent, coturn's STUN client, nginx), and `require!`: a test that lacks one prints a SKIP line and
+//! python3-libtorrent, coturn's STUN client, nginx, Caddy, curl, openssl, rsync,
+//! git, systemd-analyze), and `require!`: a test that lacks one prints a SKIP line and
 //! passes, except under CI=true where the missing tool fails it.
 
 use std::path::Path;
@@ -16,8 +17,20 @@ pub enum Tool {
     Libtorrent,
     /// `turnutils_stunclient`, the STUN client in Debian's coturn package.
     Stunclient,
-    /// Debian's nginx, as a static host for the published folder.
+    /// Debian's nginx, as a static host for the published folder and a reverse proxy.
     Nginx,
+    /// Debian's Caddy, as a reverse proxy.
+    Caddy,
+    /// curl, an HTTPS client that skips certificate checks on request.
+    Curl,
+    /// openssl, to make a self-signed certificate.
+    Openssl,
+    /// rsync, which the CI workflow example deploys with.
+    Rsync,
+    /// git, for a podcaster's repository and its fresh checkouts.
+    Git,
+    /// `systemd-analyze`, which checks the systemd unit example offline.
+    SystemdAnalyze,
 }
 
 impl Tool {
@@ -30,6 +43,12 @@ impl Tool {
             Tool::Libtorrent => "python3-libtorrent",
             Tool::Stunclient => "turnutils_stunclient",
             Tool::Nginx => "nginx",
+            Tool::Caddy => "caddy",
+            Tool::Curl => "curl",
+            Tool::Openssl => "openssl",
+            Tool::Rsync => "rsync",
+            Tool::Git => "git",
+            Tool::SystemdAnalyze => "systemd-analyze",
         }
     }
 
