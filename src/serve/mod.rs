@@ -1,5 +1,5 @@
 //! `podseed serve`: the output folder over HTTP (site and BEP 19 web seed), the tracker over
-//! HTTP and UDP, and reloads when `publish` writes a new build.
+//! HTTP, UDP and WebSocket ([`ws`]), and reloads when `publish` writes a new build.
 //!
 //! One tokio runtime; the HTTP listener and the background loops are tasks, the UDP
 //! tracker a dedicated thread (see [`udp`]), all sharing one [`State`]. The catalog of
