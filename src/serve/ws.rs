@@ -27,7 +27,7 @@ use crate::bt::InfoHash;
 use crate::config::ServeSettings;
 use crate::net::PerIp;
 use crate::tracker::proto::ws::{self as codec, Action, Reply, Request as WsRequest};
-use crate::tracker::{BrowserLink, ConnId, Event, Inbox, Outbox};
+use crate::tracker::{BrowserLink, ConnId, Inbox, Outbox};
 
 use super::State;
 
@@ -216,15 +216,8 @@ impl Connection {
                         }
                     };
                     deadline = Instant::now() + idle;
-                    let reply = if bucket.take() {
-                        c.handle(&text)
-                    } else {
-                        Some(Reply::Failure {
-                            reason: "too many messages, slow down".into(),
-                            action: None,
-                            info_hash: None,
-                        })
-                    };
+                    let allowed = bucket.take();
+                    let reply = c.handle(&text, allowed);
                     if let Some(reply) = reply {
                         c.link.outbox.send(codec::write_reply(&reply));
                     }
@@ -261,10 +254,12 @@ async fn send(socket: &mut WebSocket, m: Message) -> bool {
 
 impl Connection {
     /// One message in; the reply to queue, if any (relays go out through the tracker).
-    fn handle(&mut self, text: &str) -> Option<Reply> {
+    /// `allowed` is false when the connection is over its message rate.
+    fn handle(&mut self, text: &str, allowed: bool) -> Option<Reply> {
         let state = &self.state;
         let request = match codec::parse_request(text) {
             Ok(r) => r,
+            // As bittorrent-tracker's server: no action or hash, just the reason.
             Err(e) => {
                 return Some(Reply::Failure {
                     reason: e.to_string(),
@@ -273,6 +268,20 @@ impl Connection {
                 })
             }
         };
+        if !allowed {
+            // Named, so WebTorrent takes it as a warning for that torrent rather than as a
+            // broken tracker to reconnect to.
+            let (action, hash) = match &request {
+                WsRequest::Announce(a) => (Action::Announce, Some(a.info_hash)),
+                WsRequest::Answer(a) => (Action::Announce, Some(a.info_hash)),
+                WsRequest::Scrape(h) => (Action::Scrape, h.first().copied()),
+            };
+            return Some(Reply::Failure {
+                reason: "too many messages, slow down".into(),
+                action: Some(action),
+                info_hash: hash,
+            });
+        }
         let failure = |e: crate::tracker::TrackerError, action, hash| Reply::Failure {
             reason: e.to_string(),
             action: Some(action),
@@ -282,11 +291,9 @@ impl Connection {
             WsRequest::Announce(a) => {
                 match state.tracker.browser_announce(&a, &self.link, state.now()) {
                     Ok(r) => {
-                        if a.event == Event::Stopped {
-                            self.joined.remove(&a.info_hash);
-                        } else {
-                            self.joined.insert(a.info_hash);
-                        }
+                        // Kept after `stopped` too: the connection may hold another peer
+                        // id there, and leaving is idempotent.
+                        self.joined.insert(a.info_hash);
                         Some(Reply::Announce {
                             info_hash: a.info_hash,
                             interval: r.interval,

@@ -173,13 +173,13 @@ impl BrowserSwarm {
                 last_seen: now,
             },
         );
-        self.relay_offers(a, from.conn, seeder);
+        self.relay_offers(a, seeder);
         Ok(())
     }
 
     /// Sends each offer to a different random peer: anyone for a leecher, leechers for a
     /// seeder (two seeders have nothing to trade).
-    fn relay_offers(&self, a: &AnnounceRequest, conn: ConnId, seeder: bool) {
+    fn relay_offers(&self, a: &AnnounceRequest, seeder: bool) {
         let want = a
             .numwant
             .unwrap_or(a.offers.len())
@@ -188,10 +188,12 @@ impl BrowserSwarm {
         if want == 0 {
             return;
         }
+        // Peers on the same connection count: bittorrent-tracker's client shares one
+        // socket among all its torrents and clients in a page (or process).
         let mut others: Vec<&BrowserPeer> = self
             .peers
             .iter()
-            .filter(|(id, p)| **id != a.peer_id && p.link.conn != conn && !(seeder && p.seeder))
+            .filter(|(id, p)| **id != a.peer_id && !(seeder && p.seeder))
             .map(|(_, p)| p)
             .collect();
         fastrand::shuffle(&mut others);
