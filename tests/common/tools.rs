@@ -14,6 +14,8 @@ pub enum Tool {
     Lame,
     /// Debian's python3-libtorrent, imported by /usr/bin/python3.
     Libtorrent,
+    /// Node.js with npm `bittorrent-tracker` installed in tests/interop (`npm ci`).
+    NodeTrackerClient,
 }
 
 impl Tool {
@@ -24,6 +26,9 @@ impl Tool {
             Tool::Ffprobe => "ffprobe",
             Tool::Lame => "lame",
             Tool::Libtorrent => "python3-libtorrent",
+            Tool::NodeTrackerClient => {
+                "node with tests/interop's npm packages (npm ci --prefix tests/interop)"
+            }
         }
     }
 
@@ -32,6 +37,14 @@ impl Tool {
             Tool::Libtorrent => Command::new("/usr/bin/python3")
                 .args(["-c", "import libtorrent"])
                 .output(),
+            Tool::NodeTrackerClient => {
+                let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/interop/node_modules/bittorrent-tracker/package.json");
+                if !installed.is_file() {
+                    return false;
+                }
+                Command::new("node").arg("--version").output()
+            }
             _ => Command::new("sh")
                 .arg("-c")
                 .arg(format!("command -v {}", self.name()))
@@ -70,7 +83,9 @@ pub fn skip(test: &str, why: &str) {
 /// The test function's name from the type name of an item declared inside it
 /// (`seeder::some_test::here` → `some_test`), so that a test is named only once.
 pub fn test_name_from(item_path: &str) -> &str {
+    // An async test's body is a closure inside the function: skip that segment.
     let path = item_path.trim_end_matches("::here");
+    let path = path.trim_end_matches("::{{closure}}");
     path.rsplit("::").next().unwrap_or(path)
 }
 
