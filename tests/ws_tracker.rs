@@ -274,6 +274,53 @@ async fn scrape_raw(b: &mut Browser, hash: &[u8; 20]) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_never_reads_is_dropped_and_the_others_are_not_held_up() {
+    let s = served();
+    let hash = s.summary.info_hash(SWARM_BASICS);
+    let mut slow = Browser::connect(&s).await;
+    slow.send(&announce(&hash, 9, 10, &[])).await;
+    // It reads nothing from here on. Three others each relay up to 45 offers of ~60 KiB
+    // to it (over 8 MB in all, more than the kernel buffers between us hold), reading
+    // their own replies as they go.
+    let sdp = "x".repeat(60_000);
+    let mut senders = Vec::new();
+    for n in 1..=3u8 {
+        senders.push(Browser::connect(&s).await);
+        let b = senders.last_mut().expect("sender");
+        for round in 0..45u8 {
+            let mut a = announce(&hash, n, 10, &[(round, &sdp)]);
+            a["numwant"] = json!(1);
+            b.send(&a).await;
+            let r = b.reply().await;
+            // Offers from other senders may come first; an announce reply always comes.
+            let mut r = r;
+            while r.get("offer").is_some() {
+                r = b.reply().await;
+            }
+            assert!(r.get("interval").is_some(), "{r}");
+        }
+    }
+    // The slow reader's connection ends: what was buffered, then a close.
+    let mut frames = 0;
+    while slow.next().await.is_some() {
+        frames += 1;
+    }
+    assert!(
+        frames < 3 * 45,
+        "all {frames} offers reached the reader that never read"
+    );
+    // The others are still served.
+    let b = &mut senders[0];
+    b.send(&json!({"action": "scrape", "info_hash": bin(&hash)}))
+        .await;
+    let mut r = b.reply().await;
+    while r.get("offer").is_some() {
+        r = b.reply().await;
+    }
+    assert_eq!(r["action"], "scrape", "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_per_address_are_capped() {
     let s = served_with(Serve::tracker().set("ws_max_connections_per_ip", "2"));
     let _a = Browser::connect(&s).await;

@@ -34,8 +34,10 @@ use super::State;
 /// Largest message (and frame) a browser may send: an announce with ten offers of a few
 /// KiB of SDP each fits with room to spare.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Frames queued for one connection before it counts as too slow and is closed.
+/// Frames, and bytes, queued for one connection before it counts as too slow and is
+/// closed: 512 connections hold at most 128 MiB of queued relays.
 const OUTBOX_FRAMES: usize = 64;
+const OUTBOX_BYTES: usize = 256 * 1024;
 /// Messages a connection may send in a burst, and how many per second after that.
 const BURST_MESSAGES: f64 = 50.0;
 const MESSAGES_PER_SEC: f64 = 1.0;
@@ -154,7 +156,7 @@ struct Connection {
 
 impl Connection {
     fn new(state: Arc<State>, conn: ConnId, ip: IpAddr) -> (Self, Inbox) {
-        let (outbox, inbox) = Outbox::new(OUTBOX_FRAMES);
+        let (outbox, inbox) = Outbox::new(OUTBOX_FRAMES, OUTBOX_BYTES);
         (
             Connection {
                 state,
