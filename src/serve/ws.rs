@@ -166,9 +166,7 @@ impl Connection {
             inbox,
         )
     }
-}
 
-impl Connection {
     /// Moves frames until the socket closes, idles, lags or the server shuts down; then
     /// leaves every swarm it joined.
     async fn run(
@@ -188,33 +186,33 @@ impl Connection {
             tokens: BURST_MESSAGES,
             at: Instant::now(),
         };
-        let why: &str = loop {
+        let end = loop {
             tokio::select! {
-                () = super::http::stopping(&mut shutdown) => break "server shutting down",
-                () = tokio::time::sleep_until(deadline) => break "idle",
+                () = super::http::stopping(&mut shutdown) => break End::ShuttingDown,
+                () = tokio::time::sleep_until(deadline) => break End::Idle,
                 _ = ping.tick() => {
                     if !send(&mut socket, Message::Ping(Default::default())).await {
-                        break "";
+                        break End::Gone;
                     }
                 }
                 out = inbox.next() => match out {
                     Some(text) => {
                         if !send(&mut socket, Message::Text(text.into())).await {
-                            break "";
+                            break End::Gone;
                         }
                     }
-                    None => break "too slow to read",
+                    None => break End::TooSlow,
                 },
                 got = socket.recv() => {
                     let text = match got {
                         Some(Ok(Message::Text(t))) => t.as_str().to_string(),
                         Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                        Some(Ok(Message::Close(_))) | None => break "",
+                        Some(Ok(Message::Close(_))) | None => break End::Gone,
                         // Oversized, not UTF-8, or a broken socket.
                         Some(Err(e)) => {
                             tracing::debug!("ws tracker: {}: {e}", c.link.ip);
-                            break "";
+                            break End::Gone;
                         }
                     };
                     deadline = Instant::now() + idle;
@@ -226,15 +224,7 @@ impl Connection {
                 }
             }
         };
-        if !why.is_empty() {
-            let frame = CloseFrame {
-                code: if why == "too slow to read" {
-                    1008
-                } else {
-                    1001
-                },
-                reason: why.into(),
-            };
+        if let Some(frame) = end.close_frame() {
             let _ = tokio::time::timeout(
                 Duration::from_secs(1),
                 socket.send(Message::Close(Some(frame))),
@@ -243,6 +233,35 @@ impl Connection {
         }
         let joined: Vec<InfoHash> = c.joined.drain().collect();
         c.state.tracker.browser_leave(c.link.conn, &joined);
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// The browser closed it, or the socket broke or sent something unacceptable.
+    Gone,
+    /// SIGTERM.
+    ShuttingDown,
+    /// Nothing from the browser for two announce intervals and the slack.
+    Idle,
+    /// Its outbox overflowed.
+    TooSlow,
+}
+
+impl End {
+    /// The Close frame we send, if the socket is still ours to write to.
+    fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            End::Gone => return None,
+            End::ShuttingDown => (1001, "server shutting down"),
+            End::Idle => (1001, "idle"),
+            End::TooSlow => (1008, "too slow to read"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
     }
 }
 
