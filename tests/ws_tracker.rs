@@ -337,6 +337,36 @@ async fn connections_per_address_are_capped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_in_all_are_capped() {
+    let s = served_with(Serve::tracker().set("ws_max_connections", "1"));
+    let _a = Browser::connect(&s).await;
+    match Browser::try_connect(&s).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
+        Err(e) => panic!("refused otherwise: {e}"),
+        Ok(_) => panic!("a second connection was accepted"),
+    }
+    // Plain HTTP is not affected.
+    assert_eq!(s.server.get("/stats").status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ws_tracker_off_an_upgrade_is_the_http_tracker() {
+    let s = served_with(Serve::tracker().set("ws_tracker", "false"));
+    match Browser::try_connect(&s).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 200);
+            let body = r.body().as_deref().unwrap_or_default();
+            assert!(
+                String::from_utf8_lossy(body).contains("failure reason"),
+                "{body:?}"
+            );
+        }
+        Err(e) => panic!("failed otherwise: {e}"),
+        Ok(_) => panic!("upgraded with ws_tracker: false"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_socket_leaves_the_swarm() {
     let s = served();
     let hash = s.summary.info_hash(SWARM_BASICS);
