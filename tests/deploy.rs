@@ -123,8 +123,8 @@ fn compact_peers(body: &[u8]) -> Vec<String> {
 
 /// What every proxy example must pass through to `podseed serve` at `base` (`https://…/`):
 /// the feed as published, a Range of an episode, the listener's own address to the tracker
-/// (two listeners on 127.0.0.2 and 127.0.0.3, each seeing the other), and, when `websocket`,
-/// an upgrade of `/announce`.
+/// (two listeners on 127.0.0.2 and 127.0.0.3, each seeing the other), and a WebSocket
+/// upgrade of `/announce` (the browsers' tracker).
 fn assert_proxied(base: &str, show: &Show) {
     let feed = curl(&format!("{base}feed.xml"), "127.0.0.2", &[], 10);
     assert_eq!(feed.status, 200);
@@ -164,6 +164,27 @@ fn assert_proxied(base: &str, show: &Show) {
     assert!(
         seen.contains(&"127.0.0.2:7001".to_string()),
         "the tracker saw the proxy, not the listener: {seen:?}"
+    );
+
+    // A browser's WebSocket to the tracker (RFC 6455's sample key and its accept value).
+    let upgrade = curl(
+        &format!("{base}announce"),
+        "127.0.0.2",
+        &[
+            "Connection: Upgrade",
+            "Upgrade: websocket",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ],
+        3,
+    );
+    assert_eq!(
+        upgrade.status, 101,
+        "no WebSocket upgrade through the proxy"
+    );
+    assert_eq!(
+        upgrade.headers["sec-websocket-accept"],
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     );
 }
 
@@ -291,7 +312,7 @@ fn the_nginx_example_passes_feeds_ranges_client_addresses_and_websockets() {
 }
 
 #[test]
-fn the_caddy_example_passes_feeds_ranges_and_client_addresses() {
+fn the_caddy_example_passes_feeds_ranges_client_addresses_and_websockets() {
     require!(Tool::Caddy, Tool::Curl);
     let show = Show::example().with_serve(Serve::tracker().set("trust_proxy", "true"));
     show.publish();

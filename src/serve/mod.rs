@@ -1,5 +1,5 @@
 //! `podseed serve`: the output folder over HTTP (site and BEP 19 web seed), the tracker over
-//! HTTP and UDP, and reloads when `publish` writes a new build.
+//! HTTP, UDP and WebSocket ([`ws`]), and reloads when `publish` writes a new build.
 //!
 //! One tokio runtime; the HTTP listener and the background loops are tasks, the UDP
 //! tracker a dedicated thread (see [`udp`]), all sharing one [`State`]. The catalog of
@@ -11,6 +11,7 @@ pub mod cors;
 pub mod files;
 pub mod http;
 pub mod udp;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -91,6 +92,8 @@ pub struct State {
     pub max_connections: usize,
     /// HTTP connections per client address.
     pub max_connections_per_ip: usize,
+    /// The WebSocket tracker's caps.
+    pub ws: ws::WsFront,
     /// The seeder, when on.
     pub seeder: Option<Arc<crate::seeder::Seeder>>,
     /// Where the tracker lists our seeder.
@@ -138,6 +141,7 @@ impl State {
             trust_proxy: config.serve.trust_proxy,
             max_connections: config.serve.max_connections,
             max_connections_per_ip: config.serve.max_connections_per_ip,
+            ws: ws::WsFront::new(&config.serve),
             seeder: config.serve.peer.map(|_| {
                 Arc::new(crate::seeder::Seeder::new(
                     crate::seeder::SeederConfig::from(&config.serve),
@@ -272,9 +276,10 @@ async fn serve(
     let state = Arc::new(State::new(config, out, catalog)?);
     let sockets = Sockets::bind(&config.serve)?;
     tracing::info!(
-        "http: http://{}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics",
+        "http: http://{}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics{}",
         sockets.bound.http,
-        out.display()
+        out.display(),
+        if config.serve.ws_tracker { ", WebSocket tracker on /announce" } else { "" }
     );
     let bound = sockets.bound;
     let (stop, stopped) = watch::channel(false);

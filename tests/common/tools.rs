@@ -1,5 +1,6 @@
 //! The third-party programs some tests drive (aria2c, mktorrent, ffprobe, lame,
 //! python3-libtorrent, coturn's STUN client, nginx, Caddy, curl, openssl, rsync,
+//! node with npm bittorrent-tracker,
 //! git, systemd-analyze), and `require!`: a test that lacks one prints a SKIP line and
 //! passes, except under CI=true where the missing tool fails it.
 
@@ -31,6 +32,8 @@ pub enum Tool {
     Git,
     /// `systemd-analyze`, which checks the systemd unit example offline.
     SystemdAnalyze,
+    /// Node.js with npm `bittorrent-tracker` installed in tests/interop (`npm ci`).
+    NodeTrackerClient,
 }
 
 impl Tool {
@@ -49,6 +52,9 @@ impl Tool {
             Tool::Rsync => "rsync",
             Tool::Git => "git",
             Tool::SystemdAnalyze => "systemd-analyze",
+            Tool::NodeTrackerClient => {
+                "node with tests/interop's npm packages (npm ci --prefix tests/interop)"
+            }
         }
     }
 
@@ -59,6 +65,14 @@ impl Tool {
                 .output(),
             // /usr/sbin is not on every user's PATH.
             Tool::Nginx => Command::new(nginx_path()).arg("-v").output(),
+            Tool::NodeTrackerClient => {
+                let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/interop/node_modules/bittorrent-tracker/package.json");
+                if !installed.is_file() {
+                    return false;
+                }
+                Command::new("node").arg("--version").output()
+            }
             _ => Command::new("sh")
                 .arg("-c")
                 .arg(format!("command -v {}", self.name()))
@@ -106,7 +120,9 @@ pub fn skip(test: &str, why: &str) {
 /// The test function's name from the type name of an item declared inside it
 /// (`seeder::some_test::here` → `some_test`), so that a test is named only once.
 pub fn test_name_from(item_path: &str) -> &str {
+    // An async test's body is a closure inside the function: skip that segment.
     let path = item_path.trim_end_matches("::here");
+    let path = path.trim_end_matches("::{{closure}}");
     path.rsplit("::").next().unwrap_or(path)
 }
 
