@@ -31,7 +31,7 @@ pub use paths::image_extension;
 use paths::{check_artwork, check_output_is_separate, check_sources_inside, resolved};
 pub use paths::{join_url, normalize_rel};
 use serve::read_serve;
-pub use serve::ServeSettings;
+pub use serve::{AccessLog, ServeSettings};
 use show::ShowDraft;
 pub use show::{podcast_guid_for, Category, Funding, Owner, Show, ShowType};
 use torrent::read_torrent;
@@ -367,7 +367,10 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         }
     }
     let torrent = read_torrent(c, &mut f);
-    let serve = read_serve(c, &mut f);
+    let mut serve = read_serve(c, &mut f);
+    if let serve::AccessLog::File(p) = &serve.access_log {
+        serve.access_log = serve::AccessLog::File(root.join(p));
+    }
     let episodes_value = f.get("episodes");
     let allow_outside = f.boolean(c, "allow_sources_outside").unwrap_or(false);
     f.finish(c);

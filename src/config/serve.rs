@@ -26,6 +26,8 @@ pub struct ServeSettings {
     pub max_peers_per_torrent: usize,
     /// Take the client address from X-Forwarded-For / X-Real-IP and honour `ip=`.
     pub trust_proxy: bool,
+    /// Where HTTP requests are logged in the combined log format (off by default).
+    pub access_log: AccessLog,
     /// Most HTTP connections at once.
     pub max_connections: usize,
     /// Most HTTP connections from one address.
@@ -71,6 +73,7 @@ impl Default for ServeSettings {
             announce_interval: 1800,
             max_peers_per_torrent: 10_000,
             trust_proxy: false,
+            access_log: AccessLog::Off,
             max_connections: 1024,
             max_connections_per_ip: 32,
             max_peers_per_ip: 16,
@@ -128,6 +131,17 @@ impl ServeSettings {
 }
 
 /// Reads `serve:` from the top-level mapping; every key left out keeps its default.
+/// Where `serve` writes its access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    /// No access log.
+    Off,
+    /// Standard output (journald or a container's log collector takes it from there).
+    Stdout,
+    /// Appended to this file (relative paths are resolved against the config's folder).
+    File(std::path::PathBuf),
+}
+
 pub(super) fn read_serve(c: &mut Checker, f: &mut Fields<'_>) -> ServeSettings {
     let mut s = ServeSettings::default();
     let Some((v, p)) = f.get("serve") else {
@@ -252,6 +266,13 @@ fn read_peer_options(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings
     if let Some(b) = sf.boolean(c, "trust_proxy") {
         s.trust_proxy = b;
     }
+    if let Some(t) = sf.text(c, "access_log") {
+        s.access_log = match t.as_str() {
+            "off" => AccessLog::Off,
+            "stdout" => AccessLog::Stdout,
+            path => AccessLog::File(path.into()),
+        };
+    }
     if let Some(b) = sf.boolean(c, "connect_to_peers") {
         s.connect_to_peers = b;
     }
@@ -278,6 +299,32 @@ fn read_peer_options(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings
 #[cfg(test)]
 mod tests {
     use super::super::fixture::{dir_with_episode, parse_in, MINIMAL};
+    use super::AccessLog;
+
+    #[test]
+    fn access_log_is_off_stdout_or_a_file_beside_the_config() {
+        let d = dir_with_episode();
+        let log = |v: &str| {
+            parse_in(d.path(), &format!("{MINIMAL}serve:\n  access_log: {v}\n"))
+                .expect("valid")
+                .serve
+                .access_log
+        };
+        assert_eq!(
+            parse_in(d.path(), MINIMAL).expect("valid").serve.access_log,
+            AccessLog::Off
+        );
+        assert_eq!(log("off"), AccessLog::Off);
+        assert_eq!(log("stdout"), AccessLog::Stdout);
+        assert_eq!(
+            log("logs/access.log"),
+            AccessLog::File(d.path().join("logs/access.log"))
+        );
+        assert_eq!(
+            log("/var/log/p.log"),
+            AccessLog::File("/var/log/p.log".into())
+        );
+    }
 
     #[test]
     fn stun_url_needs_a_public_url_and_a_udp_tracker() {

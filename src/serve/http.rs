@@ -25,7 +25,7 @@ use crate::tracker::proto;
 use crate::tracker::proto::http::ReplyPeer;
 use crate::tracker::{Announce, PeerUpdate};
 
-use super::{cors, State};
+use super::{access_log, cors, State};
 use crate::net::{IdleTimeout, PerIp};
 
 /// How long a client may take to send its request headers.
@@ -81,9 +81,22 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
                 if req.method() == Method::OPTIONS {
                     return Ok::<_, Infallible>(cors::preflight());
                 }
+                let logged = state.access_log.is_on().then(|| {
+                    let client = client_ip(&state, req.headers(), peer);
+                    access_log::Request::new(
+                        client,
+                        req.method(),
+                        req.uri(),
+                        req.version(),
+                        req.headers(),
+                    )
+                });
                 let mut response = respond(&state, req, peer, stop).await;
                 cors::add_headers(response.headers_mut());
-                Ok(response)
+                Ok(match logged {
+                    Some(request) => state.access_log.record(request, response),
+                    None => response,
+                })
             }
         });
         let io = TokioIo::new(IdleTimeout::new(stream, IDLE_TIMEOUT));

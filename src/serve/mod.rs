@@ -7,6 +7,7 @@
 //! tracker never serves half a build. This module wires things up; protocol logic lives in
 //! `tracker`, file serving in [`files`].
 
+pub mod access_log;
 pub mod cors;
 pub mod files;
 pub mod http;
@@ -94,6 +95,8 @@ pub struct State {
     pub max_connections_per_ip: usize,
     /// The WebSocket tracker's caps.
     pub ws: ws::WsFront,
+    /// The access log (off unless configured).
+    pub access_log: access_log::AccessLog,
     /// The seeder, when on.
     pub seeder: Option<Arc<crate::seeder::Seeder>>,
     /// Where the tracker lists our seeder.
@@ -142,6 +145,7 @@ impl State {
             max_connections: config.serve.max_connections,
             max_connections_per_ip: config.serve.max_connections_per_ip,
             ws: ws::WsFront::new(&config.serve),
+            access_log: open_access_log(&config.serve.access_log)?,
             seeder: config.serve.peer.map(|_| {
                 Arc::new(crate::seeder::Seeder::new(
                     crate::seeder::SeederConfig::from(&config.serve),
@@ -309,7 +313,21 @@ async fn serve(
     }
     signals.wait().await;
     shut_down(stop, tasks, udp_thread).await;
+    state.access_log.close();
     Ok(())
+}
+
+/// Opens the access log; a file that cannot be opened is named.
+fn open_access_log(
+    setting: &crate::config::AccessLog,
+) -> Result<access_log::AccessLog, ServeError> {
+    access_log::AccessLog::open(setting).map_err(|source| ServeError::Io {
+        path: match setting {
+            crate::config::AccessLog::File(p) => p.clone(),
+            _ => PathBuf::from("stdout"),
+        },
+        source,
+    })
 }
 
 /// The addresses the listeners got (ports may have been 0 in the config).
