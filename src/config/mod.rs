@@ -9,6 +9,7 @@
 mod categories;
 mod check;
 mod episodes;
+mod page;
 mod paths;
 mod position;
 mod serve;
@@ -27,6 +28,8 @@ pub use position::{Position, PositionIndex};
 use check::{kind, Checker, Fields};
 use episodes::read_episodes;
 pub use episodes::{parse_date, transcript_type, EpisodeConfig, EpisodeType, PLAUSIBLE_YEARS};
+use page::read_page;
+pub use page::PageSettings;
 pub use paths::image_extension;
 use paths::{check_artwork, check_output_is_separate, check_sources_inside, resolved};
 pub use paths::{join_url, normalize_rel};
@@ -213,6 +216,8 @@ pub struct Config {
     pub torrent: TorrentSettings,
     /// `podseed serve` settings.
     pub serve: ServeSettings,
+    /// The show page's browser player.
+    pub page: PageSettings,
     /// Per-episode metadata from the `episodes:` list, in file order.
     pub episodes: Vec<EpisodeConfig>,
     /// The folder every source must resolve inside (the config's, links followed), or None
@@ -368,6 +373,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     }
     let torrent = read_torrent(c, &mut f);
     let serve = read_serve(c, &mut f);
+    let page = read_page(c, &mut f, root);
     let episodes_value = f.get("episodes");
     let allow_outside = f.boolean(c, "allow_sources_outside").unwrap_or(false);
     f.finish(c);
@@ -421,6 +427,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         templates_dir,
         torrent,
         serve,
+        page,
         episodes,
         sources_root,
     })
