@@ -20,6 +20,7 @@ pub mod probe;
 pub mod scan;
 pub mod site;
 pub mod summary;
+pub mod webtorrent;
 
 pub use episode::Episode;
 pub use summary::{EpisodeSummary, Status, Summary};
@@ -68,6 +69,14 @@ pub enum PublishError {
     /// A torrent could not be built.
     #[error(transparent)]
     Metainfo(#[from] metainfo::MetainfoError),
+    /// An installed third-party file for the page is not the release podseed pins.
+    #[error("{}: {message}", .path.display())]
+    Vendored {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// The output folder cannot take a new build (not a folder, or another publish holds it).
     #[error("{}: {message}", .path.display())]
     Output {
@@ -117,9 +126,10 @@ impl PublishError {
             PublishError::Config(ConfigError::Read { source, .. }) => {
                 source.kind() == std::io::ErrorKind::NotFound
             }
-            PublishError::Config(_) | PublishError::Media(_) | PublishError::Template { .. } => {
-                true
-            }
+            PublishError::Config(_)
+            | PublishError::Media(_)
+            | PublishError::Template { .. }
+            | PublishError::Vendored { .. } => true,
             PublishError::Io { .. } | PublishError::Metainfo(_) | PublishError::Output { .. } => {
                 false
             }
@@ -197,7 +207,11 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         manifest,
     } = episode::assemble(config, &layout, known)?;
     feed::sort_for_feed(config.show.kind, &mut episodes);
-    let mut plan = render(config, &layout, &episodes, assets)?;
+    let player = webtorrent::player(config)?;
+    if let webtorrent::Player::NotInstalled(dir) = &player {
+        warnings.push(webtorrent::not_installed_hint(dir));
+    }
+    let mut plan = render(config, &layout, &episodes, assets, player)?;
     plan.manifest = record(manifest, &plan, &layout, &episodes);
     let written = output::write(layout.root(), &plan, &previous.outputs)?;
 
@@ -391,17 +405,23 @@ fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
     }
 }
 
-/// The plan of the build: the episodes' assets and the cover, then the feeds and the page.
+/// The plan of the build: the episodes' assets, the cover and the player's scripts, then
+/// the feeds and the page.
 fn render(
     config: &Config,
     layout: &Layout,
     episodes: &[Episode],
     assets: Vec<OutputFile>,
+    player: webtorrent::Player,
 ) -> Result<Plan, PublishError> {
     let mut plan = Plan {
         assets,
         ..Default::default()
     };
+    let with_player = matches!(player, webtorrent::Player::On(_));
+    if let webtorrent::Player::On(scripts) = player {
+        plan.assets.extend(scripts);
+    }
     if let Some((cover, source)) = layout.cover() {
         plan.assets.push(OutputFile {
             rel: cover.rel,
@@ -419,7 +439,7 @@ fn render(
         },
         OutputFile {
             rel: layout.page().rel,
-            content: Content::Bytes(site::render_page(config, layout, episodes)?),
+            content: Content::Bytes(site::render_page(config, layout, episodes, with_player)?),
         },
     ];
     Ok(plan)

@@ -1,0 +1,435 @@
+// podseed's show page player (ours; WebTorrent itself is installed by npm and copied beside
+// this file by `podseed publish`, checked against the release podseed pins).
+//
+// Every episode on the page is a plain <audio> with the MP3's URL: without JavaScript, or
+// where peer to peer is not possible, that is what plays. Here, when a listener presses
+// play, the episode streams with WebTorrent instead: from other listeners of the page over
+// WebRTC (found through podseed's WebSocket tracker, named in the episode's .torrent) and
+// from the MP3's own URL as a web seed. Peers come first: the web seed joins at once only
+// when the tracker knows no other listener; otherwise after a short grace, or when the audio
+// buffered ahead of the playhead runs low, and it leaves again while peers keep up.
+//
+// WebTorrent streams to <audio> through its service worker (sw.min.js, beside the page): the
+// worker turns the element's range requests, seeking included, into torrent reads.
+// `navigator.serviceWorker.ready` resolves before the worker controls this page, so the
+// episodes switch to their stream URLs only once it does (`controllerchange`); a request
+// made before would go to the server. Pressing play must not start an HTTP download either,
+// so each <audio> gets its stream URL as soon as the worker controls the page (preload="none"
+// fetches nothing until play), and the worker's first requests, which arrive before the
+// torrent is ready, are held here and handed to WebTorrent's server once it is.
+//
+// Nothing here may break listening: any failure puts the episode's MP3 URL back into the
+// <audio> at the same position, without a word.
+
+const STORE_KEY = 'podseed.sharing'
+/** How long a listener waits for other listeners before the web seed joins. */
+const GRACE_MS = 3000
+/** Audio buffered ahead below which the web seed joins while peers are slower than playback. */
+const LOW_AHEAD_S = 10
+/** Audio buffered ahead above which a web seed leaves while peers keep up. */
+const HIGH_AHEAD_S = 40
+/** Nothing at all arrived this long after play: this episode plays plain HTTP instead. */
+const NOTHING_MS = 15000
+/** How long the service worker may take to control the page before plain HTTP is kept. */
+const CONTROL_MS = 10000
+/** Worker requests held at most (other tabs of the page see this tab's requests too). */
+const MAX_HELD = 32
+
+const script = document.querySelector('script[data-podseed-player]')
+const iceServers = (script?.dataset.iceServers || '')
+  .split(/\s+/)
+  .filter(Boolean)
+  .map(urls => ({ urls }))
+const scope = new URL('./', import.meta.url).href
+
+let client = null // the WebTorrent client, made at the first play
+let server = null // its streaming server, which answers the worker
+let clientReady = null // the promise of it
+const sessions = new Map() // <audio> → its Session
+const readyHashes = new Set() // info hashes WebTorrent's server can answer for
+let held = [] // [infoHash, MessageEvent] of worker requests waiting for their torrent
+
+/** Whether this browser can share at all; if not, the page plays plain HTTP, silently. */
+function capable () {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return false
+  if (typeof RTCPeerConnection !== 'function') return false
+  const c = navigator.connection
+  if (c && (c.saveData || c.type === 'cellular')) return false
+  return true
+}
+
+function sharingWanted () {
+  try {
+    return localStorage.getItem(STORE_KEY) !== 'off'
+  } catch {
+    return true
+  }
+}
+
+function rememberSharing (on) {
+  try {
+    localStorage.setItem(STORE_KEY, on ? 'on' : 'off')
+  } catch {}
+}
+
+/** Resolves with the registration once its worker controls this page and is activated. */
+async function controllingWorker () {
+  await navigator.serviceWorker.register(new URL('sw.min.js', import.meta.url).href, { scope })
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no controller')), CONTROL_MS)
+      navigator.serviceWorker.addEventListener('controllerchange', () => {
+        clearTimeout(timer)
+        resolve()
+      }, { once: true })
+    })
+  }
+  const registration = await navigator.serviceWorker.ready
+  const worker = registration.active
+  if (worker && worker.state !== 'activated') {
+    await new Promise(resolve => {
+      worker.addEventListener('statechange', () => {
+        if (worker.state === 'activated') resolve()
+      })
+    })
+  }
+  return registration
+}
+
+/** The client and its streaming server, made once. */
+function webtorrent () {
+  if (!clientReady) {
+    clientReady = (async () => {
+      const registration = await controllingWorker()
+      const { default: WebTorrent } = await import(new URL('webtorrent.min.js', import.meta.url).href)
+      if (!WebTorrent.WEBRTC_SUPPORT) throw new Error('no WebRTC')
+      // webSeeds: false keeps the torrent's url-list out, so the web seed joins only when
+      // this script decides; rtcConfig replaces simple-peer's default STUN (Google's).
+      const wt = new WebTorrent({
+        webSeeds: false,
+        dht: false,
+        lsd: false,
+        tracker: { rtcConfig: { iceServers } }
+      })
+      wt.on('error', () => {})
+      server = wt.createServer({ controller: registration })
+      client = wt
+      return wt
+    })()
+    clientReady.catch(() => {
+      clientReady = null
+    })
+  }
+  return clientReady
+}
+
+/** The info hash a worker request is for, when it is one of WebTorrent's streams. */
+function requestHash (data) {
+  if (data?.type !== 'webtorrent' || typeof data.url !== 'string') return null
+  const prefix = scope + 'webtorrent/'
+  if (!data.url.startsWith(prefix)) return null
+  const hash = data.url.slice(prefix.length).split('/')[0]
+  return /^[0-9a-f]{40}$/.test(hash) ? hash : null
+}
+
+/**
+ * Holds the worker's requests for torrents not ready yet. Registered before WebTorrent's
+ * server (which would answer them with 404), so it sees them first.
+ */
+function holdEarlyRequests (event) {
+  const hash = requestHash(event.data)
+  if (!hash || readyHashes.has(hash)) return
+  event.stopImmediatePropagation()
+  held.push([hash, event])
+  while (held.length > MAX_HELD) held.shift()
+}
+
+/** Hands the held requests for `hash` to WebTorrent's server (ok) or answers them 404. */
+function releaseHeld (hash, ok) {
+  const mine = held.filter(([h]) => h === hash)
+  held = held.filter(([h]) => h !== hash)
+  for (const [, event] of mine) {
+    if (ok && server) {
+      // BrowserServer's own message handler, as if the message had reached it.
+      server.wrapRequest(event)
+    } else {
+      event.ports[0]?.postMessage({ status: 404, headers: {}, body: '' })
+    }
+  }
+}
+
+function humanBytes (n) {
+  if (n >= 1e9) return (n / 1e9).toFixed(1) + ' GB'
+  if (n >= 1e6) return (n / 1e6).toFixed(1) + ' MB'
+  if (n >= 1e3) return Math.round(n / 1e3) + ' kB'
+  return n + ' B'
+}
+
+/** Seconds of audio buffered ahead of the playhead. */
+function aheadSeconds (audio) {
+  const t = audio.currentTime
+  const b = audio.buffered
+  for (let i = 0; i < b.length; i++) {
+    if (b.start(i) <= t + 0.5 && b.end(i) >= t) return b.end(i) - t
+  }
+  return 0
+}
+
+/** The status line under an episode's player. */
+function statusLine (audio) {
+  let line = audio.nextElementSibling
+  if (!line || !line.classList.contains('p2p')) {
+    line = document.createElement('p')
+    line.className = 'p2p'
+    line.setAttribute('aria-live', 'polite')
+    audio.after(line)
+  }
+  return line
+}
+
+/** Puts the MP3 URL back, at the same position, playing if it was. */
+function plainHttp (audio) {
+  const session = sessions.get(audio)
+  if (session) session.stop()
+  sessions.delete(audio)
+  // This episode plays plain HTTP for the rest of the visit (or until sharing is switched on).
+  audio.dataset.plain = '1'
+  if (audio.dataset.infoHash) releaseHeld(audio.dataset.infoHash, false)
+  const http = audio.dataset.http
+  if (!http || audio.getAttribute('src') === http) return
+  const t = audio.currentTime
+  const wasPlaying = !audio.paused
+  audio.src = http
+  if (t > 0) audio.currentTime = t
+  if (wasPlaying) audio.play().catch(() => {})
+  statusLine(audio).textContent = ''
+}
+
+/** One episode streaming from its torrent. */
+class Session {
+  constructor (audio, torrent) {
+    this.audio = audio
+    this.torrent = torrent
+    this.webSeed = new URL(audio.dataset.http, document.baseURI).href
+    this.webSeedOn = false
+    this.others = null // other listeners the tracker knows, once it has said
+    this.fromPeers = 0
+    this.fromWeb = 0
+    this.toPeers = 0
+    this.started = Date.now()
+    this.peerBytesAt = [] // [time, fromPeers] samples for the peers' rate
+    const count = wire => {
+      wire.on('download', n => {
+        if (wire.type === 'webSeed') this.fromWeb += n
+        else this.fromPeers += n
+      })
+      wire.on('upload', n => {
+        if (wire.type !== 'webSeed') this.toPeers += n
+      })
+    }
+    torrent.wires.forEach(count)
+    torrent.on('wire', count)
+    const tracker = torrent.discovery?.tracker
+    if (tracker) {
+      tracker.on('update', reply => {
+        // The tracker counts this listener too.
+        const swarm = (reply.complete || 0) + (reply.incomplete || 0)
+        this.others = Math.max(swarm - 1, 0)
+        this.tick()
+      })
+    }
+    this.timer = setInterval(() => this.tick(), 1000)
+    this.onWaiting = () => this.tick()
+    audio.addEventListener('waiting', this.onWaiting)
+  }
+
+  peerWires () {
+    return this.torrent.wires.filter(w => w.type === 'webrtc').length
+  }
+
+  /** Bytes per second from peers over the last few seconds. */
+  peerRate () {
+    const now = Date.now()
+    this.peerBytesAt.push([now, this.fromPeers])
+    while (this.peerBytesAt.length > 5) this.peerBytesAt.shift()
+    const [t0, b0] = this.peerBytesAt[0]
+    return now > t0 ? (this.fromPeers - b0) * 1000 / (now - t0) : 0
+  }
+
+  tick () {
+    const t = this.torrent
+    if (t.destroyed) return
+    const audio = this.audio
+    const duration = Number.isFinite(audio.duration) && audio.duration > 0 ? audio.duration : 0
+    // Bytes per second playback needs; 16 kB/s (128 kbit/s) until the duration is known.
+    const needed = duration ? t.length / duration : 16000
+    const keepingUp = this.peerRate() >= 1.5 * needed
+    const ahead = aheadSeconds(audio)
+    const graceOver = Date.now() - this.started >= GRACE_MS
+    if (t.done) {
+      this.dropWebSeed()
+    } else if (!this.webSeedOn) {
+      const alone = this.others === 0
+      const noPeers = graceOver && this.peerWires() === 0
+      const starving = graceOver && ahead < LOW_AHEAD_S && !keepingUp
+      if (alone || noPeers || starving) this.addWebSeed()
+    } else if (this.peerWires() > 0 && ahead > HIGH_AHEAD_S && keepingUp) {
+      this.dropWebSeed()
+    }
+    if (!this.fromPeers && !this.fromWeb && Date.now() - this.started > NOTHING_MS) {
+      plainHttp(audio)
+      return
+    }
+    this.show()
+  }
+
+  addWebSeed () {
+    if (this.webSeedOn || this.torrent.destroyed) return
+    this.torrent.addWebSeed(this.webSeed)
+    this.webSeedOn = true
+  }
+
+  dropWebSeed () {
+    if (!this.webSeedOn || this.torrent.destroyed) return
+    this.torrent.removePeer(this.webSeed)
+    this.webSeedOn = false
+  }
+
+  show () {
+    const line = statusLine(this.audio)
+    const peers = this.peerWires()
+    line.dataset.peers = String(peers)
+    line.dataset.fromPeers = String(this.fromPeers)
+    line.dataset.fromWeb = String(this.fromWeb)
+    line.dataset.toPeers = String(this.toPeers)
+    line.dataset.webSeed = this.webSeedOn ? 'on' : 'off'
+    const got = this.fromPeers + this.fromWeb
+    const who = peers === 1 ? '1 other listener' : `${peers} other listeners`
+    let text = `Sharing with ${who}`
+    if (got > 0) text += ` · ${humanBytes(this.fromPeers)} of ${humanBytes(got)} came from them`
+    if (this.toPeers > 0) text += ` · ${humanBytes(this.toPeers)} passed on`
+    line.textContent = text
+  }
+
+  stop () {
+    clearInterval(this.timer)
+    this.audio.removeEventListener('waiting', this.onWaiting)
+  }
+}
+
+/** The torrent of `audio`'s episode, added to the client without its web seed; resolves
+ * once it is ready to stream. */
+async function addTorrent (wt, audio) {
+  const response = await fetch(new URL(audio.dataset.torrent, document.baseURI).href)
+  if (!response.ok) throw new Error(`torrent: HTTP ${response.status}`)
+  const bytes = new Uint8Array(await response.arrayBuffer())
+  return new Promise((resolve, reject) => {
+    const torrent = wt.add(bytes, { destroyStoreOnDestroy: true }, resolve)
+    torrent.once('error', reject)
+  })
+}
+
+/** Streams `audio`'s episode peer to peer; its element already asks the worker for it. */
+async function stream (audio) {
+  statusLine(audio).textContent = 'Looking for other listeners…'
+  try {
+    const wt = await webtorrent()
+    if (!sharingWanted()) throw new Error('sharing was switched off')
+    const torrent = await addTorrent(wt, audio)
+    if (torrent.infoHash !== audio.dataset.infoHash) throw new Error('another torrent')
+    const session = new Session(audio, torrent)
+    sessions.set(audio, session)
+    torrent.on('error', () => plainHttp(audio))
+    const file = torrent.files[0]
+    if (new URL(file.streamURL, scope).href !== audio.src) {
+      // Not the URL this script made for it: let WebTorrent set its own.
+      const t = audio.currentTime
+      file.streamTo(audio)
+      if (t > 0) audio.currentTime = t
+      audio.play().catch(() => {})
+    }
+    readyHashes.add(torrent.infoHash)
+    releaseHeld(torrent.infoHash, true)
+    session.tick()
+  } catch {
+    plainHttp(audio)
+  }
+}
+
+/** `audio`'s stream URL under the worker's scope, or null when its file name would not
+ * survive WebTorrent's decoding of the URL (then it plays plain HTTP). */
+function streamUrl (audio) {
+  const { infoHash, name } = audio.dataset
+  if (!infoHash || !name) return null
+  const encoded = encodeURIComponent(name)
+  if (decodeURI(encoded) !== name) return null
+  return `${scope}webtorrent/${infoHash}/${encoded}`
+}
+
+/** Points every idle episode at its stream: nothing is fetched until play. */
+function arm () {
+  for (const audio of document.querySelectorAll('audio[data-stream]')) {
+    const idle = audio.paused && audio.currentTime === 0 && audio.getAttribute('src') === audio.dataset.http
+    if (idle && !audio.dataset.plain) audio.src = audio.dataset.stream
+  }
+  document.documentElement.dataset.podseedPlayer = 'ready'
+}
+
+function onPlay (event) {
+  const audio = event.target
+  if (sessions.has(audio) || audio.getAttribute('src') !== audio.dataset.stream) return
+  stream(audio)
+}
+
+/** Turns sharing off: every episode goes back to its MP3 URL where it stands. */
+function stopSharing () {
+  for (const audio of document.querySelectorAll('audio[data-stream]')) plainHttp(audio)
+  if (client) client.destroy()
+  client = null
+  server = null
+  clientReady = null
+  readyHashes.clear()
+  delete document.documentElement.dataset.podseedPlayer
+}
+
+/** The switch above the episodes, remembered in this browser. */
+function sharingSwitch () {
+  const heading = document.getElementById('episodes')
+  if (!heading) return
+  const box = document.createElement('p')
+  box.className = 'sharing'
+  const label = document.createElement('label')
+  const input = document.createElement('input')
+  input.type = 'checkbox'
+  input.checked = sharingWanted()
+  input.addEventListener('change', () => {
+    rememberSharing(input.checked)
+    if (input.checked) {
+      for (const audio of document.querySelectorAll('audio[data-plain]')) delete audio.dataset.plain
+      controllingWorker().then(arm, () => {})
+    } else {
+      stopSharing()
+    }
+  })
+  label.append(input, 'Share episodes with other listeners while this page is open (saves the show bandwidth)')
+  box.append(label)
+  heading.after(box)
+}
+
+function main () {
+  if (!capable()) return
+  const audios = [...document.querySelectorAll('audio[data-torrent]')]
+  for (const audio of audios) {
+    audio.dataset.http = audio.getAttribute('src')
+    const url = streamUrl(audio)
+    if (!url) continue
+    audio.dataset.stream = url
+    audio.addEventListener('play', onPlay)
+  }
+  if (!document.querySelector('audio[data-stream]')) return
+  navigator.serviceWorker.addEventListener('message', holdEarlyRequests)
+  sharingSwitch()
+  if (sharingWanted()) controllingWorker().then(arm, () => {})
+}
+
+main()
