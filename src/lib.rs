@@ -6,15 +6,15 @@
 //! | layer | what it is for |
 //! | --- | --- |
 //! | [`cli`] | clap definitions, exit codes, the one place that prints for humans |
-//! | [`serve`] | wires the listeners together: HTTP, UDP, seeder, reload |
+//! | [`serve`] | wires the listeners together: HTTP, UDP, WebSocket, seeder, reload |
 //! | [`seeder`] | the BitTorrent peer side: wire sessions, storage, choking, announces, DHT |
-//! | [`tracker`] | swarms and announce rules, shared by the HTTP and UDP fronts, and their codecs |
+//! | [`tracker`] | swarms and announce rules, shared by the HTTP, UDP and WebSocket fronts, and their codecs |
 //! | [`catalog`] | what a build publishes, read from the manifest (serve's and the seeder's view) |
 //! | [`publish`] | config → scan → probe → hash → metainfo → render → write |
 //! | [`config`] | `podcast.yaml`: schema, defaults and every check, one file per section |
 //! | [`bt`], [`net`] | shared BitTorrent values (`InfoHash`, `PeerId`, `BlockRequest`) and network plumbing (idle timeouts, per-address caps) |
 //!
-//! Protocol codecs (the HTTP announce query, BEP 15 packets, the peer wire) are pure: bytes
+//! Protocol codecs (the HTTP announce query, BEP 15 packets, WebTorrent JSON, the peer wire) are pure: bytes
 //! in, typed values out, no sockets; the servers only move bytes.
 
 pub mod bt;

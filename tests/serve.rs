@@ -828,9 +828,14 @@ fn aria2c_announces_over_our_udp_tracker() {
     let t = Torrent::read_from_file(&torrent).expect("torrent");
     let base = show.base_url();
     let udp_url = format!("udp://127.0.0.1:{udp_port}/announce");
+    let ws_url = format!("{}announce", base.replacen("http://", "ws://", 1));
     assert_eq!(
         t.announce_list,
-        Some(vec![vec![format!("{base}announce")], vec![udp_url]])
+        Some(vec![
+            vec![format!("{base}announce")],
+            vec![udp_url],
+            vec![ws_url]
+        ])
     );
     let s = Server::start(&show);
     let dl = show.path().join("download");

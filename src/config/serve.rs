@@ -50,6 +50,16 @@ pub struct ServeSettings {
     pub dht: bool,
     /// DHT bootstrap nodes (`host:port`); empty for the public defaults.
     pub dht_bootstrap: Vec<String>,
+    /// The WebTorrent (WebSocket) tracker on the HTTP listener's `/announce`.
+    pub ws_tracker: bool,
+    /// Seconds between a browser's announces.
+    pub ws_announce_interval: u32,
+    /// Most WebSocket tracker connections at once.
+    pub ws_max_connections: usize,
+    /// Most WebSocket tracker connections from one address.
+    pub ws_max_connections_per_ip: usize,
+    /// Browser peers kept per torrent.
+    pub ws_max_peers_per_torrent: usize,
 }
 
 impl Default for ServeSettings {
@@ -74,19 +84,36 @@ impl Default for ServeSettings {
             connect_to_peers: true,
             dht: true,
             dht_bootstrap: Vec::new(),
+            ws_tracker: true,
+            ws_announce_interval: 120,
+            ws_max_connections: 512,
+            ws_max_connections_per_ip: 8,
+            ws_max_peers_per_torrent: 1000,
         }
     }
 }
 
 impl ServeSettings {
-    /// The built-in tracker's announce URLs (HTTP, then UDP), when `public_url` is set.
+    /// The built-in tracker's announce URLs (HTTP, then UDP, then WebSocket), when
+    /// `public_url` is set.
     pub fn tracker_urls(&self) -> Vec<String> {
         let Some(public) = &self.public_url else {
             return Vec::new();
         };
-        let mut urls = vec![join_url(public, "announce").to_string()];
+        let http = join_url(public, "announce");
+        let mut urls = vec![http.to_string()];
         if let (Some(udp), Some(host)) = (self.udp_tracker, public.host_str()) {
             urls.push(format!("udp://{host}:{}/announce", udp.port()));
+        }
+        // The same listener and path; browsers upgrade to a WebSocket there.
+        let ws_scheme = if public.scheme() == "https" {
+            "wss"
+        } else {
+            "ws"
+        };
+        let mut ws = http;
+        if self.ws_tracker && ws.set_scheme(ws_scheme).is_ok() {
+            urls.push(ws.to_string());
         }
         urls
     }
@@ -168,6 +195,14 @@ fn read_limits(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings) {
             c.problem(&path, "expected seconds from 1 to 86400");
         }
     }
+    if let Some(n) = sf.small_number(c, "ws_announce_interval") {
+        if (10..=3600).contains(&n) {
+            s.ws_announce_interval = n;
+        } else {
+            let path = sf.field_path("ws_announce_interval");
+            c.problem(&path, "expected seconds from 10 to 3600");
+        }
+    }
     if let Some(n) = sf.small_number(c, "max_peers_per_torrent") {
         if n >= 1 {
             s.max_peers_per_torrent = n as usize;
@@ -186,6 +221,12 @@ fn read_limits(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings) {
             "max_peer_connections_per_ip",
             &mut s.max_peer_connections_per_ip,
         ),
+        ("ws_max_connections", &mut s.ws_max_connections),
+        (
+            "ws_max_connections_per_ip",
+            &mut s.ws_max_connections_per_ip,
+        ),
+        ("ws_max_peers_per_torrent", &mut s.ws_max_peers_per_torrent),
     ] {
         if let Some(n) = sf.small_number(c, key) {
             if n >= 1 {
@@ -208,6 +249,9 @@ fn read_peer_options(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings
     }
     if let Some(b) = sf.boolean(c, "dht") {
         s.dht = b;
+    }
+    if let Some(b) = sf.boolean(c, "ws_tracker") {
+        s.ws_tracker = b;
     }
     for (v, p) in sf.list(c, "dht_bootstrap") {
         match v.as_str() {
@@ -245,9 +289,28 @@ mod tests {
             c.serve.tracker_urls(),
             [
                 "https://pod.example.com/x/announce",
-                "udp://pod.example.com:7000/announce"
+                "udp://pod.example.com:7000/announce",
+                "wss://pod.example.com/x/announce"
             ]
         );
+        // Plain HTTP gives ws://, with the port; `ws_tracker: false` leaves it out.
+        let text = format!(
+            "{MINIMAL}serve:\n  udp_tracker: off\n  public_url: http://10.0.0.5:8080/\n  ws_max_connections_per_ip: 2\n"
+        );
+        let c = parse_in(d.path(), &text).expect("valid");
+        assert_eq!(c.serve.ws_max_connections_per_ip, 2);
+        assert_eq!(
+            c.serve.tracker_urls(),
+            [
+                "http://10.0.0.5:8080/announce",
+                "ws://10.0.0.5:8080/announce"
+            ]
+        );
+        let text = format!(
+            "{MINIMAL}serve:\n  udp_tracker: off\n  public_url: http://10.0.0.5:8080/\n  ws_tracker: false\n"
+        );
+        let c = parse_in(d.path(), &text).expect("valid");
+        assert_eq!(c.serve.tracker_urls(), ["http://10.0.0.5:8080/announce"]);
         let text = format!(
             "{MINIMAL}serve:\n  udp_tracker: off\n  http: nowhere\n  announce_interval: 0\n"
         );

@@ -1,5 +1,6 @@
 //! The HTTP front: one listener for the site and web seed (static files), the HTTP tracker
-//! (`/announce`, `/scrape`), and the figures (`/stats` JSON, `/metrics` Prometheus text).
+//! (`/announce`, `/scrape`; a WebSocket upgrade on `/announce` goes to [`super::ws`]), and
+//! the figures (`/stats` JSON, `/metrics` Prometheus text).
 //!
 //! Connections are accepted by our own loop so that they are capped (a semaphore), have a
 //! header-read timeout (slow clients cannot hold slots), and drain on shutdown. Routing is a
@@ -29,7 +30,7 @@ use crate::net::{IdleTimeout, PerIp};
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may make no progress at all (a reader that stopped reading).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Request buffer per connection: tracker queries are capped at 8 KiB, so 16 KiB is
 /// plenty, and 1000 connections cannot pin hyper's 400 KB default each.
 const MAX_REQUEST_BUFFER: usize = 16 * 1024;
@@ -39,9 +40,9 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 /// Accepts connections until `shutdown` turns true, then lets in-flight ones finish
 /// (up to [`DRAIN_TIMEOUT`]).
 pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(state.max_connections));
+    let max = u32::try_from(state.max_connections).unwrap_or(u32::MAX);
+    let slots = Arc::new(Semaphore::new(max as usize));
     let per_ip = PerIp::new(state.max_connections_per_ip);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -71,36 +72,63 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
+        let (state, stop) = (state.clone(), shutdown.clone());
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(respond(&state, req, peer).await) }
+            let (state, stop) = (state.clone(), stop.clone());
+            async move { Ok::<_, Infallible>(respond(&state, req, peer, stop).await) }
         });
         let io = TokioIo::new(IdleTimeout::new(stream, IDLE_TIMEOUT));
-        let conn = graceful.watch(builder.serve_connection(io, service));
+        // With upgrades: a WebSocket request on /announce takes the socket over.
+        let conn = builder.serve_connection(io, service).with_upgrades();
+        let mut stop = shutdown.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            tokio::pin!(conn);
+            let done = tokio::select! {
+                r = conn.as_mut() => r,
+                () = stopping(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = done {
                 tracing::debug!("http: {peer}: {e}");
             }
             drop((permit, ip_slot));
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    // Every HTTP connection has returned its slot, and every WebSocket has closed.
+    let http_drained = async {
+        let _ = slots.acquire_many(max).await;
+    };
+    let drained = futures_util::future::join(http_drained, state.ws.drained());
+    if tokio::time::timeout(DRAIN_TIMEOUT, drained).await.is_err() {
         tracing::warn!("http: some responses were still running at shutdown");
     }
 }
 
+/// Resolves once shutdown begins (at once if it has).
+pub(super) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, never held across an await.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 /// Routes one request.
-async fn respond(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn respond(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
     let is_get = method == Method::GET || method == Method::HEAD;
     match path.as_str() {
+        "/announce" if is_get && state.ws.wants(req.headers()) => {
+            let client = client_ip(state, req.headers(), peer);
+            super::ws::upgrade(state, req, client, shutdown).await
+        }
         "/announce" if is_get => {
             let client = client_ip(state, req.headers(), peer);
             bencoded(announce(
@@ -244,8 +272,14 @@ pub struct Figures {
     pub peer_downloaded_bytes: u64,
     /// Bytes listeners reported uploading to each other.
     pub peer_uploaded_bytes: u64,
-    /// Downloaded by listeners but sent by neither our HTTP nor our seeder: what the
-    /// swarm saved.
+    /// Browser peers (WebTorrent, on the WebSocket tracker) now.
+    pub browser_peers: usize,
+    /// Bytes browser peers reported downloading (web seed and other browsers).
+    pub browser_downloaded_bytes: u64,
+    /// Bytes browser peers reported uploading to each other.
+    pub browser_uploaded_bytes: u64,
+    /// Downloaded by listeners (BitTorrent and browsers) but sent by neither our HTTP nor
+    /// our seeder: what the swarm saved.
     pub swarm_saved_bytes: u64,
 }
 
@@ -258,6 +292,9 @@ impl Figures {
         self.seeder_bytes += o.seeder_bytes;
         self.peer_downloaded_bytes += o.peer_downloaded_bytes;
         self.peer_uploaded_bytes += o.peer_uploaded_bytes;
+        self.browser_peers += o.browser_peers;
+        self.browser_downloaded_bytes += o.browser_downloaded_bytes;
+        self.browser_uploaded_bytes += o.browser_uploaded_bytes;
         self.swarm_saved_bytes += o.swarm_saved_bytes;
     }
 }
@@ -309,8 +346,12 @@ pub fn stats(state: &State) -> Stats {
                 seeder_bytes,
                 peer_downloaded_bytes: s.peer_downloaded,
                 peer_uploaded_bytes: s.peer_uploaded,
+                browser_peers: s.browser_peers,
+                browser_downloaded_bytes: s.browser_downloaded,
+                browser_uploaded_bytes: s.browser_uploaded,
                 swarm_saved_bytes: s
                     .peer_downloaded
+                    .saturating_add(s.browser_downloaded)
                     .saturating_sub(http_bytes.saturating_add(seeder_bytes)),
             };
             totals.add(&figures);
@@ -346,7 +387,7 @@ type Series = (
 pub fn metrics(state: &State) -> String {
     let s = stats(state);
     let mut out = String::new();
-    let series: [Series; 8] = [
+    let series: [Series; 11] = [
         ("podseed_seeders", "gauge", "Seeders in the swarm.", |e| {
             e.seeders as u64
         }),
@@ -382,6 +423,24 @@ pub fn metrics(state: &State) -> String {
             "counter",
             "Bytes listeners reported uploading.",
             |e| e.peer_uploaded_bytes,
+        ),
+        (
+            "podseed_browser_peers",
+            "gauge",
+            "Browser peers on the WebSocket tracker.",
+            |e| e.browser_peers as u64,
+        ),
+        (
+            "podseed_browser_downloaded_bytes_total",
+            "counter",
+            "Bytes browser peers reported downloading.",
+            |e| e.browser_downloaded_bytes,
+        ),
+        (
+            "podseed_browser_uploaded_bytes_total",
+            "counter",
+            "Bytes browser peers reported uploading.",
+            |e| e.browser_uploaded_bytes,
         ),
         (
             "podseed_swarm_saved_bytes_total",

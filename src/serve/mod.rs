@@ -1,5 +1,5 @@
 //! `podseed serve`: the output folder over HTTP (site and BEP 19 web seed), the tracker over
-//! HTTP and UDP, and reloads when `publish` writes a new build.
+//! HTTP, UDP and WebSocket ([`ws`]), and reloads when `publish` writes a new build.
 //!
 //! One tokio runtime; the HTTP listener and the background loops are tasks, the UDP
 //! tracker a dedicated thread (see [`udp`]), all sharing one [`State`]. The catalog of
@@ -10,6 +10,7 @@
 pub mod files;
 pub mod http;
 pub mod udp;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -90,6 +91,8 @@ pub struct State {
     pub max_connections: usize,
     /// HTTP connections per client address.
     pub max_connections_per_ip: usize,
+    /// The WebSocket tracker's caps.
+    pub ws: ws::WsFront,
     /// The seeder, when on.
     pub seeder: Option<Arc<crate::seeder::Seeder>>,
     /// Where the tracker lists our seeder.
@@ -135,6 +138,7 @@ impl State {
             trust_proxy: config.serve.trust_proxy,
             max_connections: config.serve.max_connections,
             max_connections_per_ip: config.serve.max_connections_per_ip,
+            ws: ws::WsFront::new(&config.serve),
             seeder: config.serve.peer.map(|_| {
                 Arc::new(crate::seeder::Seeder::new(
                     crate::seeder::SeederConfig::from(&config.serve),

@@ -1,10 +1,12 @@
 //! The built-in BitTorrent tracker: which torrents it serves, their swarms, and the rules
-//! of an announce (intervals, numwant, who gets whom), shared by the HTTP and UDP fronts.
+//! of an announce (intervals, numwant, who gets whom), shared by the HTTP and UDP fronts;
+//! and the browser swarms ([`browser`]) the WebSocket front relays WebRTC signalling in.
 //!
 //! It is not an open tracker: only info hashes that the output folder publishes are
 //! accepted, so memory is bounded by (published torrents × `max_peers_per_torrent`).
 //! Codecs live in [`proto`]; sockets live in `serve`. Time is passed in.
 
+pub mod browser;
 pub mod connection_id;
 pub mod proto;
 pub mod swarm;
@@ -16,6 +18,7 @@ use std::sync::{Mutex, RwLock};
 use crate::bt::{InfoHash, PeerId};
 use crate::config::ServeSettings;
 
+pub use browser::{BrowserLink, BrowserReply, BrowserSwarm, ConnId, Inbox, Outbox};
 pub use swarm::{Event, Family, Limits, PeerUpdate, Swarm};
 
 /// Per-torrent counts of a scrape (both fronts).
@@ -42,6 +45,10 @@ pub struct TrackerConfig {
     pub default_numwant: usize,
     /// Most peers returned.
     pub max_numwant: usize,
+    /// Seconds between a browser's announces (WebSocket).
+    pub browser_interval: u32,
+    /// Browser peers per torrent; further ones are refused.
+    pub max_browser_peers_per_torrent: usize,
 }
 
 /// Peers returned when the client does not say how many it wants.
@@ -57,6 +64,8 @@ impl From<&ServeSettings> for TrackerConfig {
             max_peers_per_ip: serve.max_peers_per_ip,
             default_numwant: DEFAULT_NUMWANT,
             max_numwant: MAX_NUMWANT,
+            browser_interval: serve.ws_announce_interval,
+            max_browser_peers_per_torrent: serve.ws_max_peers_per_torrent,
         }
     }
 }
@@ -105,6 +114,21 @@ pub enum TrackerError {
     /// Not a torrent the output folder publishes.
     #[error("unregistered torrent")]
     Unregistered,
+    /// A browser announced a peer id that another address holds in this swarm.
+    #[error("peer_id in use by another connection")]
+    PeerIdTaken,
+    /// The browser swarm holds as many peers as it may.
+    #[error("swarm full, try again later")]
+    SwarmFull,
+    /// One address holds as many browser peers in this swarm as it may.
+    #[error("too many peers from this address in this swarm")]
+    TooManyFromAddress,
+    /// An answer from a peer that has not announced on this connection.
+    #[error("announce on this connection before answering")]
+    NotInSwarm,
+    /// An answer to a peer that is not (or no longer) in the swarm.
+    #[error("no peer with that to_peer_id")]
+    UnknownPeer,
 }
 
 /// Figures for `/stats` and `/metrics`.
@@ -120,6 +144,14 @@ pub struct SwarmStats {
     pub peer_downloaded: u64,
     /// Sum of the `uploaded` increases peers reported.
     pub peer_uploaded: u64,
+    /// Browser (WebSocket) peers now.
+    pub browser_peers: usize,
+    /// Completed downloads browser peers reported.
+    pub browser_completed: u64,
+    /// Sum of the `downloaded` increases browser peers reported.
+    pub browser_downloaded: u64,
+    /// Sum of the `uploaded` increases browser peers reported.
+    pub browser_uploaded: u64,
 }
 
 /// The tracker.
@@ -135,7 +167,22 @@ pub struct Tracker {
 #[derive(Debug, Default)]
 struct Tracked {
     swarm: Mutex<Swarm>,
+    browser: Mutex<BrowserSwarm>,
     size: u64,
+}
+
+impl Tracked {
+    fn limits(&self, max_peers: usize, max_per_ip: usize) -> Limits {
+        Limits {
+            max_peers,
+            max_per_ip,
+            max_transfer: self.size.saturating_mul(2).saturating_add(TRANSFER_SLACK),
+        }
+    }
+
+    fn browser(&self) -> std::sync::MutexGuard<'_, BrowserSwarm> {
+        self.browser.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Our own seeder as the tracker lists it.
@@ -166,6 +213,9 @@ pub struct Leecher {
 /// Slack over twice the file size for reported per-announce transfers (re-downloads,
 /// discarded pieces).
 const TRANSFER_SLACK: u64 = 16 << 20;
+
+/// Seconds of slack over two intervals before a silent browser peer is dropped.
+const BROWSER_SLACK_SECS: u64 = 60;
 
 impl Tracker {
     /// A tracker for no torrents yet.
@@ -241,14 +291,10 @@ impl Tracker {
     pub fn announce(&self, a: &Announce, now: u64) -> Result<AnnounceReply, TrackerError> {
         let swarms = self.read();
         let tracked = swarms.get(&a.info_hash).ok_or(TrackerError::Unregistered)?;
-        let limits = Limits {
-            max_peers: self.config.max_peers_per_torrent,
-            max_per_ip: self.config.max_peers_per_ip,
-            max_transfer: tracked
-                .size
-                .saturating_mul(2)
-                .saturating_add(TRANSFER_SLACK),
-        };
+        let limits = tracked.limits(
+            self.config.max_peers_per_torrent,
+            self.config.max_peers_per_ip,
+        );
         let mut swarm = tracked.swarm.lock().unwrap_or_else(|p| p.into_inner());
         swarm.update(&a.update, now, &limits);
         let want = a
@@ -331,6 +377,7 @@ impl Tracker {
             .iter()
             .map(|(h, t)| {
                 let s = t.swarm.lock().unwrap_or_else(|p| p.into_inner());
+                let b = t.browser();
                 (
                     *h,
                     SwarmStats {
@@ -339,15 +386,21 @@ impl Tracker {
                         completed: s.completed,
                         peer_downloaded: s.peer_downloaded,
                         peer_uploaded: s.peer_uploaded,
+                        browser_peers: b.seeders() + b.leechers(),
+                        browser_completed: b.completed,
+                        browser_downloaded: b.downloaded,
+                        browser_uploaded: b.uploaded,
                     },
                 )
             })
             .collect()
     }
 
-    /// Drops peers silent for two intervals; returns how many.
+    /// Drops peers silent for two intervals (browsers: two of theirs, plus slack); returns
+    /// how many.
     pub fn sweep(&self, now: u64) -> usize {
         let cutoff = now.saturating_sub(2 * u64::from(self.config.interval));
+        let browser_cutoff = now.saturating_sub(self.browser_silence());
         self.read()
             .values()
             .map(|t| {
@@ -355,8 +408,84 @@ impl Tracker {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .expire(cutoff)
+                    + t.browser().expire(browser_cutoff)
             })
             .sum()
+    }
+
+    /// Seconds a browser peer may stay silent: two of its intervals, plus slack for a
+    /// slow page. Its connection is closed after as long (`serve::ws`).
+    pub fn browser_silence(&self) -> u64 {
+        2 * u64::from(self.config.browser_interval) + BROWSER_SLACK_SECS
+    }
+
+    /// Handles a browser's announce on connection `from`: updates its swarm and relays its
+    /// offers to other browser peers.
+    pub fn browser_announce(
+        &self,
+        a: &proto::ws::AnnounceRequest,
+        from: &BrowserLink,
+        now: u64,
+    ) -> Result<BrowserReply, TrackerError> {
+        let swarms = self.read();
+        let tracked = swarms.get(&a.info_hash).ok_or(TrackerError::Unregistered)?;
+        let limits = tracked.limits(
+            self.config.max_browser_peers_per_torrent,
+            self.config.max_peers_per_ip,
+        );
+        let mut swarm = tracked.browser();
+        swarm.announce(a, from, now, &limits)?;
+        Ok(BrowserReply {
+            interval: self.config.browser_interval,
+            complete: swarm.seeders(),
+            incomplete: swarm.leechers(),
+        })
+    }
+
+    /// Relays a browser's answer to the peer whose offer it answers.
+    pub fn browser_answer(
+        &self,
+        a: &proto::ws::AnswerRequest,
+        conn: ConnId,
+        now: u64,
+    ) -> Result<(), TrackerError> {
+        let swarms = self.read();
+        let tracked = swarms.get(&a.info_hash).ok_or(TrackerError::Unregistered)?;
+        let mut swarm = tracked.browser();
+        swarm.answer(a, conn, now)
+    }
+
+    /// A closed connection: its peers leave the swarms of `hashes` (as `stopped`).
+    pub fn browser_leave(&self, conn: ConnId, hashes: &[InfoHash]) -> usize {
+        let swarms = self.read();
+        hashes
+            .iter()
+            .filter_map(|h| swarms.get(h))
+            .map(|t| t.browser().leave(conn))
+            .sum()
+    }
+
+    /// Browser swarm counts for each hash that is served (every served one when empty).
+    pub fn browser_scrape(&self, hashes: &[InfoHash]) -> Vec<(InfoHash, ScrapeCounts)> {
+        let swarms = self.read();
+        let counts = |t: &Tracked| {
+            let b = t.browser();
+            ScrapeCounts {
+                seeders: clamp32(b.seeders() as u64),
+                completed: clamp32(b.completed),
+                leechers: clamp32(b.leechers() as u64),
+            }
+        };
+        if hashes.is_empty() {
+            let mut all: Vec<(InfoHash, ScrapeCounts)> =
+                swarms.iter().map(|(h, t)| (*h, counts(t))).collect();
+            all.sort_by_key(|(h, _)| *h);
+            return all;
+        }
+        hashes
+            .iter()
+            .filter_map(|h| swarms.get(h).map(|t| (*h, counts(t))))
+            .collect()
     }
 }
 
@@ -541,5 +670,54 @@ mod tests {
         assert_eq!(t.sweep(19), 0);
         assert_eq!(t.sweep(21), 1);
         assert_eq!(t.stats()[&InfoHash([1; 20])].leechers, 1);
+    }
+
+    #[test]
+    fn browser_peers_are_tracked_apart_and_leave_with_their_connection() {
+        let t = Tracker::new(TrackerConfig::default());
+        t.set_torrents(&[(InfoHash([1; 20]), 1000)]);
+        let req = |hash: u8, peer: u8| proto::ws::AnnounceRequest {
+            info_hash: InfoHash([hash; 20]),
+            peer_id: PeerId([peer; 20]),
+            event: Event::Started,
+            left: Some(10),
+            uploaded: 0,
+            downloaded: 0,
+            numwant: None,
+            offers: vec![proto::ws::Offer {
+                offer_id: proto::ws::OfferId([7; 20]),
+                sdp: "v=0".into(),
+            }],
+        };
+        let (outbox, _inbox) = Outbox::new(8);
+        let link = |conn: ConnId, ip: u8| BrowserLink {
+            conn,
+            ip: std::net::IpAddr::from([10, 0, 0, ip]),
+            outbox: outbox.clone(),
+        };
+        assert_eq!(
+            t.browser_announce(&req(2, 1), &link(1, 1), 0).err(),
+            Some(TrackerError::Unregistered)
+        );
+        let r = t.browser_announce(&req(1, 1), &link(1, 1), 0).expect("ok");
+        assert_eq!((r.interval, r.complete, r.incomplete), (120, 0, 1));
+        t.browser_announce(&req(1, 2), &link(2, 2), 0).expect("ok");
+        let mut later = req(1, 2);
+        later.downloaded = 400;
+        later.event = Event::None;
+        t.browser_announce(&later, &link(2, 2), 1).expect("ok");
+        let stats = t.stats()[&InfoHash([1; 20])].clone();
+        assert_eq!((stats.browser_peers, stats.browser_downloaded), (2, 400));
+        // BitTorrent figures and scrapes do not count them.
+        assert_eq!(
+            (stats.seeders, stats.leechers, stats.peer_downloaded),
+            (0, 0, 0)
+        );
+        assert_eq!(t.scrape(&[])[0].1.leechers, 0);
+        assert_eq!(t.browser_scrape(&[])[0].1.leechers, 2);
+        assert_eq!(t.browser_leave(2, &[InfoHash([1; 20])]), 1);
+        assert_eq!(t.browser_scrape(&[InfoHash([1; 20])])[0].1.leechers, 1);
+        // A silent browser is swept after two of its intervals and the slack.
+        assert_eq!(t.sweep(t.browser_silence() + 1), 1);
     }
 }
