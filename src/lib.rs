@@ -12,7 +12,7 @@
 //! | [`catalog`] | what a build publishes, read from the manifest (serve's and the seeder's view) |
 //! | [`publish`] | config → scan → probe → hash → metainfo → render → write |
 //! | [`config`] | `podcast.yaml`: schema, defaults and every check, one file per section |
-//! | [`bt`], [`net`] | shared BitTorrent values (`InfoHash`, `PeerId`, `BlockRequest`) and network plumbing (idle timeouts, per-address caps) |
+//! | [`bt`], [`net`] | shared BitTorrent values (`InfoHash`, `PeerId`, `BlockRequest`) and network plumbing (idle timeouts, per-address caps, the STUN codec) |
 //!
 //! Protocol codecs (the HTTP announce query, BEP 15 packets, WebTorrent JSON, the peer wire) are pure: bytes
 //! in, typed values out, no sockets; the servers only move bytes.

@@ -4,7 +4,11 @@
 //! hyper's header-read timeout stops slow request headers, but not a client that asks for
 //! an MP3 and never reads it, nor one address opening every slot. [`IdleTimeout`] fails a
 //! connection whose reads and writes make no progress for a while; [`PerIp`] counts
-//! connections per client address. No protocol logic here.
+//! connections per client address. No protocol logic here, except [`stun`]: the STUN
+//! Binding codec, which is no BitTorrent protocol and so lives at the bottom, where the UDP
+//! front and the connection ids that must never look like STUN can both reach it.
+
+pub mod stun;
 
 use std::collections::HashMap;
 use std::future::Future;

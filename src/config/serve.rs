@@ -94,6 +94,14 @@ impl Default for ServeSettings {
 }
 
 impl ServeSettings {
+    /// The STUN server browsers on the show's page should ask (RFC 7064 `stun:host:port`):
+    /// `serve` answers STUN on the UDP tracker's port, at `public_url`'s host. None without
+    /// a `public_url` or a UDP tracker.
+    pub fn stun_url(&self) -> Option<String> {
+        let host = self.public_url.as_ref()?.host_str()?;
+        Some(format!("stun:{host}:{}", self.udp_tracker?.port()))
+    }
+
     /// The built-in tracker's announce URLs (HTTP, then UDP, then WebSocket), when
     /// `public_url` is set.
     pub fn tracker_urls(&self) -> Vec<String> {
@@ -272,6 +280,27 @@ mod tests {
     use super::super::fixture::{dir_with_episode, parse_in, MINIMAL};
 
     #[test]
+    fn stun_url_needs_a_public_url_and_a_udp_tracker() {
+        let d = dir_with_episode();
+        let stun = |serve: &str| {
+            parse_in(d.path(), &format!("{MINIMAL}serve:\n{serve}"))
+                .expect("valid")
+                .serve
+                .stun_url()
+        };
+        assert_eq!(stun("  udp_tracker: 127.0.0.1:7000\n"), None);
+        assert_eq!(
+            stun("  udp_tracker: off\n  public_url: https://pod.example.com/\n"),
+            None
+        );
+        assert_eq!(
+            stun("  udp_tracker: \"[::]:6969\"\n  public_url: http://[2001:db8::1]:8080/\n")
+                .as_deref(),
+            Some("stun:[2001:db8::1]:6969")
+        );
+    }
+
+    #[test]
     fn serve_settings_and_tracker_urls() {
         let d = dir_with_episode();
         let c = parse_in(d.path(), MINIMAL).expect("valid");
@@ -292,6 +321,10 @@ mod tests {
                 "udp://pod.example.com:7000/announce",
                 "wss://pod.example.com/x/announce"
             ]
+        );
+        assert_eq!(
+            c.serve.stun_url().as_deref(),
+            Some("stun:pod.example.com:7000")
         );
         // Plain HTTP gives ws://, with the port; `ws_tracker: false` leaves it out.
         let text = format!(

@@ -1,6 +1,7 @@
 //! The HTTP front: one listener for the site and web seed (static files), the HTTP tracker
 //! (`/announce`, `/scrape`; a WebSocket upgrade on `/announce` goes to [`super::ws`]), and
-//! the figures (`/stats` JSON, `/metrics` Prometheus text).
+//! the figures (`/stats` JSON, `/metrics` Prometheus text), all with CORS headers (see
+//! `cors`).
 //!
 //! Connections are accepted by our own loop so that they are capped (a semaphore), have a
 //! header-read timeout (slow clients cannot hold slots), and drain on shutdown. Routing is a
@@ -24,7 +25,7 @@ use crate::tracker::proto;
 use crate::tracker::proto::http::ReplyPeer;
 use crate::tracker::{Announce, PeerUpdate};
 
-use super::State;
+use super::{cors, State};
 use crate::net::{IdleTimeout, PerIp};
 
 /// How long a client may take to send its request headers.
@@ -75,7 +76,15 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
         let (state, stop) = (state.clone(), shutdown.clone());
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let (state, stop) = (state.clone(), stop.clone());
-            async move { Ok::<_, Infallible>(respond(&state, req, peer, stop).await) }
+            async move {
+                // CORS in one place, for every route (see `cors`).
+                if req.method() == Method::OPTIONS {
+                    return Ok::<_, Infallible>(cors::preflight());
+                }
+                let mut response = respond(&state, req, peer, stop).await;
+                cors::add_headers(response.headers_mut());
+                Ok(response)
+            }
         });
         let io = TokioIo::new(IdleTimeout::new(stream, IDLE_TIMEOUT));
         // With upgrades: a WebSocket request on /announce takes the socket over.
@@ -316,6 +325,8 @@ pub struct EpisodeStats {
 pub struct Stats {
     /// Seconds since start.
     pub uptime_secs: u64,
+    /// STUN Binding requests answered on the UDP port (browsers learning their address).
+    pub stun_requests: u64,
     /// Episodes, in feed order.
     pub episodes: Vec<EpisodeStats>,
     /// Sums over the episodes.
@@ -364,6 +375,7 @@ pub fn stats(state: &State) -> Stats {
         .collect();
     Stats {
         uptime_secs: state.now(),
+        stun_requests: state.stun_requests(),
         episodes,
         totals,
     }
@@ -465,6 +477,11 @@ pub fn metrics(state: &State) -> String {
         out,
         "# HELP podseed_uptime_seconds Seconds since serve started.\n# TYPE podseed_uptime_seconds gauge\npodseed_uptime_seconds {}",
         s.uptime_secs
+    );
+    let _ = writeln!(
+        out,
+        "# HELP podseed_stun_requests_total STUN Binding requests answered.\n# TYPE podseed_stun_requests_total counter\npodseed_stun_requests_total {}",
+        s.stun_requests
     );
     out
 }

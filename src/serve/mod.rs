@@ -7,6 +7,7 @@
 //! tracker never serves half a build. This module wires things up; protocol logic lives in
 //! `tracker`, file serving in [`files`].
 
+pub mod cors;
 pub mod files;
 pub mod http;
 pub mod udp;
@@ -102,6 +103,8 @@ pub struct State {
     http_bytes: Arc<Mutex<HashMap<String, u64>>>,
     counter: Counter,
     started: Instant,
+    /// STUN Binding requests answered on the UDP port.
+    stun_requests: std::sync::atomic::AtomicU64,
 }
 
 impl State {
@@ -150,7 +153,20 @@ impl State {
             http_bytes,
             counter,
             started: Instant::now(),
+            stun_requests: Default::default(),
         })
+    }
+
+    /// Counts one STUN Binding request answered.
+    pub fn count_stun_request(&self) {
+        self.stun_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// STUN Binding requests answered since start.
+    pub fn stun_requests(&self) -> u64 {
+        self.stun_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Seconds since start: the tracker's clock.
@@ -323,7 +339,7 @@ impl Sockets {
         if let Some(addr) = serve.udp_tracker {
             let socket = std::net::UdpSocket::bind(addr).map_err(bind_err("udp tracker", addr))?;
             let bound = socket.local_addr().map_err(bind_err("udp tracker", addr))?;
-            tracing::info!("udp tracker: udp://{bound}/announce");
+            tracing::info!("udp tracker: udp://{bound}/announce (also answers STUN)");
             (udp, udp_addr) = (Some(socket), Some(bound));
         }
         let mut peer = None;

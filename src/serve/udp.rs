@@ -1,8 +1,12 @@
-//! The UDP tracker front (BEP 15): one socket, datagrams in, replies out.
+//! The UDP tracker front (BEP 15): one socket, datagrams in, replies out; the same socket
+//! answers STUN Binding requests, so that browsers on the show's page learn their public
+//! address from us rather than from a third party's STUN server.
 //!
-//! Parsing and replies are `tracker::proto::udp`'s pure functions; this loop only moves bytes and
-//! asks the shared [`Tracker`](crate::tracker::Tracker). Invalid datagrams get an error reply when they carry a
-//! transaction id, else are dropped; nothing a client sends can stop the loop.
+//! Parsing and replies are `tracker::proto::udp`'s and `net::stun`'s pure functions; this
+//! loop only moves bytes and asks the shared [`Tracker`](crate::tracker::Tracker). Invalid
+//! datagrams get an error reply when they carry a transaction id, else are dropped; nothing
+//! a client sends can stop the loop. A datagram with STUN's shape ([`stun::is_stun`]) is
+//! STUN: no BEP 15 packet we could accept has it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -11,6 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::net::stun;
 use crate::tracker::proto::udp::{self, Request};
 use crate::tracker::{Announce, Event, Family, PeerUpdate, ScrapeCounts};
 
@@ -62,6 +67,9 @@ pub fn run(socket: std::net::UdpSocket, state: Arc<State>, shutdown: watch::Rece
 /// Answers one datagram into `out` (left empty to drop it).
 pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) {
     let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+    if stun::is_stun(packet) {
+        return answer_stun(state, packet, from, out);
+    }
     let now = state.now();
     let request = match udp::parse_request(packet) {
         Ok(r) => r,
@@ -151,6 +159,25 @@ pub fn handle(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>)
                 .collect();
             udp::write_scrape(out, transaction_id, &counts);
         }
+    }
+}
+
+/// Answers a STUN Binding request with the address it came from; drops anything else
+/// (see [`stun::parse_request`] for why other methods get no error response).
+fn answer_stun(state: &State, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) {
+    match stun::parse_request(packet) {
+        Ok(stun::Request::Binding { transaction_id }) => {
+            state.count_stun_request();
+            stun::write_binding_success(out, &transaction_id, from);
+        }
+        Ok(stun::Request::UnknownAttributes {
+            transaction_id,
+            attributes,
+        }) => {
+            state.count_stun_request();
+            stun::write_unknown_attributes(out, &transaction_id, &attributes);
+        }
+        Err(e) => tracing::debug!("stun: {from}: {e}; dropped"),
     }
 }
 

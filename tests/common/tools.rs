@@ -1,5 +1,5 @@
 //! The third-party programs some tests drive (aria2c, mktorrent, ffprobe, lame,
-//! python3-libtorrent), and `require!`: a test that lacks one prints a SKIP line and
+//! python3-libtorrent, coturn's STUN client, nginx), and `require!`: a test that lacks one prints a SKIP line and
 //! passes, except under CI=true where the missing tool fails it.
 
 use std::path::Path;
@@ -14,6 +14,10 @@ pub enum Tool {
     Lame,
     /// Debian's python3-libtorrent, imported by /usr/bin/python3.
     Libtorrent,
+    /// `turnutils_stunclient`, the STUN client in Debian's coturn package.
+    Stunclient,
+    /// Debian's nginx, as a static host for the published folder.
+    Nginx,
 }
 
 impl Tool {
@@ -24,6 +28,8 @@ impl Tool {
             Tool::Ffprobe => "ffprobe",
             Tool::Lame => "lame",
             Tool::Libtorrent => "python3-libtorrent",
+            Tool::Stunclient => "turnutils_stunclient",
+            Tool::Nginx => "nginx",
         }
     }
 
@@ -32,12 +38,23 @@ impl Tool {
             Tool::Libtorrent => Command::new("/usr/bin/python3")
                 .args(["-c", "import libtorrent"])
                 .output(),
+            // /usr/sbin is not on every user's PATH.
+            Tool::Nginx => Command::new(nginx_path()).arg("-v").output(),
             _ => Command::new("sh")
                 .arg("-c")
                 .arg(format!("command -v {}", self.name()))
                 .output(),
         };
         probe.is_ok_and(|o| o.status.success())
+    }
+}
+
+/// The nginx binary: Debian's, else whichever is on PATH.
+pub fn nginx_path() -> &'static str {
+    if Path::new("/usr/sbin/nginx").exists() {
+        "/usr/sbin/nginx"
+    } else {
+        "nginx"
     }
 }
 
