@@ -155,13 +155,7 @@ fn ice_servers(config: &Config) -> Vec<String> {
     if !config.page.stun_servers.is_empty() {
         return config.page.stun_servers.clone();
     }
-    match (&config.serve.public_url, config.serve.udp_tracker) {
-        (Some(public), Some(udp)) if udp.port() != 0 => public
-            .host_str()
-            .map(|host| vec![format!("stun:{host}:{}", udp.port())])
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
+    config.serve.stun_url().into_iter().collect()
 }
 
 /// The page template's text and its name for error messages: the user's

@@ -1,5 +1,6 @@
 //! The third-party programs some tests drive (aria2c, mktorrent, ffprobe, lame,
-//! python3-libtorrent, coturn's STUN client, nginx), and `require!`: a test that lacks one prints a SKIP line and
+//! python3-libtorrent, coturn's STUN client, nginx, headless Chromium with Node and the npm
+//! packages of package-lock.json, unshare), and `require!`: a test that lacks one prints a SKIP line and
 //! passes, except under CI=true where the missing tool fails it.
 
 use std::path::Path;
@@ -18,6 +19,13 @@ pub enum Tool {
     Stunclient,
     /// Debian's nginx, as a static host for the published folder.
     Nginx,
+    /// Debian's chromium, driven headless by tests/browser/*.mjs.
+    Chromium,
+    /// Node with the packages `npm ci` installs from package-lock.json (webtorrent for the
+    /// page, ws for the DevTools driver).
+    NpmPackages,
+    /// `unshare` allowed to make user and network namespaces (the browser tests' network).
+    Unshare,
 }
 
 impl Tool {
@@ -30,6 +38,9 @@ impl Tool {
             Tool::Libtorrent => "python3-libtorrent",
             Tool::Stunclient => "turnutils_stunclient",
             Tool::Nginx => "nginx",
+            Tool::Chromium => "chromium",
+            Tool::NpmPackages => "node with `npm ci` run in the repository",
+            Tool::Unshare => "unshare -rn (user namespaces)",
         }
     }
 
@@ -40,6 +51,20 @@ impl Tool {
                 .output(),
             // /usr/sbin is not on every user's PATH.
             Tool::Nginx => Command::new(nginx_path()).arg("-v").output(),
+            Tool::NpmPackages => {
+                let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+                if !repo
+                    .join("node_modules/webtorrent/dist/webtorrent.min.js")
+                    .is_file()
+                {
+                    return false;
+                }
+                Command::new("node")
+                    .args(["-e", "require.resolve('ws')"])
+                    .current_dir(repo)
+                    .output()
+            }
+            Tool::Unshare => Command::new("unshare").args(["-rn", "true"]).output(),
             _ => Command::new("sh")
                 .arg("-c")
                 .arg(format!("command -v {}", self.name()))

@@ -1,0 +1,168 @@
+// Listeners on the show page, for tests/browser.rs and scripts/bench-browser-swarm.sh: starts
+// `podseed serve` on a published show, then N headless Chromium that each open the page and
+// play one episode, and writes what they saw as JSON. Run it inside tests/browser/netns.sh.
+//
+//   node swarm.mjs --podseed BIN --show DIR --file EPISODE.mp3 --size BYTES --out FILE
+//                  [--listeners 2] [--stagger-ms 0] [--after-whole] [--mode p2p|http]
+//                  [--play-ms 0] [--timeout-ms 120000]
+//
+// --after-whole: each listener starts once the one before holds the whole episode.
+// --mode http: the page has no player (plain HTTP): listeners play for --play-ms.
+// Every process it starts is killed by PID before it exits, and it exits by itself after
+// --timeout-ms at the latest.
+
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync, createWriteStream, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { Browser, sleep } from './cdp.mjs'
+
+function args () {
+  const a = { listeners: 2, 'stagger-ms': 0, mode: 'p2p', 'play-ms': 0, 'timeout-ms': 120000 }
+  const argv = process.argv.slice(2)
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i].replace(/^--/, '')
+    if (k === 'after-whole') a[k] = true
+    else a[k] = argv[++i]
+  }
+  for (const k of ['listeners', 'stagger-ms', 'size', 'play-ms', 'timeout-ms']) a[k] = Number(a[k])
+  return a
+}
+
+const opt = args()
+const started = []
+const browsers = []
+
+function stopAll () {
+  for (const b of browsers) b.close()
+  for (const c of started) if (c.exitCode === null) c.kill('SIGKILL')
+}
+
+const overall = setTimeout(() => {
+  console.error('swarm.mjs: overall timeout')
+  stopAll()
+  process.exit(3)
+}, opt['timeout-ms'])
+
+async function startServe () {
+  const ready = join(opt.show, 'swarm.ready.json')
+  rmSync(ready, { force: true })
+  const log = createWriteStream(join(opt.show, 'serve.log'))
+  const child = spawn(opt.podseed, ['serve', '-c', 'podcast.yaml', '--ready-file', ready], {
+    cwd: opt.show,
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  child.stderr.pipe(log)
+  started.push(child)
+  const deadline = Date.now() + 20000
+  for (;;) {
+    try {
+      return JSON.parse(readFileSync(ready, 'utf8'))
+    } catch {}
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('podseed serve did not start; see serve.log')
+    await sleep(100)
+  }
+}
+
+/** In the page: the episode's <audio>, found by its MP3's file name. */
+const FIND = `(() => {
+  const name = ${JSON.stringify('/' + encodeURI(opt.file))}
+  return [...document.querySelectorAll('audio')]
+    .find(a => (a.dataset.http || a.getAttribute('src') || '').endsWith(name))
+})()`
+
+/** In the page: press play and note when the audio first moves. */
+const PLAY = `(() => {
+  const a = ${FIND}
+  window.__podseedTest = { t0: performance.now(), ttfa: null }
+  a.addEventListener('timeupdate', () => {
+    const t = window.__podseedTest
+    if (a.currentTime > 0 && t.ttfa === null) t.ttfa = performance.now() - t.t0
+  })
+  a.play().catch(() => {})
+  return true
+})()`
+
+/** In the page: what the listener has and hears. */
+const STATE = `(() => {
+  const a = ${FIND}
+  const line = a.nextElementSibling && a.nextElementSibling.classList.contains('p2p') ? a.nextElementSibling.dataset : {}
+  return {
+    current_time: a.currentTime,
+    paused: a.paused,
+    error: a.error ? a.error.code : null,
+    src_is_stream: (a.getAttribute('src') || '').includes('/webtorrent/'),
+    ttfa_ms: window.__podseedTest ? window.__podseedTest.ttfa : null,
+    peers: Number(line.peers || 0),
+    from_peers: Number(line.fromPeers || 0),
+    from_web: Number(line.fromWeb || 0),
+    uploaded: Number(line.uploaded || 0),
+    web_seed: line.webSeed || null,
+    status: a.nextElementSibling && a.nextElementSibling.classList.contains('p2p') ? a.nextElementSibling.textContent : ''
+  }
+})()`
+
+async function listener (i, pageUrl) {
+  const b = await Browser.launch(`listener${i}`)
+  browsers.push(b)
+  await b.goto(pageUrl)
+  await b.until(`document.readyState === 'complete' && !!${FIND}`, 20000, 'the page')
+  if (opt.mode === 'p2p') {
+    await b.until("document.documentElement.dataset.podseedPlayer === 'ready'", 20000, 'the player')
+  }
+  await b.eval(PLAY)
+  return b
+}
+
+function whole (s) {
+  return s.from_peers + s.from_web >= opt.size
+}
+
+async function main () {
+  const ready = await startServe()
+  const pageUrl = `http://${ready.http}/`
+  const t0 = Date.now()
+  for (let i = 0; i < opt.listeners; i++) {
+    const b = await listener(i, pageUrl)
+    if (opt['after-whole'] && i + 1 < opt.listeners) {
+      await b.until(`(${STATE}).from_peers + (${STATE}).from_web >= ${opt.size}`, 60000, 'the whole episode')
+    } else if (opt['stagger-ms'] > 0 && i + 1 < opt.listeners) {
+      await sleep(opt['stagger-ms'])
+    }
+  }
+  // Everyone has the whole episode (p2p) or has played --play-ms (http), and hears it.
+  const playUntil = Date.now() + opt['play-ms']
+  for (const b of browsers) {
+    if (opt.mode === 'p2p') {
+      await b.until(`(() => { const s = ${STATE}; return s.from_peers + s.from_web >= ${opt.size} && s.current_time > 1 })()`, 90000, 'the whole episode and playback')
+    } else {
+      await b.until(`(${STATE}).current_time > 1`, 60000, 'playback')
+    }
+  }
+  if (Date.now() < playUntil) await sleep(playUntil - Date.now())
+  const listeners = []
+  for (const b of browsers) {
+    const s = await b.eval(STATE)
+    listeners.push({ name: b.name, ...s, whole: whole(s), cpu_s: b.cpuSeconds() })
+  }
+  const stats = await (await fetch(`${pageUrl}stats`)).json()
+  writeFileSync(opt.out, JSON.stringify({ size: opt.size, elapsed_ms: Date.now() - t0, listeners, stats }, null, 2))
+}
+
+main()
+  .then(() => {
+    clearTimeout(overall)
+    stopAll()
+    process.exit(0)
+  })
+  .catch(async e => {
+    console.error(`swarm.mjs: ${e.stack || e}`)
+    for (const b of browsers) {
+      try { console.error(`${b.name}:`, JSON.stringify(await b.eval(STATE))) } catch {}
+      console.error(`${b.name} console:\n${b.consoleLog().slice(-4000)}`)
+      console.error(`${b.name} log tail:`, b.log().slice(-3000))
+    }
+    clearTimeout(overall)
+    stopAll()
+    process.exit(1)
+  })
