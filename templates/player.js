@@ -22,6 +22,12 @@
 // <audio> at the same position, without a word.
 
 const STORE_KEY = 'podseed.sharing'
+/** A User Timing mark (DevTools' performance panel and the browser tests read them). */
+function mark (what) {
+  try {
+    performance.mark(`podseed ${what}`)
+  } catch {}
+}
 /** How long a listener waits for other listeners before the web seed joins. */
 const GRACE_MS = 3000
 /** Audio buffered ahead below which the web seed joins while peers are slower than playback. */
@@ -114,6 +120,7 @@ function webtorrent () {
       wt.on('error', () => {})
       server = wt.createServer({ controller: registration })
       client = wt
+      mark('client ready')
       return wt
     })()
     clientReady.catch(() => {
@@ -234,6 +241,7 @@ class Session {
       tracker.on('update', reply => {
         // The tracker counts this listener too.
         const swarm = (reply.complete || 0) + (reply.incomplete || 0)
+        if (this.others === null) mark(`tracker: ${swarm - 1} others`)
         this.others = Math.max(swarm - 1, 0)
         this.tick()
       })
@@ -285,6 +293,7 @@ class Session {
 
   addWebSeed () {
     if (this.webSeedOn || this.torrent.destroyed) return
+    mark('web seed')
     this.torrent.addWebSeed(this.webSeed)
     this.webSeedOn = true
   }
@@ -317,6 +326,93 @@ class Session {
   }
 }
 
+/**
+ * A torrent's pieces in memory (the abstract-chunk-store interface WebTorrent stores into).
+ * WebTorrent's browser default keeps pieces in the origin's private file system, which
+ * costs a few hundred milliseconds before the first byte and leaves whole episodes behind
+ * in the listener's browser when the page closes; an episode in memory is gone with the tab.
+ */
+class MemoryStore {
+  constructor (chunkLength, opts = {}) {
+    this.chunkLength = Number(chunkLength)
+    this.chunks = []
+    this.closed = false
+    const length = Number(opts.length) || Infinity
+    this.lastIndex = Math.ceil(length / this.chunkLength) - 1
+    this.lastLength = length % this.chunkLength || this.chunkLength
+  }
+
+  put (index, buf, cb = () => {}) {
+    const want = index === this.lastIndex ? this.lastLength : this.chunkLength
+    if (this.closed) return queueMicrotask(() => cb(new Error('Storage is closed')))
+    if (buf.length !== want) return queueMicrotask(() => cb(new Error(`Chunk length must be ${want}`)))
+    this.chunks[index] = buf
+    queueMicrotask(() => cb(null))
+  }
+
+  get (index, opts, cb = () => {}) {
+    if (typeof opts === 'function') return this.get(index, null, opts)
+    if (this.closed) return queueMicrotask(() => cb(new Error('Storage is closed')))
+    const buf = this.chunks[index]
+    if (!buf) {
+      const err = new Error('Chunk not found')
+      err.notFound = true
+      return queueMicrotask(() => cb(err))
+    }
+    const offset = opts?.offset || 0
+    const length = opts?.length || buf.length - offset
+    queueMicrotask(() => cb(null, offset === 0 && length === buf.length ? buf : buf.subarray(offset, offset + length)))
+  }
+
+  close (cb = () => {}) {
+    this.closed = true
+    this.chunks = null
+    queueMicrotask(() => cb(null))
+  }
+
+  destroy (cb) {
+    this.close(cb)
+  }
+}
+
+/**
+ * How many browsers the WebSocket tracker among `trackers` knows for `hash`, by a scrape,
+ * or null when it cannot say within a second. WebTorrent's own announce answers this too,
+ * but only after it has gathered the network addresses of its WebRTC offers (about 0.2 s):
+ * a lone listener's web seed need not wait for that.
+ */
+function scrapeCount (trackers, hash) {
+  const insecure = location.protocol === 'https:'
+  const url = trackers.find(u => u.startsWith('wss://') || (!insecure && u.startsWith('ws://')))
+  if (!url || !/^[0-9a-f]{40}$/.test(hash)) return Promise.resolve(null)
+  // The WebTorrent protocol's ids: one character per byte.
+  const binary = hash.match(/../g).map(h => String.fromCharCode(parseInt(h, 16))).join('')
+  return new Promise(resolve => {
+    let ws = null
+    const done = n => {
+      clearTimeout(timer)
+      try { ws?.close() } catch {}
+      resolve(n)
+    }
+    const timer = setTimeout(() => done(null), 1000)
+    try {
+      ws = new WebSocket(url)
+    } catch {
+      return done(null)
+    }
+    ws.onopen = () => ws.send(JSON.stringify({ action: 'scrape', info_hash: binary }))
+    ws.onerror = () => done(null)
+    ws.onmessage = event => {
+      try {
+        const counts = JSON.parse(event.data).files?.[binary]
+        done(counts ? (counts.complete || 0) + (counts.incomplete || 0) : null)
+      } catch {
+        done(null)
+      }
+    }
+  })
+}
+
 /** The torrent of `audio`'s episode, added to the client without its web seed; resolves
  * once it is ready to stream. */
 async function addTorrent (wt, audio) {
@@ -324,7 +420,7 @@ async function addTorrent (wt, audio) {
   if (!response.ok) throw new Error(`torrent: HTTP ${response.status}`)
   const bytes = new Uint8Array(await response.arrayBuffer())
   return new Promise((resolve, reject) => {
-    const torrent = wt.add(bytes, { destroyStoreOnDestroy: true }, resolve)
+    const torrent = wt.add(bytes, { store: MemoryStore, storeCacheSlots: 0 }, resolve)
     torrent.once('error', reject)
   })
 }
@@ -336,9 +432,21 @@ async function stream (audio) {
     const wt = await webtorrent()
     if (!sharingWanted()) throw new Error('sharing was switched off')
     const torrent = await addTorrent(wt, audio)
+    mark('torrent ready')
+    torrent.once('wire', () => mark('first peer'))
+    torrent.once('verified', () => mark('first piece'))
+    audio.addEventListener('playing', () => mark('playing'), { once: true })
     if (torrent.infoHash !== audio.dataset.infoHash) throw new Error('another torrent')
     const session = new Session(audio, torrent)
     sessions.set(audio, session)
+    scrapeCount(torrent.announce || [], torrent.infoHash).then(n => {
+      // Nobody, not even this listener's own announce yet: the web seed is the only source.
+      if (n === 0 && session.others === null) {
+        mark('tracker: nobody')
+        session.others = 0
+        session.tick()
+      }
+    })
     torrent.on('error', () => plainHttp(audio))
     const file = torrent.files[0]
     if (new URL(file.streamURL, scope).href !== audio.src) {
@@ -372,11 +480,16 @@ function arm () {
     const idle = audio.paused && audio.currentTime === 0 && audio.getAttribute('src') === audio.dataset.http
     if (idle && !audio.dataset.plain) audio.src = audio.dataset.stream
   }
-  document.documentElement.dataset.podseedPlayer = 'ready'
+  // WebTorrent loaded while the page is idle, so pressing play does not wait for it.
+  const idle = window.requestIdleCallback || (f => setTimeout(f, 1000))
+  idle(() => webtorrent().then(() => {
+    document.documentElement.dataset.podseedPlayer = 'ready'
+  }, () => {}))
 }
 
 function onPlay (event) {
   const audio = event.target
+  mark('play')
   if (sessions.has(audio) || audio.getAttribute('src') !== audio.dataset.stream) return
   stream(audio)
 }

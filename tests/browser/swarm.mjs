@@ -98,6 +98,7 @@ const STATE = `(() => {
     from_web: Number(line.fromWeb || 0),
     uploaded: Number(line.uploaded || 0),
     web_seed: line.webSeed || null,
+    marks: performance.getEntriesByType('mark').filter(m => m.name.startsWith('podseed ')).map(m => m.name.slice(8) + ' ' + Math.round(m.startTime - (window.__podseedTest ? window.__podseedTest.t0 : 0))),
     status: a.nextElementSibling && a.nextElementSibling.classList.contains('p2p') ? a.nextElementSibling.textContent : ''
   }
 })()`
