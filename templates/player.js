@@ -375,6 +375,12 @@ class MemoryStore {
   }
 }
 
+/** The WebSocket trackers a browser here can use (an https: page cannot open ws:). */
+function webSocketTrackers (trackers) {
+  const secure = location.protocol === 'https:'
+  return trackers.filter(u => u.startsWith('wss://') || (!secure && u.startsWith('ws://')))
+}
+
 /**
  * How many browsers the WebSocket tracker among `trackers` knows for `hash`, by a scrape,
  * or null when it cannot say within a second. WebTorrent's own announce answers this too,
@@ -382,8 +388,7 @@ class MemoryStore {
  * a lone listener's web seed need not wait for that.
  */
 function scrapeCount (trackers, hash) {
-  const insecure = location.protocol === 'https:'
-  const url = trackers.find(u => u.startsWith('wss://') || (!insecure && u.startsWith('ws://')))
+  const url = webSocketTrackers(trackers)[0]
   if (!url || !/^[0-9a-f]{40}$/.test(hash)) return Promise.resolve(null)
   // The WebTorrent protocol's ids: one character per byte.
   const binary = hash.match(/../g).map(h => String.fromCharCode(parseInt(h, 16))).join('')
@@ -439,6 +444,10 @@ async function stream (audio) {
     if (torrent.infoHash !== audio.dataset.infoHash) throw new Error('another torrent')
     const session = new Session(audio, torrent)
     sessions.set(audio, session)
+    if (!webSocketTrackers(torrent.announce || []).length) {
+      // No tracker a browser can reach: no other listener can be found.
+      session.others = 0
+    }
     scrapeCount(torrent.announce || [], torrent.infoHash).then(n => {
       // Nobody, not even this listener's own announce yet: the web seed is the only source.
       if (n === 0 && session.others === null) {

@@ -119,15 +119,18 @@ fn episode_stats<'a>(report: &'a Value, info_hash: &str) -> &'a Value {
 }
 
 /// Listener A plays an episode alone and gets it from the web seed; listener B then plays it
-/// and gets most of it from A over WebRTC; B hears it, and the origin sent well under two
-/// copies over HTTP.
+/// and gets most of it from A over WebRTC; B hears it, seeks to 60 % and plays on from there,
+/// and the origin sent well under two copies over HTTP.
 #[test]
 fn a_second_listener_gets_the_episode_from_the_first_over_webrtc() {
     require!(Tool::Chromium, Tool::NpmPackages, Tool::Unshare);
     let (show, info_hash) = show_with_listeners_episode(true);
     let page = std::fs::read_to_string(show.public().join("index.html")).expect("page");
     assert!(page.contains("player.js"), "the page has the player");
-    let report = listeners(&show, &["--listeners", "2", "--after-whole"]);
+    let report = listeners(
+        &show,
+        &["--listeners", "2", "--after-whole", "--seek", "0.6"],
+    );
     let size = EPISODE_BYTES as f64;
     let (a, b) = (&report["listeners"][0], &report["listeners"][1]);
     let num = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);

@@ -7,6 +7,8 @@
 //                  [--play-ms 0] [--timeout-ms 120000]
 //
 // --after-whole: each listener starts once the one before holds the whole episode.
+// --seek F: once the last listener plays, it seeks to F (0..1) of the episode and must play
+//           on from there (its report then has seeked_to and seek_ms).
 // --mode http: the page has no player (plain HTTP): listeners play for --play-ms.
 // Every process it starts is killed by PID before it exits, and it exits by itself after
 // --timeout-ms at the latest.
@@ -25,6 +27,7 @@ function args () {
     else a[k] = argv[++i]
   }
   for (const k of ['listeners', 'stagger-ms', 'size', 'play-ms', 'timeout-ms']) a[k] = Number(a[k])
+  a.seek = a.seek === undefined ? null : Number(a.seek)
   return a
 }
 
@@ -140,6 +143,13 @@ async function main () {
       await b.until(`(${STATE}).current_time > 1`, 60000, 'playback')
     }
   }
+  let seek = null
+  if (opt.seek !== null) {
+    const last = browsers[browsers.length - 1]
+    const target = await last.eval(`(() => { const a = ${FIND}; const t = a.duration * ${opt.seek}; a.currentTime = t; window.__podseedSeek = { t, at: performance.now(), ms: null }; a.addEventListener('timeupdate', () => { const s = window.__podseedSeek; if (s.ms === null && a.currentTime > s.t + 0.5) s.ms = performance.now() - s.at }); return t })()`)
+    const ms = await last.until('window.__podseedSeek.ms', 60000, 'playback after the seek')
+    seek = { name: last.name, seeked_to: target, seek_ms: ms }
+  }
   if (Date.now() < playUntil) await sleep(playUntil - Date.now())
   const listeners = []
   for (const b of browsers) {
@@ -147,7 +157,7 @@ async function main () {
     listeners.push({ name: b.name, ...s, whole: whole(s), cpu_s: b.cpuSeconds() })
   }
   const stats = await (await fetch(`${pageUrl}stats`)).json()
-  writeFileSync(opt.out, JSON.stringify({ size: opt.size, elapsed_ms: Date.now() - t0, listeners, stats }, null, 2))
+  writeFileSync(opt.out, JSON.stringify({ size: opt.size, elapsed_ms: Date.now() - t0, listeners, seek, stats }, null, 2))
 }
 
 main()
