@@ -1,7 +1,7 @@
 //! `podcast.yaml` as one validated [`Config`]: the entry point ([`Config::load`]) and how
 //! problems are reported. The file is parsed once into YAML, then each section is read by
 //! its own file, which owns that section's schema, defaults and checks (`show`, `episodes`,
-//! `torrent`, `serve`, `paths` for folders and URLs; `check` is the field-reading
+//! `torrent`, `serve`, `page`, `paths` for folders and URLs; `check` is the field-reading
 //! plumbing). Every problem is collected, not just the first, and names `file:LINE:COL`, the
 //! field and what is expected. Later stages take [`Config`] and never read YAML; nothing
 //! here touches media beyond checking that the files it names exist.

@@ -3,7 +3,8 @@
 //! A pipeline of stages with plain data between them: [`scan`] (which files) → [`probe`]
 //! (tags, is it MP3) → [`hash`] (one read: pieces, SHA-256, frame walk) → [`episode`] (each
 //! episode with its [`metainfo`] torrent, artwork, chapters and transcript) → [`feed`] and
-//! [`site`] (render) → [`output`] (atomic write) → [`summary`]. [`cache`] decides which files
+//! [`site`] (render; [`webtorrent`] decides whether the page gets its browser player and
+//! checks the installed WebTorrent files) → [`output`] (atomic write) → [`summary`]. [`cache`] decides which files
 //! skip probe and hash; [`layout`] names every output path and URL. This file is only the
 //! glue: [`publish`] calls one named function per stage, and the work lives in the stage
 //! modules. Only `hash` and `output` touch the disk heavily.
