@@ -314,7 +314,7 @@ class Session {
     line.dataset.webSeed = this.webSeedOn ? 'on' : 'off'
     const got = this.fromPeers + this.fromWeb
     const who = peers === 1 ? '1 other listener' : `${peers} other listeners`
-    let text = `Sharing with ${who}`
+    let text = peers ? `Sharing with ${who}` : 'Sharing: no other listener right now'
     if (got > 0) text += ` · ${humanBytes(this.fromPeers)} of ${humanBytes(got)} came from them`
     if (this.toPeers > 0) text += ` · ${humanBytes(this.toPeers)} passed on`
     line.textContent = text

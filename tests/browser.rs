@@ -188,3 +188,24 @@ fn without_the_player_the_page_plays_plain_http() {
     let stats = episode_stats(&report, &info_hash);
     assert!(stats["http_bytes"].as_u64() > Some(0), "{stats}");
 }
+
+/// When WebTorrent cannot stream an episode (here its .torrent is gone from the site), the
+/// player puts the MP3's URL back and the listener hears it over plain HTTP, without a word.
+#[test]
+fn the_player_falls_back_to_plain_http_when_it_cannot_stream() {
+    require!(Tool::Chromium, Tool::NpmPackages, Tool::Unshare);
+    let (show, info_hash) = show_with_listeners_episode(true);
+    let torrent = show.torrent(EPISODE);
+    std::fs::remove_file(&torrent).expect("remove the .torrent");
+    let report = listeners(&show, &["--listeners", "1", "--mode", "fallback"]);
+    let listener = &report["listeners"][0];
+    assert!(
+        listener["current_time"].as_f64() > Some(1.0),
+        "the audio plays: {listener}"
+    );
+    assert_eq!(listener["src_is_stream"], false, "{listener}");
+    assert_eq!(listener["error"], Value::Null, "{listener}");
+    assert_eq!(listener["status"], "", "no word of the failure: {listener}");
+    let stats = episode_stats(&report, &info_hash);
+    assert!(stats["http_bytes"].as_u64() > Some(0), "{stats}");
+}

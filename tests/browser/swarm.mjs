@@ -10,6 +10,7 @@
 // --seek F: once the last listener plays, it seeks to F (0..1) of the episode and must play
 //           on from there (its report then has seeked_to and seek_ms).
 // --mode http: the page has no player (plain HTTP): listeners play for --play-ms.
+// --mode fallback: the page has the player, which is expected to fall back to plain HTTP.
 // Every process it starts is killed by PID before it exits, and it exits by itself after
 // --timeout-ms at the latest.
 
@@ -111,7 +112,7 @@ async function listener (i, pageUrl) {
   browsers.push(b)
   await b.goto(pageUrl)
   await b.until(`document.readyState === 'complete' && !!${FIND}`, 20000, 'the page')
-  if (opt.mode === 'p2p') {
+  if (opt.mode !== 'http') {
     await b.until("document.documentElement.dataset.podseedPlayer === 'ready'", 20000, 'the player')
   }
   await b.eval(PLAY)
