@@ -24,6 +24,7 @@ TARGETS=(
   "peer wire|--test fuzz|peer_wire"
   "udp tracker|--test fuzz|udp_tracker_packets"
   "http tracker|--test fuzz|http_tracker_queries"
+  "ws tracker|--test fuzz|ws_tracker_messages"
   "config files|--test fuzz|config_files"
   "mp3 frames|--test fuzz|mp3_frames"
   "media files|--test fuzz|media_files"

@@ -177,6 +177,11 @@ proptest! {
     }
 
     #[test]
+    fn ws_tracker_messages(input in mutated(corpus(&["fuzz/corpus/ws_tracker"]))) {
+        let _ = proto::ws::parse_request(&String::from_utf8_lossy(&input));
+    }
+
+    #[test]
     fn config_files(input in mutated(corpus(&["fuzz/corpus/config"]))) {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("episodes")).expect("mkdir");

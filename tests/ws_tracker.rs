@@ -250,6 +250,69 @@ async fn garbage_and_wide_characters_fail_oversized_closes_and_others_keep_worki
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_messages_is_refused_past_the_burst_without_closing() {
+    let s = served();
+    let hash = s.summary.info_hash(SWARM_BASICS);
+    let mut a = Browser::connect(&s).await;
+    // Far more than the burst (50) plus what a second refills, one reply read per message
+    // so the outbox never fills.
+    let mut refused = 0;
+    for _ in 0..300 {
+        let r = scrape_raw(&mut a, &hash).await;
+        if r["failure reason"] == "too many messages, slow down" {
+            assert_eq!(r["action"], "scrape", "{r}");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "300 messages in a row were all answered");
+}
+
+async fn scrape_raw(b: &mut Browser, hash: &[u8; 20]) -> Value {
+    b.send(&json!({"action": "scrape", "info_hash": bin(hash)}))
+        .await;
+    b.reply().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_never_reads_is_dropped_and_the_others_are_not_held_up() {
+    let s = served();
+    let hash = s.summary.info_hash(SWARM_BASICS);
+    let mut slow = Browser::connect(&s).await;
+    slow.send(&announce(&hash, 9, 10, &[])).await;
+    // It reads nothing from here on. Three seeders (whose offers go only to leechers: to
+    // it) each relay 45 offers of ~60 KiB to it, over 8 MB in all, more than the kernel
+    // buffers between us hold, reading their own replies as they go.
+    let sdp = "x".repeat(60_000);
+    let mut senders = Vec::new();
+    for n in 1..=3u8 {
+        senders.push(Browser::connect(&s).await);
+        let b = senders.last_mut().expect("sender");
+        for round in 0..45u8 {
+            let mut a = announce(&hash, n, 0, &[(round, &sdp)]);
+            a["numwant"] = json!(1);
+            b.send(&a).await;
+            let r = b.reply().await;
+            assert!(r.get("interval").is_some(), "{r}");
+        }
+    }
+    // The slow reader's connection ends: what was buffered, then a close.
+    let mut frames = 0;
+    while slow.next().await.is_some() {
+        frames += 1;
+    }
+    assert!(
+        frames < 3 * 45,
+        "all {frames} offers reached the reader that never read"
+    );
+    // The others are still served.
+    let b = &mut senders[0];
+    b.send(&json!({"action": "scrape", "info_hash": bin(&hash)}))
+        .await;
+    let r = b.reply().await;
+    assert_eq!(r["files"][bin(&hash)]["complete"], 3, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_per_address_are_capped() {
     let s = served_with(Serve::tracker().set("ws_max_connections_per_ip", "2"));
     let _a = Browser::connect(&s).await;
@@ -271,6 +334,36 @@ async fn connections_per_address_are_capped() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(freed, "the closed connection kept its slot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_in_all_are_capped() {
+    let s = served_with(Serve::tracker().set("ws_max_connections", "1"));
+    let _a = Browser::connect(&s).await;
+    match Browser::try_connect(&s).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
+        Err(e) => panic!("refused otherwise: {e}"),
+        Ok(_) => panic!("a second connection was accepted"),
+    }
+    // Plain HTTP is not affected.
+    assert_eq!(s.server.get("/stats").status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ws_tracker_off_an_upgrade_is_the_http_tracker() {
+    let s = served_with(Serve::tracker().set("ws_tracker", "false"));
+    match Browser::try_connect(&s).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 200);
+            let body = r.body().as_deref().unwrap_or_default();
+            assert!(
+                String::from_utf8_lossy(body).contains("failure reason"),
+                "{body:?}"
+            );
+        }
+        Err(e) => panic!("failed otherwise: {e}"),
+        Ok(_) => panic!("upgraded with ws_tracker: false"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,4 +487,60 @@ async fn torrents_and_magnets_name_the_websocket_tracker_that_serve_answers_on()
         .expect("send");
     let mut b = Browser { ws };
     assert_eq!(b.reply().await["incomplete"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webtorrents_own_tracker_client_signals_through_us() {
+    require!(Tool::NodeTrackerClient);
+    let s = served();
+    let hash = hex(&s.summary.info_hash(SWARM_BASICS));
+    let url = format!("ws://{}/announce", s.server.http);
+    // The real bittorrent-tracker client code, with a stand-in for the native WebRTC module
+    // (tests/interop/fake-webrtc.mjs): the signalling is real, no connection is made.
+    // The script gives up by itself after 30 s.
+    let dir = repo().join("tests/interop");
+    let unknown = "07".repeat(20);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .args(["--import", "./register.mjs", "ws-tracker-clients.mjs"])
+            .args([url.as_str(), hash.as_str(), unknown.as_str()])
+            .current_dir(dir)
+            .output()
+            .expect("node")
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        out.status.success(),
+        "{seen}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = format!("2d5757303230382d{}", "aa".repeat(12));
+    let b = format!("2d5757303230382d{}", "bb".repeat(12));
+    assert_eq!(
+        seen["a_update"],
+        json!({"complete": 0, "incomplete": 1}),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["b_update"],
+        json!({"complete": 0, "incomplete": 2}),
+        "{seen}"
+    );
+    // B's offer reached A, and A's answer reached B.
+    assert_eq!(seen["a_offer_from"], json!(b), "{seen}");
+    assert_eq!(seen["b_answer_from"], json!(a), "{seen}");
+    assert_eq!(
+        seen["scrape"],
+        json!({"complete": 0, "incomplete": 2, "downloaded": 0}),
+        "{seen}"
+    );
+    assert_eq!(seen["unknown_warning"], "unregistered torrent", "{seen}");
+    assert!(
+        seen.get("a_warning").is_none() && seen.get("b_warning").is_none(),
+        "{seen}"
+    );
 }

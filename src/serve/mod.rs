@@ -276,9 +276,10 @@ async fn serve(
     let state = Arc::new(State::new(config, out, catalog)?);
     let sockets = Sockets::bind(&config.serve)?;
     tracing::info!(
-        "http: http://{}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics",
+        "http: http://{}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics{}",
         sockets.bound.http,
-        out.display()
+        out.display(),
+        if config.serve.ws_tracker { ", WebSocket tracker on /announce" } else { "" }
     );
     let bound = sockets.bound;
     let (stop, stopped) = watch::channel(false);

@@ -27,15 +27,17 @@ use crate::bt::InfoHash;
 use crate::config::ServeSettings;
 use crate::net::PerIp;
 use crate::tracker::proto::ws::{self as codec, Action, Reply, Request as WsRequest};
-use crate::tracker::{BrowserLink, ConnId, Event, Inbox, Outbox};
+use crate::tracker::{BrowserLink, ConnId, Inbox, Outbox};
 
 use super::State;
 
 /// Largest message (and frame) a browser may send: an announce with ten offers of a few
 /// KiB of SDP each fits with room to spare.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Frames queued for one connection before it counts as too slow and is closed.
+/// Frames, and bytes, queued for one connection before it counts as too slow and is
+/// closed: 512 connections hold at most 128 MiB of queued relays.
 const OUTBOX_FRAMES: usize = 64;
+const OUTBOX_BYTES: usize = 256 * 1024;
 /// Messages a connection may send in a burst, and how many per second after that.
 const BURST_MESSAGES: f64 = 50.0;
 const MESSAGES_PER_SEC: f64 = 1.0;
@@ -154,7 +156,7 @@ struct Connection {
 
 impl Connection {
     fn new(state: Arc<State>, conn: ConnId, ip: IpAddr) -> (Self, Inbox) {
-        let (outbox, inbox) = Outbox::new(OUTBOX_FRAMES);
+        let (outbox, inbox) = Outbox::new(OUTBOX_FRAMES, OUTBOX_BYTES);
         (
             Connection {
                 state,
@@ -164,9 +166,7 @@ impl Connection {
             inbox,
         )
     }
-}
 
-impl Connection {
     /// Moves frames until the socket closes, idles, lags or the server shuts down; then
     /// leaves every swarm it joined.
     async fn run(
@@ -186,60 +186,45 @@ impl Connection {
             tokens: BURST_MESSAGES,
             at: Instant::now(),
         };
-        let why: &str = loop {
+        let end = loop {
             tokio::select! {
-                () = super::http::stopping(&mut shutdown) => break "server shutting down",
-                () = tokio::time::sleep_until(deadline) => break "idle",
+                () = super::http::stopping(&mut shutdown) => break End::ShuttingDown,
+                () = tokio::time::sleep_until(deadline) => break End::Idle,
                 _ = ping.tick() => {
                     if !send(&mut socket, Message::Ping(Default::default())).await {
-                        break "";
+                        break End::Gone;
                     }
                 }
                 out = inbox.next() => match out {
                     Some(text) => {
                         if !send(&mut socket, Message::Text(text.into())).await {
-                            break "";
+                            break End::Gone;
                         }
                     }
-                    None => break "too slow to read",
+                    None => break End::TooSlow,
                 },
                 got = socket.recv() => {
                     let text = match got {
                         Some(Ok(Message::Text(t))) => t.as_str().to_string(),
                         Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                        Some(Ok(Message::Close(_))) | None => break "",
+                        Some(Ok(Message::Close(_))) | None => break End::Gone,
                         // Oversized, not UTF-8, or a broken socket.
                         Some(Err(e)) => {
                             tracing::debug!("ws tracker: {}: {e}", c.link.ip);
-                            break "";
+                            break End::Gone;
                         }
                     };
                     deadline = Instant::now() + idle;
-                    let reply = if bucket.take() {
-                        c.handle(&text)
-                    } else {
-                        Some(Reply::Failure {
-                            reason: "too many messages, slow down".into(),
-                            action: None,
-                            info_hash: None,
-                        })
-                    };
+                    let allowed = bucket.take();
+                    let reply = c.handle(&text, allowed);
                     if let Some(reply) = reply {
                         c.link.outbox.send(codec::write_reply(&reply));
                     }
                 }
             }
         };
-        if !why.is_empty() {
-            let frame = CloseFrame {
-                code: if why == "too slow to read" {
-                    1008
-                } else {
-                    1001
-                },
-                reason: why.into(),
-            };
+        if let Some(frame) = end.close_frame() {
             let _ = tokio::time::timeout(
                 Duration::from_secs(1),
                 socket.send(Message::Close(Some(frame))),
@@ -248,6 +233,35 @@ impl Connection {
         }
         let joined: Vec<InfoHash> = c.joined.drain().collect();
         c.state.tracker.browser_leave(c.link.conn, &joined);
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// The browser closed it, or the socket broke or sent something unacceptable.
+    Gone,
+    /// SIGTERM.
+    ShuttingDown,
+    /// Nothing from the browser for two announce intervals and the slack.
+    Idle,
+    /// Its outbox overflowed.
+    TooSlow,
+}
+
+impl End {
+    /// The Close frame we send, if the socket is still ours to write to.
+    fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            End::Gone => return None,
+            End::ShuttingDown => (1001, "server shutting down"),
+            End::Idle => (1001, "idle"),
+            End::TooSlow => (1008, "too slow to read"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
     }
 }
 
@@ -261,10 +275,12 @@ async fn send(socket: &mut WebSocket, m: Message) -> bool {
 
 impl Connection {
     /// One message in; the reply to queue, if any (relays go out through the tracker).
-    fn handle(&mut self, text: &str) -> Option<Reply> {
+    /// `allowed` is false when the connection is over its message rate.
+    fn handle(&mut self, text: &str, allowed: bool) -> Option<Reply> {
         let state = &self.state;
         let request = match codec::parse_request(text) {
             Ok(r) => r,
+            // As bittorrent-tracker's server: no action or hash, just the reason.
             Err(e) => {
                 return Some(Reply::Failure {
                     reason: e.to_string(),
@@ -273,6 +289,20 @@ impl Connection {
                 })
             }
         };
+        if !allowed {
+            // Named, so WebTorrent takes it as a warning for that torrent rather than as a
+            // broken tracker to reconnect to.
+            let (action, hash) = match &request {
+                WsRequest::Announce(a) => (Action::Announce, Some(a.info_hash)),
+                WsRequest::Answer(a) => (Action::Announce, Some(a.info_hash)),
+                WsRequest::Scrape(h) => (Action::Scrape, h.first().copied()),
+            };
+            return Some(Reply::Failure {
+                reason: "too many messages, slow down".into(),
+                action: Some(action),
+                info_hash: hash,
+            });
+        }
         let failure = |e: crate::tracker::TrackerError, action, hash| Reply::Failure {
             reason: e.to_string(),
             action: Some(action),
@@ -282,11 +312,9 @@ impl Connection {
             WsRequest::Announce(a) => {
                 match state.tracker.browser_announce(&a, &self.link, state.now()) {
                     Ok(r) => {
-                        if a.event == Event::Stopped {
-                            self.joined.remove(&a.info_hash);
-                        } else {
-                            self.joined.insert(a.info_hash);
-                        }
+                        // Kept after `stopped` too: the connection may hold another peer
+                        // id there, and leaving is idempotent.
+                        self.joined.insert(a.info_hash);
                         Some(Reply::Announce {
                             info_hash: a.info_hash,
                             interval: r.interval,

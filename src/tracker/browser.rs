@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
@@ -23,38 +24,59 @@ use crate::bt::PeerId;
 /// Identifies one WebSocket connection for the life of the process.
 pub type ConnId = u64;
 
-/// A connection's bounded outgoing queue of JSON text frames, as the tracker sees it.
+/// A connection's bounded outgoing queue of JSON text frames, as the tracker sees it:
+/// bounded in frames and in bytes (relayed SDP can be large).
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<String>,
-    lagging: Arc<Notify>,
+    shared: Arc<Queued>,
+}
+
+/// What both ends of a queue share.
+#[derive(Debug)]
+struct Queued {
+    lagging: Notify,
+    bytes: AtomicUsize,
+    max_bytes: usize,
 }
 
 /// The connection's end of its [`Outbox`].
 #[derive(Debug)]
 pub struct Inbox {
     rx: mpsc::Receiver<String>,
-    lagging: Arc<Notify>,
+    shared: Arc<Queued>,
 }
 
 impl Outbox {
-    /// A queue of at most `capacity` frames.
-    pub fn new(capacity: usize) -> (Outbox, Inbox) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let lagging = Arc::new(Notify::new());
+    /// A queue of at most `frames` frames and `max_bytes` bytes.
+    pub fn new(frames: usize, max_bytes: usize) -> (Outbox, Inbox) {
+        let (tx, rx) = mpsc::channel(frames.max(1));
+        let shared = Arc::new(Queued {
+            lagging: Notify::new(),
+            bytes: AtomicUsize::new(0),
+            max_bytes,
+        });
         (
             Outbox {
                 tx,
-                lagging: lagging.clone(),
+                shared: shared.clone(),
             },
-            Inbox { rx, lagging },
+            Inbox { rx, shared },
         )
     }
 
     /// Queues `text` without waiting; a full queue marks the connection as lagging.
     pub fn send(&self, text: String) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(text) {
-            self.lagging.notify_one();
+        let len = text.len();
+        let before = self.shared.bytes.fetch_add(len, Ordering::Relaxed);
+        let full = before.saturating_add(len) > self.shared.max_bytes
+            || matches!(
+                self.tx.try_send(text),
+                Err(mpsc::error::TrySendError::Full(_))
+            );
+        if full {
+            self.shared.bytes.fetch_sub(len, Ordering::Relaxed);
+            self.shared.lagging.notify_one();
         }
     }
 }
@@ -62,11 +84,13 @@ impl Outbox {
 impl Inbox {
     /// The next frame to send; None once the queue overflowed (close the connection).
     pub async fn next(&mut self) -> Option<String> {
-        tokio::select! {
+        let m = tokio::select! {
             biased;
-            () = self.lagging.notified() => None,
+            () = self.shared.lagging.notified() => None,
             m = self.rx.recv() => m,
-        }
+        }?;
+        self.shared.bytes.fetch_sub(m.len(), Ordering::Relaxed);
+        Some(m)
     }
 }
 
@@ -173,13 +197,13 @@ impl BrowserSwarm {
                 last_seen: now,
             },
         );
-        self.relay_offers(a, from.conn, seeder);
+        self.relay_offers(a, seeder);
         Ok(())
     }
 
     /// Sends each offer to a different random peer: anyone for a leecher, leechers for a
     /// seeder (two seeders have nothing to trade).
-    fn relay_offers(&self, a: &AnnounceRequest, conn: ConnId, seeder: bool) {
+    fn relay_offers(&self, a: &AnnounceRequest, seeder: bool) {
         let want = a
             .numwant
             .unwrap_or(a.offers.len())
@@ -188,10 +212,12 @@ impl BrowserSwarm {
         if want == 0 {
             return;
         }
+        // Peers on the same connection count: bittorrent-tracker's client shares one
+        // socket among all its torrents and clients in a page (or process).
         let mut others: Vec<&BrowserPeer> = self
             .peers
             .iter()
-            .filter(|(id, p)| **id != a.peer_id && p.link.conn != conn && !(seeder && p.seeder))
+            .filter(|(id, p)| **id != a.peer_id && !(seeder && p.seeder))
             .map(|(_, p)| p)
             .collect();
         fastrand::shuffle(&mut others);
@@ -290,7 +316,7 @@ mod tests {
     };
 
     fn link(conn: ConnId, ip: u8) -> (BrowserLink, Inbox) {
-        let (outbox, inbox) = Outbox::new(4);
+        let (outbox, inbox) = Outbox::new(4, 1 << 20);
         let ip = IpAddr::from([10, 0, 0, ip]);
         (BrowserLink { conn, ip, outbox }, inbox)
     }
@@ -433,13 +459,21 @@ mod tests {
 
     #[test]
     fn a_full_outbox_marks_its_connection_lagging() {
-        let (outbox, mut inbox) = Outbox::new(2);
-        for i in 0..3 {
-            outbox.send(format!("{i}"));
-        }
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
+        // Too many frames.
+        let (outbox, mut inbox) = Outbox::new(2, 1000);
+        for i in 0..3 {
+            outbox.send(format!("{i}"));
+        }
+        assert_eq!(rt.block_on(inbox.next()), None);
+        // Too many bytes; what was sent frees its bytes.
+        let (outbox, mut inbox) = Outbox::new(100, 10);
+        outbox.send("12345678".into());
+        assert_eq!(rt.block_on(inbox.next()).as_deref(), Some("12345678"));
+        outbox.send("12345678".into());
+        outbox.send("123".into());
         assert_eq!(rt.block_on(inbox.next()), None);
     }
 }

@@ -689,7 +689,7 @@ mod tests {
                 sdp: "v=0".into(),
             }],
         };
-        let (outbox, _inbox) = Outbox::new(8);
+        let (outbox, _inbox) = Outbox::new(8, 1 << 20);
         let link = |conn: ConnId, ip: u8| BrowserLink {
             conn,
             ip: std::net::IpAddr::from([10, 0, 0, ip]),

@@ -26,6 +26,8 @@ pub enum Tool {
     NpmPackages,
     /// `unshare` allowed to make user and network namespaces (the browser tests' network).
     Unshare,
+    /// Node.js with npm `bittorrent-tracker` installed in tests/interop (`npm ci`).
+    NodeTrackerClient,
 }
 
 impl Tool {
@@ -41,6 +43,9 @@ impl Tool {
             Tool::Chromium => "chromium",
             Tool::NpmPackages => "node with `npm ci` run in the repository",
             Tool::Unshare => "unshare -rn (user namespaces)",
+            Tool::NodeTrackerClient => {
+                "node with tests/interop's npm packages (npm ci --prefix tests/interop)"
+            }
         }
     }
 
@@ -65,6 +70,14 @@ impl Tool {
                     .output()
             }
             Tool::Unshare => Command::new("unshare").args(["-rn", "true"]).output(),
+            Tool::NodeTrackerClient => {
+                let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/interop/node_modules/bittorrent-tracker/package.json");
+                if !installed.is_file() {
+                    return false;
+                }
+                Command::new("node").arg("--version").output()
+            }
             _ => Command::new("sh")
                 .arg("-c")
                 .arg(format!("command -v {}", self.name()))
@@ -112,7 +125,9 @@ pub fn skip(test: &str, why: &str) {
 /// The test function's name from the type name of an item declared inside it
 /// (`seeder::some_test::here` → `some_test`), so that a test is named only once.
 pub fn test_name_from(item_path: &str) -> &str {
+    // An async test's body is a closure inside the function: skip that segment.
     let path = item_path.trim_end_matches("::here");
+    let path = path.trim_end_matches("::{{closure}}");
     path.rsplit("::").next().unwrap_or(path)
 }
 
