@@ -75,17 +75,32 @@ const FIND = `(() => {
     .find(a => (a.dataset.http || a.getAttribute('src') || '').endsWith(name))
 })()`
 
-/** In the page: press play and note when the audio first moves. */
-const PLAY = `(() => {
+/** In the page: note when the audio first moves after play is pressed; the play button's
+ * place on the screen. */
+const PREPARE = `(() => {
   const a = ${FIND}
-  window.__podseedTest = { t0: performance.now(), ttfa: null }
+  a.scrollIntoView({ block: 'center' })
+  window.__podseedTest = { t0: null, ttfa: null }
+  a.addEventListener('play', () => {
+    const t = window.__podseedTest
+    if (t.t0 === null) t.t0 = performance.now()
+  })
   a.addEventListener('timeupdate', () => {
     const t = window.__podseedTest
-    if (a.currentTime > 0 && t.ttfa === null) t.ttfa = performance.now() - t.t0
+    if (a.currentTime > 0 && t.ttfa === null && t.t0 !== null) t.ttfa = performance.now() - t.t0
   })
-  a.play().catch(() => {})
-  return true
+  const r = a.getBoundingClientRect()
+  return { x: r.left + 20, y: r.top + r.height / 2 }
 })()`
+
+/** Presses the <audio>'s own play button with the mouse, as a listener does. */
+async function pressPlay (b) {
+  const at = await b.eval(PREPARE)
+  for (const type of ['mousePressed', 'mouseReleased']) {
+    await b.page.send('Input.dispatchMouseEvent', { type, x: at.x, y: at.y, button: 'left', clickCount: 1 })
+  }
+  await b.until('window.__podseedTest.t0 !== null', 10000, 'the play button to start playback')
+}
 
 /** In the page: what the listener has and hears. */
 const STATE = `(() => {
@@ -102,7 +117,7 @@ const STATE = `(() => {
     from_web: Number(line.fromWeb || 0),
     uploaded: Number(line.uploaded || 0),
     web_seed: line.webSeed || null,
-    marks: performance.getEntriesByType('mark').filter(m => m.name.startsWith('podseed ')).map(m => m.name.slice(8) + ' ' + Math.round(m.startTime - (window.__podseedTest ? window.__podseedTest.t0 : 0))),
+    marks: performance.getEntriesByType('mark').filter(m => m.name.startsWith('podseed ')).map(m => m.name.slice(8) + ' ' + Math.round(m.startTime - (window.__podseedTest && window.__podseedTest.t0 !== null ? window.__podseedTest.t0 : 0))),
     status: a.nextElementSibling && a.nextElementSibling.classList.contains('p2p') ? a.nextElementSibling.textContent : ''
   }
 })()`
@@ -115,7 +130,7 @@ async function listener (i, pageUrl) {
   if (opt.mode !== 'http') {
     await b.until("document.documentElement.dataset.podseedPlayer === 'ready'", 20000, 'the player')
   }
-  await b.eval(PLAY)
+  await pressPlay(b)
   return b
 }
 
