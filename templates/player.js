@@ -383,7 +383,7 @@ function webSocketTrackers (trackers) {
 
 /**
  * How many browsers the WebSocket tracker among `trackers` knows for `hash`, by a scrape,
- * or null when it cannot say within a second. WebTorrent's own announce answers this too,
+ * or null when it cannot say within a second, or -1 when it cannot be reached at all. WebTorrent's own announce answers this too,
  * but only after it has gathered the network addresses of its WebRTC offers (about 0.2 s):
  * a lone listener's web seed need not wait for that.
  */
@@ -406,7 +406,7 @@ function scrapeCount (trackers, hash) {
       return done(null)
     }
     ws.onopen = () => ws.send(JSON.stringify({ action: 'scrape', info_hash: binary }))
-    ws.onerror = () => done(null)
+    ws.onerror = () => done(-1)
     ws.onmessage = event => {
       try {
         const counts = JSON.parse(event.data).files?.[binary]
@@ -444,14 +444,14 @@ async function stream (audio) {
     if (torrent.infoHash !== audio.dataset.infoHash) throw new Error('another torrent')
     const session = new Session(audio, torrent)
     sessions.set(audio, session)
-    if (!webSocketTrackers(torrent.announce || []).length) {
-      // No tracker a browser can reach: no other listener can be found.
-      session.others = 0
-    }
-    scrapeCount(torrent.announce || [], torrent.infoHash).then(n => {
-      // Nobody, not even this listener's own announce yet: the web seed is the only source.
-      if (n === 0 && session.others === null) {
-        mark('tracker: nobody')
+    const trackers = webSocketTrackers(torrent.announce || [])
+    // No tracker a browser can use: no other listener can be found.
+    if (!trackers.length) session.others = 0
+    scrapeCount(trackers, torrent.infoHash).then(n => {
+      // Nobody, not even this listener's own announce yet, or no way to find anybody: the
+      // web seed is the only source.
+      if ((n === 0 || (n === -1 && trackers.length === 1)) && session.others === null) {
+        mark(n === 0 ? 'tracker: nobody' : 'tracker: unreachable')
         session.others = 0
         session.tick()
       }
