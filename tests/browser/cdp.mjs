@@ -3,7 +3,7 @@
 // Every browser it starts is killed by PID in close(); nothing ever downloads a browser.
 
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
@@ -79,8 +79,10 @@ class Connection {
 
 /** A headless Chromium with one page. */
 export class Browser {
-  static async launch (name, extraFlags = []) {
-    const profile = mkdtempSync(join(tmpdir(), `podseed-${name}-`))
+  /** Starts Chromium with a new profile under `dir` (which its caller removes: Chromium
+   * may still write there for a moment after it is killed). */
+  static async launch (name, dir = tmpdir(), extraFlags = []) {
+    const profile = mkdtempSync(join(dir, `chromium-${name}-`))
     const child = spawn(CHROMIUM, [...FLAGS, ...extraFlags, `--user-data-dir=${profile}`, 'about:blank'], {
       stdio: ['ignore', 'ignore', 'pipe']
     })
@@ -186,7 +188,6 @@ export class Browser {
   close () {
     try { this.page?.close() } catch {}
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
-    try { rmSync(this.profile, { recursive: true, force: true }) } catch {}
   }
 }
 

@@ -123,7 +123,8 @@ const STATE = `(() => {
 })()`
 
 async function listener (i, pageUrl) {
-  const b = await Browser.launch(`listener${i}`)
+  // Profiles live in the show's folder, which the test or the benchmark removes.
+  const b = await Browser.launch(`listener${i}`, opt.show)
   browsers.push(b)
   await b.goto(pageUrl)
   await b.until(`document.readyState === 'complete' && !!${FIND}`, 20000, 'the page')
