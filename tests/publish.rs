@@ -1145,3 +1145,88 @@ fn git_vouches_only_for_committed_content_an_uncommitted_edit_is_hashed() {
     assert_eq!(s["bytes_hashed"], 0);
     assert_eq!(s.episode(WELCOME)["status"], "unchanged");
 }
+
+/// Without WebTorrent installed the page has no player script (its players play plain
+/// HTTP) and publish says how to install it, in one line.
+#[test]
+fn without_webtorrent_the_page_plays_plain_http_and_publish_says_how_to_install_it() {
+    let show = Show::example();
+    let summary = show.publish();
+    let hint = summary["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|w| w.contains("WebTorrent is not installed"))
+        .expect("a hint")
+        .to_string();
+    assert!(hint.contains("npm ci") && !hint.contains('\n'), "{hint}");
+    let page = std::fs::read_to_string(show.public().join("index.html")).expect("page");
+    assert!(!page.contains("player.js"), "no player script");
+    for f in ["player.js", "webtorrent.min.js", "sw.min.js"] {
+        assert!(!show.public().join(f).exists(), "{f} is not written");
+    }
+}
+
+/// With WebTorrent installed (here, the repository's `npm ci`), publish copies its pinned
+/// files and our player beside the page, and the page loads the player; with
+/// `page.browser_player: false` the next build has neither.
+#[test]
+fn publish_copies_the_pinned_webtorrent_and_our_player_beside_the_page() {
+    require!(Tool::NpmPackages);
+    let show = Show::example();
+    let dist = repo().join("node_modules/webtorrent/dist");
+    let yaml = show.yaml();
+    show.write_yaml(&format!(
+        "{yaml}page:\n  browser_player: true\n  webtorrent_dir: {}\n",
+        dist.display()
+    ));
+    let summary = show.publish();
+    assert!(
+        !summary["warnings"].to_string().contains("WebTorrent"),
+        "{summary:?}"
+    );
+    for f in ["webtorrent.min.js", "sw.min.js"] {
+        assert_eq!(
+            std::fs::read(show.public().join(f)).expect(f),
+            std::fs::read(dist.join(f)).expect(f),
+            "{f} is the installed file"
+        );
+    }
+    let player = std::fs::read_to_string(show.public().join("player.js")).expect("player");
+    assert!(player.contains("createServer"), "our player");
+    let page = std::fs::read_to_string(show.public().join("index.html")).expect("page");
+    assert!(
+        page.contains(r#"<script type="module" src="player.js" data-podseed-player"#),
+        "the page loads the player"
+    );
+    assert!(page.contains("data-torrent=\"torrents/2026-01-15-welcome.torrent\""));
+
+    show.edit_yaml("browser_player: true", "browser_player: false");
+    show.publish();
+    let page = std::fs::read_to_string(show.public().join("index.html")).expect("page");
+    assert!(!page.contains("player.js"), "no player script");
+    for f in ["player.js", "webtorrent.min.js", "sw.min.js"] {
+        assert!(!show.public().join(f).exists(), "{f} is gone");
+    }
+}
+
+/// An installed WebTorrent file that is not the pinned release is refused: exit 2, naming
+/// the file and what to do; nothing is written.
+#[test]
+fn a_webtorrent_file_that_is_not_the_pinned_release_is_refused() {
+    let show = Show::example();
+    let dist = show.path().join("node_modules/webtorrent/dist");
+    std::fs::create_dir_all(&dist).expect("mkdir");
+    std::fs::write(dist.join("webtorrent.min.js"), "export default null\n").expect("write");
+    std::fs::write(dist.join("sw.min.js"), "\n").expect("write");
+    let out = show.podseed(&["publish"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("webtorrent.min.js"), "{err}");
+    assert!(err.contains("npm ci"), "{err}");
+    assert!(
+        !show.public().join("index.html").exists(),
+        "nothing is written"
+    );
+}

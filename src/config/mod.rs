@@ -1,7 +1,7 @@
 //! `podcast.yaml` as one validated [`Config`]: the entry point ([`Config::load`]) and how
 //! problems are reported. The file is parsed once into YAML, then each section is read by
 //! its own file, which owns that section's schema, defaults and checks (`show`, `episodes`,
-//! `torrent`, `serve`, `paths` for folders and URLs; `check` is the field-reading
+//! `torrent`, `serve`, `page`, `paths` for folders and URLs; `check` is the field-reading
 //! plumbing). Every problem is collected, not just the first, and names `file:LINE:COL`, the
 //! field and what is expected. Later stages take [`Config`] and never read YAML; nothing
 //! here touches media beyond checking that the files it names exist.
@@ -9,6 +9,7 @@
 mod categories;
 mod check;
 mod episodes;
+mod page;
 mod paths;
 mod position;
 mod serve;
@@ -27,6 +28,8 @@ pub use position::{Position, PositionIndex};
 use check::{kind, Checker, Fields};
 use episodes::read_episodes;
 pub use episodes::{parse_date, transcript_type, EpisodeConfig, EpisodeType, PLAUSIBLE_YEARS};
+use page::read_page;
+pub use page::PageSettings;
 pub use paths::image_extension;
 use paths::{check_artwork, check_output_is_separate, check_sources_inside, resolved};
 pub use paths::{join_url, normalize_rel};
@@ -213,6 +216,8 @@ pub struct Config {
     pub torrent: TorrentSettings,
     /// `podseed serve` settings.
     pub serve: ServeSettings,
+    /// The show page's browser player.
+    pub page: PageSettings,
     /// Per-episode metadata from the `episodes:` list, in file order.
     pub episodes: Vec<EpisodeConfig>,
     /// The folder every source must resolve inside (the config's, links followed), or None
@@ -371,6 +376,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     if let serve::AccessLog::File(p) = &serve.access_log {
         serve.access_log = serve::AccessLog::File(root.join(p));
     }
+    let page = read_page(c, &mut f, root);
     let episodes_value = f.get("episodes");
     let allow_outside = f.boolean(c, "allow_sources_outside").unwrap_or(false);
     f.finish(c);
@@ -424,6 +430,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         templates_dir,
         torrent,
         serve,
+        page,
         episodes,
         sources_root,
     })

@@ -3,7 +3,8 @@
 //! A pipeline of stages with plain data between them: [`scan`] (which files) → [`probe`]
 //! (tags, is it MP3) → [`hash`] (one read: pieces, SHA-256, frame walk) → [`episode`] (each
 //! episode with its [`metainfo`] torrent, artwork, chapters and transcript) → [`feed`] and
-//! [`site`] (render) → [`output`] (atomic write) → [`summary`]. [`cache`] decides which files
+//! [`site`] (render; [`webtorrent`] decides whether the page gets its browser player and
+//! checks the installed WebTorrent files) → [`output`] (atomic write) → [`summary`]. [`cache`] decides which files
 //! skip probe and hash; [`layout`] names every output path and URL. This file is only the
 //! glue: [`publish`] calls one named function per stage, and the work lives in the stage
 //! modules. Only `hash` and `output` touch the disk heavily.
@@ -21,6 +22,7 @@ pub mod probe;
 pub mod scan;
 pub mod site;
 pub mod summary;
+pub mod webtorrent;
 
 pub use episode::Episode;
 pub use summary::{EpisodeSummary, Status, Summary};
@@ -69,6 +71,14 @@ pub enum PublishError {
     /// A torrent could not be built.
     #[error(transparent)]
     Metainfo(#[from] metainfo::MetainfoError),
+    /// An installed third-party file for the page is not the release podseed pins.
+    #[error("{}: {message}", .path.display())]
+    Vendored {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// The output folder cannot take a new build (not a folder, or another publish holds it).
     #[error("{}: {message}", .path.display())]
     Output {
@@ -118,9 +128,10 @@ impl PublishError {
             PublishError::Config(ConfigError::Read { source, .. }) => {
                 source.kind() == std::io::ErrorKind::NotFound
             }
-            PublishError::Config(_) | PublishError::Media(_) | PublishError::Template { .. } => {
-                true
-            }
+            PublishError::Config(_)
+            | PublishError::Media(_)
+            | PublishError::Template { .. }
+            | PublishError::Vendored { .. } => true,
             PublishError::Io { .. } | PublishError::Metainfo(_) | PublishError::Output { .. } => {
                 false
             }
@@ -199,7 +210,11 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         manifest,
     } = episode::assemble(config, &layout, known)?;
     feed::sort_for_feed(config.show.kind, &mut episodes);
-    let mut plan = render(config, &layout, &episodes, assets)?;
+    let player = webtorrent::player(config)?;
+    if let webtorrent::Player::NotInstalled(dir) = &player {
+        warnings.push(webtorrent::not_installed_hint(dir));
+    }
+    let mut plan = render(config, &layout, &episodes, assets, player)?;
     plan.manifest = record(manifest, &plan, &layout, &episodes);
     let written = output::write(layout.root(), &plan, &previous.outputs)?;
 
@@ -415,17 +430,23 @@ fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
     }
 }
 
-/// The plan of the build: the episodes' assets and the cover, then the feeds and the page.
+/// The plan of the build: the episodes' assets, the cover and the player's scripts, then
+/// the feeds and the page.
 fn render(
     config: &Config,
     layout: &Layout,
     episodes: &[Episode],
     assets: Vec<OutputFile>,
+    player: webtorrent::Player,
 ) -> Result<Plan, PublishError> {
     let mut plan = Plan {
         assets,
         ..Default::default()
     };
+    let with_player = matches!(player, webtorrent::Player::On(_));
+    if let webtorrent::Player::On(scripts) = player {
+        plan.assets.extend(scripts);
+    }
     if let Some((cover, source)) = layout.cover() {
         plan.assets.push(OutputFile {
             rel: cover.rel,
@@ -443,7 +464,7 @@ fn render(
         },
         OutputFile {
             rel: layout.page().rel,
-            content: Content::Bytes(site::render_page(config, layout, episodes)?),
+            content: Content::Bytes(site::render_page(config, layout, episodes, with_player)?),
         },
     ];
     Ok(plan)

@@ -30,6 +30,15 @@ struct PageShow<'a> {
     funding: Vec<PageLink<'a>>,
 }
 
+/// The browser player's settings, when the page has it.
+#[derive(Serialize)]
+struct PagePlayer {
+    /// Our script, relative to the page.
+    script: &'static str,
+    /// STUN servers for WebRTC, space-separated (empty: host candidates only).
+    ice_servers: String,
+}
+
 #[derive(Serialize)]
 struct PageLink<'a> {
     url: &'a str,
@@ -39,6 +48,8 @@ struct PageLink<'a> {
 #[derive(Serialize)]
 struct PageEpisode<'a> {
     anchor: &'a str,
+    /// The media file's name, the torrent's `name` (the player streams it by that name).
+    name: &'a str,
     title: &'a str,
     description_html: &'a str,
     date_human: String,
@@ -57,11 +68,13 @@ struct PageEpisode<'a> {
     transcript_url: Option<String>,
 }
 
-/// Renders `index.html`.
+/// Renders `index.html`, with the browser player when `with_player` (its scripts are in
+/// the build).
 pub fn render_page(
     config: &Config,
     layout: &Layout,
     episodes: &[Episode],
+    with_player: bool,
 ) -> Result<Vec<u8>, PublishError> {
     let (source, name) = template(config)?;
     let show = &config.show;
@@ -92,6 +105,7 @@ pub fn render_page(
         .iter()
         .map(|e| PageEpisode {
             anchor: &e.anchor,
+            name: &e.name,
             title: &e.title,
             description_html: &e.description,
             date_human: e.pub_date.format("%-d %B %Y").to_string(),
@@ -125,9 +139,23 @@ pub fn render_page(
             show => page_show,
             episodes => page_episodes,
             generator => concat!("podseed ", env!("CARGO_PKG_VERSION")),
+            player => with_player.then(|| PagePlayer {
+                script: super::webtorrent::PLAYER_REL,
+                ice_servers: ice_servers(config).join(" "),
+            }),
         })
         .map_err(template_err)?;
     Ok(html.into_bytes())
+}
+
+/// The STUN servers the page's WebRTC uses: the configured ones, else podseed's own on the
+/// UDP tracker's port when `serve.public_url` says where that is, else none (peers on one
+/// network still connect). Never a third party's unless configured.
+fn ice_servers(config: &Config) -> Vec<String> {
+    if !config.page.stun_servers.is_empty() {
+        return config.page.stun_servers.clone();
+    }
+    config.serve.stun_url().into_iter().collect()
 }
 
 /// The page template's text and its name for error messages: the user's
@@ -245,6 +273,50 @@ pub fn chapters_json(chapters: &[Chapter]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page of a show without episodes, with `extra` appended to a minimal config.
+    fn page(extra: &str, with_player: bool) -> String {
+        let d = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(d.path().join("episodes")).expect("mkdir");
+        let text =
+            format!("title: Show\ndescription: About\nbase_url: https://pod.example.com/\n{extra}");
+        let config = Config::parse(&text, &d.path().join("podcast.yaml")).expect("config");
+        let layout = Layout::new(&config, &config.output_dir);
+        let html = render_page(&config, &layout, &[], with_player).expect("render");
+        String::from_utf8(html).expect("utf-8")
+    }
+
+    #[test]
+    fn the_player_script_is_on_the_page_only_with_the_player() {
+        let html = page("", false);
+        assert!(!html.contains("player.js"), "{html}");
+        let html = page("", true);
+        let script = concat!(
+            r#"<script type="module" src="player.js" data-podseed-player "#,
+            r#"data-ice-servers=""></script>"#
+        );
+        assert!(html.contains(script), "{html}");
+    }
+
+    #[test]
+    fn the_page_uses_our_own_stun_unless_told_otherwise() {
+        let public = "serve:\n  public_url: https://pod.example.com/\n";
+        let html = page(public, true);
+        assert!(
+            html.contains(r#"data-ice-servers="stun:pod.example.com:6969""#),
+            "{html}"
+        );
+        let html = page(&format!("{public}  udp_tracker: \"off\"\n"), true);
+        assert!(html.contains(r#"data-ice-servers="""#), "{html}");
+        let html = page(
+            &format!("{public}page:\n  stun_servers: [\"stun:a.example:3478\", \"stun:b.example:19302\"]\n"),
+            true,
+        );
+        assert!(
+            html.contains(r#"data-ice-servers="stun:a.example:3478 stun:b.example:19302""#),
+            "{html}"
+        );
+    }
 
     #[test]
     fn human_figures() {

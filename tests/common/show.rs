@@ -170,17 +170,32 @@ impl Show {
         self.write_synthetic_episode(file, bytes, 0);
     }
 
+    /// Adds episode `file` of about `bytes` bytes that decoders play (as silence): frames as
+    /// [`Show::add_synthetic_episode`] writes, whose side information is zero (no audio
+    /// data, so browsers decode them without error) and whose remaining bytes, ancillary
+    /// data to a decoder, are pseudo-random, so every piece still differs.
+    pub fn add_playable_episode(&self, file: &str, bytes: usize) {
+        self.write_frames(file, bytes, 0, 32);
+    }
+
     /// Writes episode `file` as [`Show::add_synthetic_episode`] does, with a payload drawn
     /// from `seed`, under a temporary name renamed over `file` (as an editor saves): a file
     /// already published keeps its old bytes in the output until publish replaces it.
     pub fn write_synthetic_episode(&self, file: &str, bytes: usize, seed: u64) {
+        self.write_frames(file, bytes, seed, 0);
+    }
+
+    /// MPEG-1 layer III frames up to `bytes`: the header, `zeros` zero bytes, then a
+    /// pseudo-random payload from `seed`; written under a temporary name, then renamed.
+    fn write_frames(&self, file: &str, bytes: usize, seed: u64, zeros: usize) {
         const HEADER: [u8; 4] = [0xFF, 0xFB, 0x90, 0x44];
         const FRAME: usize = 417;
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed;
         let mut out = Vec::with_capacity(bytes + FRAME);
         while out.len() < bytes {
             out.extend_from_slice(&HEADER);
-            out.extend((0..FRAME - HEADER.len()).map(|_| {
+            out.extend(std::iter::repeat_n(0, zeros));
+            out.extend((0..FRAME - HEADER.len() - zeros).map(|_| {
                 state = state
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(1_442_695_040_888_963_407);

@@ -1,7 +1,8 @@
 //! The third-party programs some tests drive (aria2c, mktorrent, ffprobe, lame,
-//! python3-libtorrent, coturn's STUN client, nginx, Caddy, curl, openssl, rsync,
-//! node with npm bittorrent-tracker,
-//! git, systemd-analyze), and `require!`: a test that lacks one prints a SKIP line and
+//! python3-libtorrent, coturn's STUN client, nginx, Caddy, curl, openssl, rsync, git,
+//! systemd-analyze, node with npm bittorrent-tracker, headless Chromium with Node and the
+//! npm packages of package-lock.json, unshare), and `require!`: a test that lacks one prints
+//! a SKIP line and
 //! passes, except under CI=true where the missing tool fails it.
 
 use std::path::Path;
@@ -32,6 +33,13 @@ pub enum Tool {
     Git,
     /// `systemd-analyze`, which checks the systemd unit example offline.
     SystemdAnalyze,
+    /// Debian's chromium, driven headless by tests/browser/*.mjs.
+    Chromium,
+    /// Node with the packages `npm ci` installs from package-lock.json (webtorrent for the
+    /// page, ws for the DevTools driver).
+    NpmPackages,
+    /// `unshare` allowed to make user and network namespaces (the browser tests' network).
+    Unshare,
     /// Node.js with npm `bittorrent-tracker` installed in tests/interop (`npm ci`).
     NodeTrackerClient,
 }
@@ -52,6 +60,9 @@ impl Tool {
             Tool::Rsync => "rsync",
             Tool::Git => "git",
             Tool::SystemdAnalyze => "systemd-analyze",
+            Tool::Chromium => "chromium",
+            Tool::NpmPackages => "node with `npm ci` run in the repository",
+            Tool::Unshare => "unshare -rn (user namespaces)",
             Tool::NodeTrackerClient => {
                 "node with tests/interop's npm packages (npm ci --prefix tests/interop)"
             }
@@ -65,6 +76,20 @@ impl Tool {
                 .output(),
             // /usr/sbin is not on every user's PATH.
             Tool::Nginx => Command::new(nginx_path()).arg("-v").output(),
+            Tool::NpmPackages => {
+                let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+                if !repo
+                    .join("node_modules/webtorrent/dist/webtorrent.min.js")
+                    .is_file()
+                {
+                    return false;
+                }
+                Command::new("node")
+                    .args(["-e", "require.resolve('ws')"])
+                    .current_dir(repo)
+                    .output()
+            }
+            Tool::Unshare => Command::new("unshare").args(["-rn", "true"]).output(),
             Tool::NodeTrackerClient => {
                 let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
                     .join("tests/interop/node_modules/bittorrent-tracker/package.json");
