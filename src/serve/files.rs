@@ -457,7 +457,8 @@ fn file_body(
             let (Ok(from), Ok(to)) = (usize::try_from(start), usize::try_from(start + len)) else {
                 return Body::empty();
             };
-            let bytes = bytes.slice(from..to.min(bytes.len()));
+            let to = to.min(bytes.len());
+            let bytes = bytes.slice(from.min(to)..to);
             if bytes.len() <= CHUNK_BYTES {
                 // One chunk, handed over whole: counted now, without a stream.
                 on_body_bytes(&entry.rel, bytes.len() as u64);
