@@ -654,6 +654,31 @@ fn a_new_build_is_picked_up_without_restart() {
     );
 }
 
+#[test]
+fn the_feed_after_a_new_build_is_the_new_builds_feed() {
+    // serve holds small files in memory, so this fails if a reload does not re-index.
+    let s = tracker();
+    let first = s.server.get("/feed.xml");
+    assert_eq!(first.status, 200);
+    s.show
+        .add_episode("2026-03-01-late.mp3", &fixture("cbr-mpeg25.mp3"));
+    s.show.publish();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let feed = s.server.get("/feed.xml");
+        if String::from_utf8_lossy(&feed.body).contains("2026-03-01-late.mp3") {
+            assert_ne!(feed.headers.get("etag"), first.headers.get("etag"));
+            assert_eq!(
+                feed.headers.get("content-length"),
+                Some(&feed.body.len().to_string())
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the old feed is still served");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn info_hashes_before(old: &[u8; 20], h: &[u8; 20]) -> bool {
     // Only the new one differs from every hash the example had; the example's first hash
     // stands for them here since the example's three are all in the first build.

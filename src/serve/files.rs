@@ -3,40 +3,52 @@
 //! Range requests.
 //!
 //! One GET or HEAD in, one response out: strong ETags with If-None-Match, If-Modified-Since,
-//! one byte range per request with If-Range, and bodies streamed from disk in 64 KiB chunks.
+//! one byte range per request with If-Range. Known files are answered from a table of the
+//! build made at each (re)load (`index`: small files in memory, larger ones from handles
+//! opened then, read by `read`), so serving them touches neither paths nor metadata; a path
+//! the table does not list is looked up on disk with the same checks.
 //! Hidden paths (any segment starting with `.`, which covers the `.podseed/` state and
 //! temporary files older versions of publish left) and anything resolving outside the
 //! output folder are never served. Not here: routing, the tracker endpoints, where statistics are kept (the
 //! caller's `on_body_bytes` does the counting), cache lifetimes, directory listings,
 //! multipart ranges and compression.
 
-use std::io::{self, SeekFrom};
+mod index;
+mod read;
+
+use std::convert::Infallible;
+use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::StreamExt;
 use percent_encoding::percent_decode_str;
-use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
-/// Bytes read from disk per body chunk: large enough for few syscalls per 16 KiB-block piece
-/// request, small enough that an aborted transfer over-counts little.
+use index::{Entry, Index, Source};
+use read::BufferPool;
+
+/// Body chunk size for files held in memory: the counter hears of an aborted transfer
+/// at this granularity. Files on disk go in chunks of `read::READ_BYTES`.
 const CHUNK_BYTES: usize = 64 * 1024;
 
 /// The per-chunk byte counter `respond` reports to: (relative path, bytes in this chunk).
 pub type OnBodyBytes = Arc<dyn Fn(&str, u64) + Send + Sync>;
 
-/// What the static handler needs to know.
-#[derive(Debug, Clone)]
+/// The static handler: the output folder and the table of its current build.
+#[derive(Debug)]
 pub struct StaticFiles {
     /// Canonical output folder; every served file must resolve under it.
     root: PathBuf,
+    /// The table of the build indexed last; swapped whole at a reload.
+    index: RwLock<Arc<Index>>,
+    /// Read buffers shared by every response streamed from disk.
+    buffers: Arc<BufferPool>,
 }
 
 /// Why a request path cannot name a file in the output folder.
@@ -97,7 +109,7 @@ pub enum RangeRequest {
 }
 
 impl StaticFiles {
-    /// `root` is the output folder; fails if it does not exist.
+    /// `root` is the output folder; fails if it does not exist. Indexes it at once.
     pub fn new(root: &Path) -> io::Result<Self> {
         let root = std::fs::canonicalize(root)?;
         if !root.is_dir() {
@@ -106,7 +118,13 @@ impl StaticFiles {
                 format!("{} is not a folder", root.display()),
             ));
         }
-        Ok(StaticFiles { root })
+        let files = StaticFiles {
+            root,
+            index: RwLock::new(Arc::new(Index::default())),
+            buffers: Arc::default(),
+        };
+        files.reindex();
+        Ok(files)
     }
 
     /// The canonical output folder being served.
@@ -114,13 +132,36 @@ impl StaticFiles {
         &self.root
     }
 
+    /// Indexes the build now in the output folder and serves from that table from now on;
+    /// responses under way finish from the handles of the table they started with.
+    /// Blocking (it reads the small files): call it off the async workers, at a reload.
+    ///
+    /// `publish` may swap a build in while the walk runs; the output folder's inode tells,
+    /// and the walk is redone, so a table never mixes two builds.
+    pub fn reindex(&self) -> IndexSummary {
+        let mut index = Index::default();
+        for _ in 0..4 {
+            let before = folder_identity(&self.root);
+            index = Index::build(&self.root);
+            if before.is_some() && before == folder_identity(&self.root) {
+                break;
+            }
+        }
+        let summary = IndexSummary {
+            paths: index.len(),
+            memory_bytes: index.memory(),
+        };
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
+        summary
+    }
+
     /// Answers one GET or HEAD request for `path`, the raw, still percent-encoded URL path
     /// (e.g. "/episodes/my%20show.mp3").
     ///
     /// `on_body_bytes` is called with the resolved relative path ("episodes/my show.mp3") and
-    /// the length of each body chunk as the connection pulls it from disk, so an aborted
-    /// download counts what was handed to the connection, not the whole file. HEAD answers
-    /// with GET's headers, ranges included, and no body.
+    /// the length of each body chunk as the connection pulls it, so an aborted download
+    /// counts what was handed to the connection, not the whole file. HEAD answers with
+    /// GET's headers, ranges included, and no body.
     pub async fn respond(
         &self,
         method: &Method,
@@ -137,7 +178,7 @@ impl StaticFiles {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             reply
         };
-        reply.into_response(method == Method::HEAD, on_body_bytes)
+        reply.into_response(method == Method::HEAD, on_body_bytes, &self.buffers)
     }
 
     /// Decides status, headers and body source for a GET or HEAD.
@@ -146,156 +187,176 @@ impl StaticFiles {
             Ok(rel) => rel,
             Err(rejection) => return Reply::text(rejection.status()),
         };
-        let opened = match self.open(&rel).await {
-            Ok(Some(opened)) => opened,
-            Ok(None) => return Reply::text(StatusCode::NOT_FOUND),
-            Err(error) => {
-                tracing::warn!(path = %rel, %error, "cannot serve file");
-                return Reply::text(StatusCode::INTERNAL_SERVER_ERROR);
-            }
+        let indexed = self
+            .index
+            .read()
+            .ok()
+            .and_then(|index| index.get(&rel).cloned());
+        let entry = match indexed {
+            Some(entry) if entry.unchanged_on_disk() => entry,
+            // Not in the table (added since the last reload, or past its limits) or
+            // rewritten in place: looked up on disk, with every check.
+            _ => match self.open(rel).await {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Reply::text(StatusCode::NOT_FOUND),
+                Err((rel, error)) => {
+                    tracing::warn!(path = %rel, %error, "cannot serve file");
+                    return Reply::text(StatusCode::INTERNAL_SERVER_ERROR);
+                }
+            },
         };
-        let Opened {
-            rel,
-            mut file,
-            size,
-            mtime,
-        } = opened;
-
-        let tag = etag(size, mtime.unwrap_or(UNIX_EPOCH));
-        let mtime_secs = mtime.and_then(unix_seconds);
-
-        if not_modified(request, &tag, mtime_secs) {
-            let mut reply = Reply::new(StatusCode::NOT_MODIFIED, ReplyBody::Empty);
-            insert_string(&mut reply.headers, header::ETAG, tag);
-            return reply;
-        }
-
-        let range = requested_range(request, &tag, mtime_secs, size);
-        let (status, start, len) = match range {
-            RangeRequest::Full => (StatusCode::OK, 0, size),
-            RangeRequest::Partial {
-                start,
-                end_inclusive,
-            } => (
-                StatusCode::PARTIAL_CONTENT,
-                start,
-                end_inclusive - start + 1,
-            ),
-            RangeRequest::Unsatisfiable => {
-                let mut reply = Reply::new(StatusCode::RANGE_NOT_SATISFIABLE, ReplyBody::Empty);
-                reply
-                    .headers
-                    .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-                insert_string(
-                    &mut reply.headers,
-                    header::CONTENT_RANGE,
-                    format!("bytes */{size}"),
-                );
-                return reply;
-            }
-        };
-
-        // Seek before committing to a status, so a failing disk still gets a clean 500.
-        if start > 0 {
-            if let Err(error) = file.seek(SeekFrom::Start(start)).await {
-                tracing::warn!(path = %rel, %error, "cannot seek in file");
-                return Reply::text(StatusCode::INTERNAL_SERVER_ERROR);
-            }
-        }
-
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(content_type(&rel)),
-        );
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        insert_string(&mut headers, header::ETAG, tag);
-        if let Some(mtime) = mtime {
-            insert_string(&mut headers, header::LAST_MODIFIED, http_date(mtime));
-        }
-        if status == StatusCode::PARTIAL_CONTENT {
-            let end = start + len - 1;
-            insert_string(
-                &mut headers,
-                header::CONTENT_RANGE,
-                format!("bytes {start}-{end}/{size}"),
-            );
-        }
-        Reply {
-            status,
-            headers,
-            body: ReplyBody::File { file, len, rel },
-        }
+        reply_for(entry, request)
     }
 
-    /// Opens the regular file `rel` names, or a folder's `index.html`.
-    ///
-    /// `Ok(None)` is "not found" in all its forms: missing, outside the root, hidden behind a
-    /// symlink, a folder without index, or not a regular file (opening a FIFO would block).
-    async fn open(&self, rel: &str) -> io::Result<Option<Opened>> {
-        let Some(mut canonical) = self.contained(&self.root.join(rel)).await? else {
-            return Ok(None);
-        };
-        let Some(mut meta) = missing_is_none(tokio::fs::metadata(&canonical).await)? else {
-            return Ok(None);
-        };
-        let mut served = rel.to_owned();
-        if meta.is_dir() {
-            // The index may itself be a symlink, so it is checked like any requested file.
-            let Some(index) = self.contained(&canonical.join("index.html")).await? else {
-                return Ok(None);
-            };
-            let Some(index_meta) = missing_is_none(tokio::fs::metadata(&index).await)? else {
-                return Ok(None);
-            };
-            canonical = index;
-            meta = index_meta;
-            served = format!("{}/index.html", rel.trim_end_matches('/'));
-        }
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        let Some(file) = missing_is_none(File::open(&canonical).await)? else {
-            return Ok(None);
-        };
-        // Size and time come from the open handle, so the headers describe the bytes we
-        // stream even if `publish` renames a new build into place meanwhile.
-        let meta = file.metadata().await?;
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        Ok(Some(Opened {
-            rel: served,
-            file,
-            size: meta.len(),
-            mtime: meta.modified().ok(),
-        }))
-    }
-
-    /// Canonicalizes `path` and keeps it only if it stays under the root and no component
-    /// below the root is hidden (a symlink could point at `.podseed/`).
-    async fn contained(&self, path: &Path) -> io::Result<Option<PathBuf>> {
-        let Some(canonical) = missing_is_none(tokio::fs::canonicalize(path).await)? else {
-            return Ok(None);
-        };
-        let Ok(below) = canonical.strip_prefix(&self.root) else {
-            return Ok(None);
-        };
-        let hidden = below.components().any(|c| match c {
-            Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
-            _ => true,
-        });
-        Ok((!hidden).then_some(canonical))
+    /// Opens the regular file `rel` names, or a folder's `index.html`, on the blocking pool
+    /// in one trip.
+    async fn open(&self, rel: String) -> Result<Option<Arc<Entry>>, (String, io::Error)> {
+        let root = self.root.clone();
+        let opened = tokio::task::spawn_blocking(move || match open_on_disk(&root, &rel) {
+            Ok(found) => Ok(found.map(Arc::new)),
+            Err(error) => Err((rel, error)),
+        })
+        .await;
+        opened.unwrap_or_else(|join| Err((String::new(), io::Error::other(join))))
     }
 }
 
-/// A file ready to stream, with what the headers need.
-struct Opened {
-    rel: String,
-    file: File,
-    size: u64,
-    mtime: Option<SystemTime>,
+/// What one indexing found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSummary {
+    /// Paths answered from the table (a folder with an index.html counts as one more).
+    pub paths: usize,
+    /// Bytes of small files held in memory.
+    pub memory_bytes: u64,
+}
+
+/// What tells one build's output folder from the next: publish swaps folders, so the inode.
+fn folder_identity(root: &Path) -> Option<(u64, u64)> {
+    let meta = std::fs::metadata(root).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Some((0, 0))
+    }
+}
+
+/// Status and headers for `entry`, after the conditional and Range headers.
+fn reply_for(entry: Arc<Entry>, request: &HeaderMap) -> Reply {
+    let size = entry.size;
+    if not_modified(request, &entry.etag, entry.mtime_secs) {
+        let mut reply = Reply::new(StatusCode::NOT_MODIFIED, ReplyBody::Empty);
+        reply.headers.insert(header::ETAG, entry.etag_value.clone());
+        return reply;
+    }
+    let range = requested_range(request, &entry.etag, entry.mtime_secs, size);
+    let (status, start, len) = match range {
+        RangeRequest::Full => (StatusCode::OK, 0, size),
+        RangeRequest::Partial {
+            start,
+            end_inclusive,
+        } => (
+            StatusCode::PARTIAL_CONTENT,
+            start,
+            end_inclusive - start + 1,
+        ),
+        RangeRequest::Unsatisfiable => {
+            let mut reply = Reply::new(StatusCode::RANGE_NOT_SATISFIABLE, ReplyBody::Empty);
+            reply
+                .headers
+                .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            insert_string(
+                &mut reply.headers,
+                header::CONTENT_RANGE,
+                format!("bytes */{size}"),
+            );
+            return reply;
+        }
+    };
+    let mut headers = HeaderMap::with_capacity(8);
+    headers.insert(header::CONTENT_TYPE, entry.content_type.clone());
+    if status == StatusCode::OK {
+        headers.insert(header::CONTENT_LENGTH, entry.content_length.clone());
+    } else {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ETAG, entry.etag_value.clone());
+    if let Some(modified) = &entry.last_modified {
+        headers.insert(header::LAST_MODIFIED, modified.clone());
+    }
+    if status == StatusCode::PARTIAL_CONTENT {
+        let end = start + len - 1;
+        insert_string(
+            &mut headers,
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{end}/{size}"),
+        );
+    }
+    Reply {
+        status,
+        headers,
+        body: ReplyBody::File { entry, start, len },
+    }
+}
+
+/// The disk lookup for paths the table does not answer.
+///
+/// `Ok(None)` is "not found" in all its forms: missing, outside the root, hidden behind a
+/// symlink, a folder without index, or not a regular file (opening a FIFO would block).
+fn open_on_disk(root: &Path, rel: &str) -> io::Result<Option<Entry>> {
+    let Some(mut canonical) = contained(root, &root.join(rel))? else {
+        return Ok(None);
+    };
+    let Some(mut meta) = missing_is_none(std::fs::metadata(&canonical))? else {
+        return Ok(None);
+    };
+    let mut served = rel.to_owned();
+    if meta.is_dir() {
+        // The index may itself be a symlink, so it is checked like any requested file.
+        let Some(index) = contained(root, &canonical.join("index.html"))? else {
+            return Ok(None);
+        };
+        let Some(index_meta) = missing_is_none(std::fs::metadata(&index))? else {
+            return Ok(None);
+        };
+        canonical = index;
+        meta = index_meta;
+        served = format!("{}/index.html", rel.trim_end_matches('/'));
+    }
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let Some(file) = missing_is_none(std::fs::File::open(&canonical))? else {
+        return Ok(None);
+    };
+    // Size and time come from the open handle, so the headers describe the bytes we
+    // stream even if `publish` renames a new build into place meanwhile.
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(Entry::new(served, file, &meta)))
+}
+
+/// Canonicalizes `path` and keeps it only if it stays under `root` and no component below
+/// it is hidden (a symlink could point at `.podseed/`).
+fn contained(root: &Path, path: &Path) -> io::Result<Option<PathBuf>> {
+    let Some(canonical) = missing_is_none(std::fs::canonicalize(path))? else {
+        return Ok(None);
+    };
+    let Ok(below) = canonical.strip_prefix(root) else {
+        return Ok(None);
+    };
+    let hidden = below.components().any(|c| match c {
+        Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
+        _ => true,
+    });
+    Ok((!hidden).then_some(canonical))
 }
 
 /// A response before the HEAD/GET body decision.
@@ -308,7 +369,11 @@ struct Reply {
 enum ReplyBody {
     Empty,
     Text(&'static str),
-    File { file: File, len: u64, rel: String },
+    File {
+        entry: Arc<Entry>,
+        start: u64,
+        len: u64,
+    },
 }
 
 impl Reply {
@@ -336,7 +401,12 @@ impl Reply {
         reply
     }
 
-    fn into_response(self, head: bool, on_body_bytes: OnBodyBytes) -> Response {
+    fn into_response(
+        self,
+        head: bool,
+        on_body_bytes: OnBodyBytes,
+        buffers: &Arc<BufferPool>,
+    ) -> Response {
         let Reply {
             status,
             mut headers,
@@ -359,20 +429,63 @@ impl Reply {
                 }
             }
             ReplyBody::File { .. } if head => Body::empty(),
-            ReplyBody::File { file, len, rel } => {
-                let stream = ReaderStream::with_capacity(file.take(len), CHUNK_BYTES).inspect(
-                    move |chunk| match chunk {
-                        Ok(bytes) => on_body_bytes(&rel, bytes.len() as u64),
-                        Err(error) => tracing::warn!(path = %rel, %error, "read failed mid-body"),
-                    },
-                );
-                Body::from_stream(stream)
+            ReplyBody::File { entry, start, len } => {
+                file_body(entry, start, len, on_body_bytes, buffers)
             }
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
         *response.headers_mut() = headers;
         response
+    }
+}
+
+/// The body of `len` bytes of `entry` from `start`, counted chunk by chunk as the
+/// connection takes them.
+fn file_body(
+    entry: Arc<Entry>,
+    start: u64,
+    len: u64,
+    on_body_bytes: OnBodyBytes,
+    buffers: &Arc<BufferPool>,
+) -> Body {
+    if len == 0 {
+        return Body::empty();
+    }
+    match &entry.source {
+        Source::Memory(bytes) => {
+            let (Ok(from), Ok(to)) = (usize::try_from(start), usize::try_from(start + len)) else {
+                return Body::empty();
+            };
+            let to = to.min(bytes.len());
+            let bytes = bytes.slice(from.min(to)..to);
+            if bytes.len() <= CHUNK_BYTES {
+                // One chunk, handed over whole: counted now, without a stream.
+                on_body_bytes(&entry.rel, bytes.len() as u64);
+                return Body::from(bytes);
+            }
+            let chunks: Vec<Bytes> = (0..bytes.len())
+                .step_by(CHUNK_BYTES)
+                .map(|at| bytes.slice(at..(at + CHUNK_BYTES).min(bytes.len())))
+                .collect();
+            let stream = futures_util::stream::iter(chunks).map(move |chunk| {
+                on_body_bytes(&entry.rel, chunk.len() as u64);
+                Ok::<_, Infallible>(chunk)
+            });
+            Body::from_stream(stream)
+        }
+        Source::Disk(file) => {
+            let stream =
+                read::stream(file.clone(), start, len, buffers.clone()).inspect(move |chunk| {
+                    match chunk {
+                        Ok(bytes) => on_body_bytes(&entry.rel, bytes.len() as u64),
+                        Err(error) => {
+                            tracing::warn!(path = %entry.rel, %error, "read failed mid-body")
+                        }
+                    }
+                });
+            Body::from_stream(stream)
+        }
     }
 }
 
@@ -1275,5 +1388,145 @@ mod tests {
         assert_eq!(answer.header(header::CONTENT_LENGTH), "0");
         assert!(answer.body.is_empty());
         assert_eq!(answer.counted, 0);
+    }
+
+    /// Larger than the in-memory bound, so it is read from a handle.
+    fn big(seed: u32) -> Vec<u8> {
+        (0..600_001u32).map(|i| (i * 13 + seed) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn large_files_stream_from_the_handle_with_exact_ranges() {
+        let site = site();
+        let audio = big(1);
+        std::fs::write(site.public.join("episodes/big.mp3"), &audio).unwrap();
+        let files = StaticFiles::new(&site.public).unwrap();
+        let full = get(&files, "/episodes/big.mp3", &[]).await;
+        assert_eq!(full.status, StatusCode::OK);
+        assert_eq!(full.header(header::CONTENT_LENGTH), "600001");
+        assert_eq!(full.body, audio);
+        assert_eq!(full.counted, 600_001);
+        assert!(full.chunks >= 3);
+        assert_eq!(full.paths, ["episodes/big.mp3"]);
+        // Across a read boundary, and the last byte.
+        for (range, start, end) in [
+            ("bytes=262000-262200", 262_000, 262_200),
+            ("bytes=-1", 600_000, 600_000),
+            ("bytes=1000-", 1000, 600_000),
+        ] {
+            let answer = get(&files, "/episodes/big.mp3", &[(header::RANGE, range)]).await;
+            assert_eq!(answer.status, StatusCode::PARTIAL_CONTENT, "{range}");
+            assert_eq!(answer.body, &audio[start..=end], "{range}");
+            assert_eq!(answer.counted, (end - start + 1) as u64, "{range}");
+        }
+    }
+
+    /// Swaps `next` in as `public` the way publish's fallback does (two renames) and
+    /// deletes the old build.
+    fn swap_in(site: &Site, next: &Path) {
+        let old = site.public.with_file_name("old");
+        std::fs::rename(&site.public, &old).unwrap();
+        std::fs::rename(next, &site.public).unwrap();
+        std::fs::remove_dir_all(&old).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_response_under_way_finishes_from_the_build_it_started_on() {
+        let site = site();
+        let (first, second) = (big(1), big(2));
+        std::fs::write(site.public.join("episodes/big.mp3"), &first).unwrap();
+        let files = StaticFiles::new(&site.public).unwrap();
+        let started = files
+            .respond(
+                &Method::GET,
+                "/episodes/big.mp3",
+                &HeaderMap::new(),
+                Arc::new(|_: &str, _: u64| {}),
+            )
+            .await;
+
+        let next = site.public.with_file_name("next");
+        std::fs::create_dir_all(next.join("episodes")).unwrap();
+        std::fs::write(next.join("episodes/big.mp3"), &second).unwrap();
+        std::fs::write(next.join("feed.xml"), "<rss>2</rss>").unwrap();
+        swap_in(&site, &next);
+        // Until the reload, the table still answers with the build it indexed.
+        assert_eq!(get(&files, "/feed.xml", &[]).await.body, b"<rss/>");
+        assert_eq!(get(&files, "/episodes/big.mp3", &[]).await.body, first);
+        let summary = files.reindex();
+        assert!(summary.paths >= 2, "{summary:?}");
+        assert_eq!(get(&files, "/feed.xml", &[]).await.body, b"<rss>2</rss>");
+        assert_eq!(get(&files, "/episodes/big.mp3", &[]).await.body, second);
+        assert_eq!(
+            get(&files, "/index.html", &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        let body = axum::body::to_bytes(started.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(body == first, "the old build's bytes, whole");
+    }
+
+    #[tokio::test]
+    async fn files_added_or_rewritten_after_indexing_are_served_as_on_disk() {
+        let site = site();
+        std::fs::write(site.public.join("episodes/big.mp3"), big(1)).unwrap();
+        let files = StaticFiles::new(&site.public).unwrap();
+        std::fs::write(site.public.join("robots.txt"), "User-agent: *\n").unwrap();
+        let added = get(&files, "/robots.txt", &[]).await;
+        assert_eq!(added.status, StatusCode::OK);
+        assert_eq!(added.body, b"User-agent: *\n");
+        // Rewritten in place (same inode, new length): never the new bytes under the old
+        // length and tag.
+        let tag = get(&files, "/episodes/big.mp3", &[])
+            .await
+            .header(header::ETAG)
+            .to_owned();
+        let shorter = big(3)[..300_000].to_vec();
+        std::fs::write(site.public.join("episodes/big.mp3"), &shorter).unwrap();
+        let rewritten = get(&files, "/episodes/big.mp3", &[]).await;
+        assert_eq!(rewritten.header(header::CONTENT_LENGTH), "300000");
+        assert_ne!(rewritten.header(header::ETAG), tag);
+        assert_eq!(rewritten.body, shorter);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn indexing_skips_what_the_disk_lookup_refuses() {
+        use std::os::unix::fs::symlink;
+        let site = site();
+        symlink(
+            site.outside.join("secret.txt"),
+            site.public.join("secret.txt"),
+        )
+        .unwrap();
+        symlink(
+            site.public.join(".podseed/manifest.json"),
+            site.public.join("manifest.json"),
+        )
+        .unwrap();
+        symlink("feed.xml", site.public.join("latest.xml")).unwrap();
+        let files = StaticFiles::new(&site.public).unwrap();
+        let index = files.index.read().unwrap().clone();
+        for listed in [
+            "feed.xml",
+            "index.html",
+            "sub",
+            "sub/index.html",
+            "latest.xml",
+        ] {
+            assert!(index.get(listed).is_some(), "{listed}");
+        }
+        for unlisted in [
+            "secret.txt",
+            "manifest.json",
+            ".podseed/manifest.json",
+            "episodes/.a.mp3.podseed-tmp-1",
+            "empty",
+            "episodes",
+        ] {
+            assert!(index.get(unlisted).is_none(), "{unlisted}");
+        }
     }
 }

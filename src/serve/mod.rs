@@ -199,9 +199,16 @@ impl State {
         self.counter.clone()
     }
 
-    /// Installs a new catalog: the tracker and the seeder follow, peers of unchanged
-    /// episodes stay. Blocking (the seeder reads .torrent files): call off async workers.
+    /// Installs a new catalog: the static files' table, the tracker and the seeder follow,
+    /// peers of unchanged episodes stay. Blocking (the table holds the small files, the
+    /// seeder reads .torrent files): call off async workers.
     pub fn install(&self, catalog: Catalog) {
+        let indexed = self.files.reindex();
+        tracing::debug!(
+            "http: indexed {} paths, {} bytes in memory",
+            indexed.paths,
+            indexed.memory_bytes
+        );
         self.tracker.set_torrents(&catalog.torrents());
         if let Some(seeder) = &self.seeder {
             seeder.install(&self.out, &catalog);
