@@ -357,6 +357,8 @@ pub struct EpisodeStats {
     pub title: String,
     /// Info hash (hex).
     pub info_hash: String,
+    /// The MP3's path in the output folder (the key of the daily download files).
+    pub media: String,
     /// Its figures.
     #[serde(flatten)]
     pub figures: Figures,
@@ -425,6 +427,7 @@ pub fn stats(state: &State) -> Stats {
             EpisodeStats {
                 title: e.title.clone(),
                 info_hash: e.info_hash.to_hex(),
+                media: e.media.clone(),
                 figures,
             }
         })
