@@ -35,7 +35,7 @@ use super::State;
 /// Seconds a listener's window lasts (IAB: 24 hours).
 pub const WINDOW_SECS: i64 = 24 * 60 * 60;
 /// Listener windows kept at most; see [`Downloads::track`] for what happens past it.
-/// About 100 bytes each, so the window stays under ~25 MB.
+/// About 150 bytes each (key, window, the path's copy), so under 40 MB.
 pub const WINDOW_CAP: usize = 250_000;
 /// Audio a listener must have received for a download to count (IAB: one minute).
 const MIN_SECONDS: u64 = 60;
