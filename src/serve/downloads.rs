@@ -807,9 +807,15 @@ fn svg_bars(days: &[(String, Vec<u64>)], colours: &[&str], unit: &str) -> String
             escape_html(&human(total, unit))
         );
         if i == 0 || i + 1 == days.len() {
+            // The last label ends at its bar, so it stays inside the chart.
+            let (lx, anchor) = if i == 0 {
+                (x, "start")
+            } else {
+                (x + slot * 0.8, "end")
+            };
             let _ = write!(
                 svg,
-                "<text x=\"{x:.1}\" y=\"{}\" font-size=\"10\">{}</text>",
+                "<text x=\"{lx:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"{anchor}\">{}</text>",
                 h + 16.0,
                 escape_html(date.get(5..).unwrap_or(date))
             );
@@ -835,11 +841,22 @@ fn human(n: u64, unit: &str) -> String {
 
 /// The podcaster's page: a table per episode and two charts over the last days.
 fn render_page(state: &State) -> String {
-    let days = state.downloads.days();
-    let recent: Vec<&Day> = days.iter().rev().take(CHART_DAYS).rev().collect();
-    let totals: Vec<(String, EpisodeDay)> = recent
+    let days: BTreeMap<String, EpisodeDay> = state
+        .downloads
+        .days()
         .iter()
         .map(|d| (d.date.clone(), d.totals()))
+        .collect();
+    // The last days up to today, a day without a file shown as zero.
+    let today = chrono::Utc::now().date_naive();
+    let totals: Vec<(String, EpisodeDay)> = (0..CHART_DAYS as u64)
+        .rev()
+        .filter_map(|back| today.checked_sub_days(chrono::Days::new(back)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map(|d| {
+            let t = days.get(&d).cloned().unwrap_or_default();
+            (d, t)
+        })
         .collect();
     let downloads: Vec<(String, Vec<u64>)> = totals
         .iter()
@@ -869,7 +886,7 @@ fn render_page(state: &State) -> String {
 <h1>Downloads</h1><p>Counted as the IAB podcast guidelines count them: one per listener (address and app) and episode in 24 hours, once a minute of audio was sent; bots and probes left out. Days are UTC.</p>\
 <h2>Downloads per day</h2>{}\
 <h2>Bytes by path per day</h2><p class=\"key\"><span style=\"background:{c_http}\"></span>our HTTP<span style=\"background:{c_seed}\"></span>our seeder<span style=\"background:{c_swarm}\"></span>the swarm</p>{}\
-<h2>Episodes</h2><table><tr><th>Episode</th><th>Today</th><th>Downloads</th><th>Torrent completions</th><th>Browser completions</th></tr>{rows}</table></body></html>\n",
+<h2>Episodes</h2><div style=\"overflow-x:auto\"><table><tr><th>Episode</th><th>Today</th><th>Downloads</th><th>Torrent completions</th><th>Browser completions</th></tr>{rows}</table></div></body></html>\n",
         svg_bars(&downloads, &["#2b6cb0"], "downloads"),
         svg_bars(&bytes, &[c_http, c_seed, c_swarm], "B"),
     )
