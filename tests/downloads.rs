@@ -165,6 +165,47 @@ fn counts_survive_a_kill_9_through_the_daily_file() {
     });
 }
 
+fn pct(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("%{b:02x}")).collect()
+}
+
+/// A BitTorrent client announcing to our HTTP tracker, `left` bytes to go.
+fn announce(http: SocketAddr, hash: &[u8; 20], peer: u8, left: u64, event: &str) {
+    let q = format!(
+        "/announce?info_hash={}&peer_id={}&port={}&uploaded=0&downloaded=0&left={left}&event={event}",
+        pct(hash),
+        pct(&[peer; 20]),
+        6000 + u16::from(peer)
+    );
+    assert_eq!(http_request(http, "GET", &q, &[]).status, 200);
+}
+
+#[test]
+fn torrent_completions_count_per_day_and_survive_a_restart() {
+    let show = show();
+    let server = Server::start(&show);
+    let hash = show.published_info_hashes()[0];
+    announce(server.http, &hash, 1, 1000, "started");
+    announce(server.http, &hash, 1, 0, "completed");
+    announce(server.http, &hash, 2, 1000, "started");
+    let completions = |server: &Server| {
+        server.stats()["episodes"]
+            .as_array()
+            .expect("episodes")
+            .iter()
+            .find(|e| e["info_hash"] == hex(&hash))
+            .expect("episode")["torrent_completions_total"]
+            .clone()
+    };
+    assert_eq!(completions(&server), 1);
+    // SIGTERM writes the day at once.
+    let mut server = server;
+    server.sigterm();
+    assert_eq!(server.wait().code(), Some(0));
+    let server = Server::start(&show);
+    assert_eq!(completions(&server), 1);
+}
+
 #[test]
 fn stats_html_needs_the_token() {
     let show = show();
