@@ -11,6 +11,16 @@ use url::Url;
 use super::check::{Checker, Fields};
 use super::paths::{as_directory, join_url};
 
+/// The `/stats.html` token; Debug never shows it, so no log or panic message can leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StatsToken(pub String);
+
+impl std::fmt::Debug for StatsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatsToken(…)")
+    }
+}
+
 /// `serve:` settings: listeners, public address and tracker limits.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
@@ -32,7 +42,7 @@ pub struct ServeSettings {
     /// beside the config).
     pub state_dir: Option<std::path::PathBuf>,
     /// The secret that opens `/stats.html` (None: the page is off).
-    pub stats_token: Option<String>,
+    pub stats_token: Option<StatsToken>,
     /// Most HTTP connections at once.
     pub max_connections: usize,
     /// Most HTTP connections from one address.
@@ -288,7 +298,7 @@ fn read_peer_options(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings
         if t.len() < 16 {
             c.problem(&sf.field_path("stats_token"), "use at least 16 characters");
         } else {
-            s.stats_token = Some(t);
+            s.stats_token = Some(StatsToken(t));
         }
     }
     if let Some(b) = sf.boolean(c, "connect_to_peers") {
@@ -352,7 +362,9 @@ mod tests {
             .expect("valid")
             .serve;
         assert_eq!(s.state_dir, Some(d.path().join("counts")));
-        assert_eq!(s.stats_token.as_deref(), Some("0123456789abcdef"));
+        let token = s.stats_token.expect("token");
+        assert_eq!(token.0, "0123456789abcdef");
+        assert!(!format!("{token:?}").contains("0123"));
         let none = parse_in(d.path(), MINIMAL).expect("valid").serve;
         assert_eq!((none.state_dir, none.stats_token), (None, None));
         let err = serve("  stats_token: short\n")

@@ -152,7 +152,7 @@ impl State {
             ws: ws::WsFront::new(&config.serve),
             access_log: open_access_log(&config.serve.access_log)?,
             downloads: downloads::Downloads::open(None),
-            stats_token: config.serve.stats_token.clone(),
+            stats_token: config.serve.stats_token.as_ref().map(|t| t.0.clone()),
             seeder: config.serve.peer.map(|_| {
                 Arc::new(crate::seeder::Seeder::new(
                     crate::seeder::SeederConfig::from(&config.serve),
