@@ -204,8 +204,8 @@ pub struct Running {
     pub http_bytes: u64,
     /// Seeder bytes.
     pub seeder_bytes: u64,
-    /// Swarm bytes.
-    pub swarm_bytes: u64,
+    /// Bytes listeners reported downloading, BitTorrent and browsers (only grows).
+    pub listener_bytes: u64,
 }
 
 /// The counts: the listeners' windows and the days.
@@ -287,14 +287,21 @@ impl Book {
         for r in running {
             let last = self.last.get(&r.media).cloned().unwrap_or_default();
             let delta = |cur: u64, before: u64| if cur < before { cur } else { cur - before };
+            let (http_bytes, seeder_bytes) = (
+                delta(r.http_bytes, last.http_bytes),
+                delta(r.seeder_bytes, last.seeder_bytes),
+            );
             let inc = EpisodeDay {
                 title: r.title.clone(),
                 downloads: 0,
                 torrent_completions: delta(r.torrent_completions, last.torrent_completions),
                 browser_completions: delta(r.browser_completions, last.browser_completions),
-                http_bytes: delta(r.http_bytes, last.http_bytes),
-                seeder_bytes: delta(r.seeder_bytes, last.seeder_bytes),
-                swarm_bytes: delta(r.swarm_bytes, last.swarm_bytes),
+                http_bytes,
+                seeder_bytes,
+                // What listeners got in this interval that we did not send (as /stats'
+                // swarm_saved_bytes, per interval).
+                swarm_bytes: delta(r.listener_bytes, last.listener_bytes)
+                    .saturating_sub(http_bytes.saturating_add(seeder_bytes)),
             };
             if inc
                 != (EpisodeDay {
@@ -663,10 +670,7 @@ pub fn running(state: &State) -> Vec<Running> {
                 browser_completions: s.browser_completed,
                 http_bytes,
                 seeder_bytes,
-                swarm_bytes: s
-                    .peer_downloaded
-                    .saturating_add(s.browser_downloaded)
-                    .saturating_sub(http_bytes.saturating_add(seeder_bytes)),
+                listener_bytes: s.peer_downloaded.saturating_add(s.browser_downloaded),
             }
         })
         .collect()
@@ -1034,6 +1038,7 @@ mod tests {
             torrent_completions: c,
             browser_completions: 1,
             http_bytes: bytes,
+            listener_bytes: bytes * 3,
             ..Running::default()
         };
         b.observe(T0, &[r(2, 100)]);
@@ -1046,9 +1051,10 @@ mod tests {
             (
                 day1.torrent_completions,
                 day1.browser_completions,
-                day1.http_bytes
+                day1.http_bytes,
+                day1.swarm_bytes
             ),
-            (5, 1, 150)
+            (5, 1, 150, 300)
         );
         let day2 = &b.days["2026-01-02"].episodes[MEDIA];
         assert_eq!((day2.torrent_completions, day2.http_bytes), (2, 0));
