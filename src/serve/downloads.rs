@@ -553,8 +553,25 @@ impl Drop for Sent {
 }
 
 /// Where the counts are kept: `serve.state_dir`, else systemd's `$STATE_DIRECTORY` (set by
-/// `StateDirectory=`), else `state/` beside the config.
-pub fn state_dir(config: &crate::config::Config) -> PathBuf {
+/// `StateDirectory=`), else `state/` beside the config. A folder inside the output `out`
+/// is named in a warning: it would be published, and replaced by the next build.
+pub fn state_dir(config: &crate::config::Config, out: &Path) -> PathBuf {
+    let dir = choose_state_dir(config);
+    let inside = |a: &Path, b: &Path| {
+        let (a, b) = (std::path::absolute(a), std::path::absolute(b));
+        matches!((a, b), (Ok(a), Ok(b)) if a.starts_with(&b))
+    };
+    if inside(&dir, out) {
+        tracing::warn!(
+            "downloads: the state folder {} is inside the output folder {}: its counts would be served to anyone and lost at the next build; set serve.state_dir elsewhere",
+            dir.display(),
+            out.display()
+        );
+    }
+    dir
+}
+
+fn choose_state_dir(config: &crate::config::Config) -> PathBuf {
     if let Some(d) = &config.serve.state_dir {
         return d.clone();
     }

@@ -285,7 +285,7 @@ async fn serve(
 ) -> Result<(), ServeError> {
     let episodes = catalog.episodes.len();
     let mut state = State::new(config, out, catalog)?;
-    state.downloads = downloads::Downloads::open(Some(downloads::state_dir(config)));
+    state.downloads = downloads::Downloads::open(Some(downloads::state_dir(config, out)));
     let state = Arc::new(state);
     let sockets = Sockets::bind(&config.serve)?;
     tracing::info!(
