@@ -75,10 +75,16 @@ pub const BOT_PATTERNS: &[&str] = &[
     "scrapy",
 ];
 
+/// Words that contain a bot pattern but name listeners' devices (CUBOT phones).
+const NOT_BOTS: &[&str] = &["cubot"];
+
 /// Whether `user_agent` is a bot by [`BOT_PATTERNS`]; a missing or empty one is too (OP3).
 pub fn is_bot(user_agent: &str) -> bool {
-    let ua = user_agent.trim().to_ascii_lowercase();
-    ua.is_empty() || BOT_PATTERNS.iter().any(|p| ua.contains(p))
+    let mut ua = user_agent.trim().to_ascii_lowercase();
+    for word in NOT_BOTS {
+        ua = ua.replace(word, " ");
+    }
+    user_agent.trim().is_empty() || BOT_PATTERNS.iter().any(|p| ua.contains(p))
 }
 
 /// Whether a `Range` header asks for two bytes or fewer from the start — the probe
@@ -995,6 +1001,7 @@ mod tests {
             "Podcasts/1650.20 CFNetwork/1410.1 Darwin/22.6.0",
             "AntennaPod/3.4.0",
             "okhttp/4.12.0",
+            "Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 Chrome/120.0 Mobile",
             "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
         ] {
             assert!(!is_bot(ua), "{ua}");
