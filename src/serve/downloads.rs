@@ -336,6 +336,8 @@ pub struct Downloads {
     book: Arc<Mutex<Book>>,
     ua_hasher: RandomState,
     dir: Option<PathBuf>,
+    /// Held while this server writes the folder, so a second one cannot overwrite its days.
+    _lock: Option<Arc<std::fs::File>>,
 }
 
 /// Figures about the counter itself, for `/stats`.
@@ -364,10 +366,14 @@ impl Downloads {
     /// A counter keeping its days in `dir/downloads/` (None: memory only), read back now.
     pub fn open(dir: Option<PathBuf>) -> Downloads {
         let mut book = Book::default();
+        let mut lock = None;
         let dir = dir.and_then(|d| {
             let days = d.join("downloads");
-            match std::fs::create_dir_all(&days) {
-                Ok(()) => Some(days),
+            match std::fs::create_dir_all(&days).and_then(|()| lock_folder(&days)) {
+                Ok(held) => {
+                    lock = Some(Arc::new(held));
+                    Some(days)
+                }
                 Err(e) => {
                     tracing::warn!(
                         "downloads: cannot use {}: {e}; counts are kept in memory only",
@@ -389,6 +395,7 @@ impl Downloads {
             book: Arc::new(Mutex::new(book)),
             ua_hasher: RandomState::new(),
             dir,
+            _lock: lock,
         }
     }
 
@@ -556,6 +563,25 @@ impl Drop for Sent {
             self.downloads.add(t, self.bytes);
         }
     }
+}
+
+/// Takes the folder's lock file; fails when another `serve` holds it.
+fn lock_folder(days: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(days.join(".lock"))?;
+    #[cfg(unix)]
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| {
+            std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "another podseed serve counts into this folder (give each its own serve.state_dir)",
+            )
+        },
+    )?;
+    Ok(file)
 }
 
 /// Where the counts are kept: `serve.state_dir`, else systemd's `$STATE_DIRECTORY` (set by
@@ -1020,6 +1046,14 @@ mod tests {
         let catalog = Catalog::default();
         let uri: Uri = "/episodes/a.mp3".parse().expect("uri");
         // Not an episode of the catalog: nothing to follow.
+        // A second counter on the same folder keeps to memory.
+        let dir = tempfile::tempdir().expect("tmp");
+        let first = Downloads::open(Some(dir.path().to_path_buf()));
+        assert!(first.dir.is_some());
+        #[cfg(unix)]
+        assert!(Downloads::open(Some(dir.path().to_path_buf()))
+            .dir
+            .is_none());
         assert!(d
             .track(
                 "203.0.113.9".parse().expect("ip"),
