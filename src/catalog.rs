@@ -49,6 +49,9 @@ pub struct CatalogEpisode {
     pub size: u64,
     /// MP3 mtime (seconds, nanoseconds) when published.
     pub mtime: (i64, u32),
+    /// Average audio bitrate (bits per second) when publish measured it, else None; the
+    /// download counter's one-minute threshold comes from it.
+    pub bitrate_bps: Option<u64>,
 }
 
 /// Every published episode, in feed order.
@@ -117,8 +120,19 @@ pub fn load(out: &Path) -> Result<Catalog, CatalogError> {
             path: path.clone(),
             source,
         })?;
+    // The bitrate lives in the cache entry of the source, matched by info hash.
+    let bitrates: HashMap<&str, u64> = manifest
+        .episodes
+        .values()
+        .filter_map(|c| {
+            let from_duration =
+                (c.duration_ms > 0).then(|| c.size.saturating_mul(8000) / c.duration_ms);
+            Some((c.info_hash.as_str(), c.bitrate_bps.or(from_duration)?))
+        })
+        .collect();
     let mut catalog = Catalog::default();
-    for p in manifest.published {
+    for p in manifest.published.iter().cloned() {
+        let bitrate_bps = bitrates.get(p.info_hash.as_str()).copied();
         let Some(info_hash) = InfoHash::from_hex(&p.info_hash) else {
             tracing::warn!("{}: bad info hash for {}; skipped", path.display(), p.media);
             continue;
@@ -133,6 +147,7 @@ pub fn load(out: &Path) -> Result<Catalog, CatalogError> {
             torrent: p.torrent,
             size: p.size,
             mtime: p.mtime,
+            bitrate_bps,
         });
     }
     Ok(catalog)

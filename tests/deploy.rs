@@ -358,7 +358,13 @@ fn the_caddy_example_passes_feeds_ranges_client_addresses_and_websockets() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_proxied(&format!("https://127.0.0.1:{https_port}/"), &show);
+    // Caddy listens before its internal CA has issued the site's certificate: wait until a
+    // request gets through (once it failed with no answer on a loaded machine).
+    let base = format!("https://127.0.0.1:{https_port}/");
+    wait_until(30, "caddy to answer over TLS", || {
+        curl(&format!("{base}feed.xml"), "127.0.0.2", &[], 5).status == 200
+    });
+    assert_proxied(&base, &show);
     let _ = caddy.kill();
     let _ = caddy.wait();
 }

@@ -418,6 +418,7 @@ async fn stats_and_metrics_show_browser_peers_and_their_bytes() {
         .expect("episode")
         .clone();
     assert_eq!(e["browser_peers"], 1, "{e}");
+    assert_eq!(e["browser_completions_today"], 1, "{e}");
     assert_eq!(e["browser_downloaded_bytes"], 300_000);
     assert_eq!(e["browser_uploaded_bytes"], 120_000);
     // Nothing went out over HTTP, so all of it was saved; BitTorrent figures stay apart.

@@ -376,6 +376,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     if let serve::AccessLog::File(p) = &serve.access_log {
         serve.access_log = serve::AccessLog::File(root.join(p));
     }
+    serve.state_dir = serve.state_dir.map(|p| root.join(p));
     let page = read_page(c, &mut f, root);
     let episodes_value = f.get("episodes");
     let allow_outside = f.boolean(c, "allow_sources_outside").unwrap_or(false);

@@ -11,6 +11,16 @@ use url::Url;
 use super::check::{Checker, Fields};
 use super::paths::{as_directory, join_url};
 
+/// The `/stats.html` token; Debug never shows it, so no log or panic message can leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StatsToken(pub String);
+
+impl std::fmt::Debug for StatsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatsToken(…)")
+    }
+}
+
 /// `serve:` settings: listeners, public address and tracker limits.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
@@ -28,6 +38,11 @@ pub struct ServeSettings {
     pub trust_proxy: bool,
     /// Where HTTP requests are logged in the combined log format (off by default).
     pub access_log: AccessLog,
+    /// Where the daily download counts are kept (None: `$STATE_DIRECTORY`, else `state/`
+    /// beside the config).
+    pub state_dir: Option<std::path::PathBuf>,
+    /// The secret that opens `/stats.html` (None: the page is off).
+    pub stats_token: Option<StatsToken>,
     /// Most HTTP connections at once.
     pub max_connections: usize,
     /// Most HTTP connections from one address.
@@ -74,6 +89,8 @@ impl Default for ServeSettings {
             max_peers_per_torrent: 10_000,
             trust_proxy: false,
             access_log: AccessLog::Off,
+            state_dir: None,
+            stats_token: None,
             max_connections: 1024,
             max_connections_per_ip: 32,
             max_peers_per_ip: 16,
@@ -273,6 +290,17 @@ fn read_peer_options(c: &mut Checker, sf: &mut Fields<'_>, s: &mut ServeSettings
             path => AccessLog::File(path.into()),
         };
     }
+    if let Some(t) = sf.text(c, "state_dir") {
+        s.state_dir = Some(t.into());
+    }
+    if let Some(t) = sf.text(c, "stats_token") {
+        // A short token is guessable; the page shows a podcaster's numbers.
+        if t.len() < 16 {
+            c.problem(&sf.field_path("stats_token"), "use at least 16 characters");
+        } else {
+            s.stats_token = Some(StatsToken(t));
+        }
+    }
     if let Some(b) = sf.boolean(c, "connect_to_peers") {
         s.connect_to_peers = b;
     }
@@ -324,6 +352,25 @@ mod tests {
             log("/var/log/p.log"),
             AccessLog::File("/var/log/p.log".into())
         );
+    }
+
+    #[test]
+    fn state_dir_is_beside_the_config_and_a_stats_token_is_long() {
+        let d = dir_with_episode();
+        let serve = |v: &str| parse_in(d.path(), &format!("{MINIMAL}serve:\n{v}"));
+        let s = serve("  state_dir: counts\n  stats_token: 0123456789abcdef\n")
+            .expect("valid")
+            .serve;
+        assert_eq!(s.state_dir, Some(d.path().join("counts")));
+        let token = s.stats_token.expect("token");
+        assert_eq!(token.0, "0123456789abcdef");
+        assert!(!format!("{token:?}").contains("0123"));
+        let none = parse_in(d.path(), MINIMAL).expect("valid").serve;
+        assert_eq!((none.state_dir, none.stats_token), (None, None));
+        let err = serve("  stats_token: short\n")
+            .expect_err("short")
+            .to_string();
+        assert!(err.contains("stats_token"), "{err}");
     }
 
     #[test]

@@ -447,6 +447,7 @@ mod tests {
             torrent: "torrents/a.torrent".into(),
             size: data.len() as u64,
             mtime: (mtime.as_secs() as i64, mtime.subsec_nanos()),
+            bitrate_bps: None,
         };
         (d, ep)
     }

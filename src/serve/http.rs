@@ -81,8 +81,15 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
                 if req.method() == Method::OPTIONS {
                     return Ok::<_, Infallible>(cors::preflight());
                 }
+                let client = client_ip(&state, req.headers(), peer);
+                let tracked = state.downloads.track(
+                    client,
+                    req.method(),
+                    req.uri(),
+                    req.headers(),
+                    &state.catalog(),
+                );
                 let logged = state.access_log.is_on().then(|| {
-                    let client = client_ip(&state, req.headers(), peer);
                     access_log::Request::new(
                         client,
                         req.method(),
@@ -93,6 +100,9 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
                 });
                 let mut response = respond(&state, req, peer, stop).await;
                 cors::add_headers(response.headers_mut());
+                if let Some(t) = tracked {
+                    response = state.downloads.record(t, response);
+                }
                 Ok(match logged {
                     Some(request) => state.access_log.record(request, response),
                     None => response,
@@ -162,6 +172,7 @@ async fn respond(
         }
         "/scrape" if is_get => bencoded(scrape(state, &query)),
         "/stats" if is_get => json(&stats(state)),
+        "/stats.html" if is_get => super::downloads::page(state, &query, req.headers()),
         "/metrics" if is_get => text(metrics(state), "text/plain; version=0.0.4; charset=utf-8"),
         _ => {
             let counter = state.http_counter();
@@ -303,6 +314,18 @@ pub struct Figures {
     /// Downloaded by listeners (BitTorrent and browsers) but sent by neither our HTTP nor
     /// our seeder: what the swarm saved.
     pub swarm_saved_bytes: u64,
+    /// Downloads today (UTC), counted as `downloads` describes (IAB style).
+    pub downloads_today: u64,
+    /// Downloads on every day kept in the state folder.
+    pub downloads_total: u64,
+    /// BitTorrent completions today.
+    pub torrent_completions_today: u64,
+    /// BitTorrent completions on every day kept.
+    pub torrent_completions_total: u64,
+    /// Browser-swarm completions today.
+    pub browser_completions_today: u64,
+    /// Browser-swarm completions on every day kept.
+    pub browser_completions_total: u64,
 }
 
 impl Figures {
@@ -318,6 +341,12 @@ impl Figures {
         self.browser_downloaded_bytes += o.browser_downloaded_bytes;
         self.browser_uploaded_bytes += o.browser_uploaded_bytes;
         self.swarm_saved_bytes += o.swarm_saved_bytes;
+        self.downloads_today += o.downloads_today;
+        self.downloads_total += o.downloads_total;
+        self.torrent_completions_today += o.torrent_completions_today;
+        self.torrent_completions_total += o.torrent_completions_total;
+        self.browser_completions_today += o.browser_completions_today;
+        self.browser_completions_total += o.browser_completions_total;
     }
 }
 
@@ -328,6 +357,8 @@ pub struct EpisodeStats {
     pub title: String,
     /// Info hash (hex).
     pub info_hash: String,
+    /// The MP3's path in the output folder (the key of the daily download files).
+    pub media: String,
     /// Its figures.
     #[serde(flatten)]
     pub figures: Figures,
@@ -344,6 +375,8 @@ pub struct Stats {
     pub episodes: Vec<EpisodeStats>,
     /// Sums over the episodes.
     pub totals: Figures,
+    /// The download counter itself: where its days are kept, its window, what it ignored.
+    pub downloads: super::downloads::CounterStats,
 }
 
 /// Gathers the figures.
@@ -351,6 +384,8 @@ pub fn stats(state: &State) -> Stats {
     let catalog = state.catalog();
     let swarms = state.tracker.stats();
     let http = state.http_bytes();
+    state.downloads.observe(&super::downloads::running(state));
+    let counted = state.downloads.per_episode();
     let mut totals = Figures::default();
     let episodes = catalog
         .episodes
@@ -377,11 +412,22 @@ pub fn stats(state: &State) -> Stats {
                     .peer_downloaded
                     .saturating_add(s.browser_downloaded)
                     .saturating_sub(http_bytes.saturating_add(seeder_bytes)),
+                ..Figures::default()
             };
+            let mut figures = figures;
+            if let Some((today, all)) = counted.get(&e.media) {
+                figures.downloads_today = today.downloads;
+                figures.downloads_total = all.downloads;
+                figures.torrent_completions_today = today.torrent_completions;
+                figures.torrent_completions_total = all.torrent_completions;
+                figures.browser_completions_today = today.browser_completions;
+                figures.browser_completions_total = all.browser_completions;
+            }
             totals.add(&figures);
             EpisodeStats {
                 title: e.title.clone(),
                 info_hash: e.info_hash.to_hex(),
+                media: e.media.clone(),
                 figures,
             }
         })
@@ -391,6 +437,7 @@ pub fn stats(state: &State) -> Stats {
         stun_requests: state.stun_requests(),
         episodes,
         totals,
+        downloads: state.downloads.counter_stats(),
     }
 }
 
@@ -412,7 +459,7 @@ type Series = (
 pub fn metrics(state: &State) -> String {
     let s = stats(state);
     let mut out = String::new();
-    let series: [Series; 11] = [
+    let series: [Series; 17] = [
         ("podseed_seeders", "gauge", "Seeders in the swarm.", |e| {
             e.seeders as u64
         }),
@@ -472,6 +519,42 @@ pub fn metrics(state: &State) -> String {
             "counter",
             "Bytes listeners got without our HTTP.",
             |e| e.swarm_saved_bytes,
+        ),
+        (
+            "podseed_downloads_today",
+            "gauge",
+            "Downloads today (UTC), IAB style: per listener in 24 h, a minute of audio, no bots.",
+            |e| e.downloads_today,
+        ),
+        (
+            "podseed_downloads_total",
+            "counter",
+            "Downloads on every day kept in the state folder.",
+            |e| e.downloads_total,
+        ),
+        (
+            "podseed_torrent_completions_today",
+            "gauge",
+            "BitTorrent completions today (UTC).",
+            |e| e.torrent_completions_today,
+        ),
+        (
+            "podseed_torrent_completions_total",
+            "counter",
+            "BitTorrent completions on every day kept.",
+            |e| e.torrent_completions_total,
+        ),
+        (
+            "podseed_browser_completions_today",
+            "gauge",
+            "Browser-swarm completions today (UTC).",
+            |e| e.browser_completions_today,
+        ),
+        (
+            "podseed_browser_completions_total",
+            "counter",
+            "Browser-swarm completions on every day kept.",
+            |e| e.browser_completions_total,
         ),
     ];
     for (name, kind, help, get) in series {

@@ -9,6 +9,7 @@
 
 pub mod access_log;
 pub mod cors;
+pub mod downloads;
 pub mod files;
 pub mod http;
 pub mod udp;
@@ -97,6 +98,10 @@ pub struct State {
     pub ws: ws::WsFront,
     /// The access log (off unless configured).
     pub access_log: access_log::AccessLog,
+    /// Downloads counted per episode and day (see [`downloads`]).
+    pub downloads: downloads::Downloads,
+    /// The secret that opens `/stats.html` (None: off).
+    pub stats_token: Option<String>,
     /// The seeder, when on.
     pub seeder: Option<Arc<crate::seeder::Seeder>>,
     /// Where the tracker lists our seeder.
@@ -146,6 +151,8 @@ impl State {
             max_connections_per_ip: config.serve.max_connections_per_ip,
             ws: ws::WsFront::new(&config.serve),
             access_log: open_access_log(&config.serve.access_log)?,
+            downloads: downloads::Downloads::open(None),
+            stats_token: config.serve.stats_token.as_ref().map(|t| t.0.clone()),
             seeder: config.serve.peer.map(|_| {
                 Arc::new(crate::seeder::Seeder::new(
                     crate::seeder::SeederConfig::from(&config.serve),
@@ -284,7 +291,9 @@ async fn serve(
     opts: &Options,
 ) -> Result<(), ServeError> {
     let episodes = catalog.episodes.len();
-    let state = Arc::new(State::new(config, out, catalog)?);
+    let mut state = State::new(config, out, catalog)?;
+    state.downloads = downloads::Downloads::open(Some(downloads::state_dir(config, out)));
+    let state = Arc::new(state);
     let sockets = Sockets::bind(&config.serve)?;
     tracing::info!(
         "http: http://{}/ serves {} ({episodes} episodes): site, web seed, /announce, /scrape, /stats, /metrics{}",
@@ -308,6 +317,7 @@ async fn serve(
         state.clone(),
         stopped.clone(),
     ));
+    tasks.spawn(downloads::run(state.clone(), stopped.clone()));
     tasks.spawn(sweep_loop(
         state.clone(),
         stopped.clone(),
@@ -320,6 +330,9 @@ async fn serve(
     }
     signals.wait().await;
     shut_down(stop, tasks, udp_thread).await;
+    // Responses cut short at the drain timeout counted their bytes when dropped.
+    state.downloads.observe(&downloads::running(&state));
+    state.downloads.flush();
     state.access_log.close();
     Ok(())
 }
