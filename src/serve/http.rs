@@ -82,13 +82,21 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
                     return Ok::<_, Infallible>(cors::preflight());
                 }
                 let client = client_ip(&state, req.headers(), peer);
-                let tracked = state.downloads.track(
-                    client,
-                    req.method(),
-                    req.uri(),
-                    req.headers(),
-                    &state.catalog(),
-                );
+                // Episodes live under episodes/ (publish's layout): other requests, the feeds
+                // and pages most of all, skip the catalog lookup.
+                let maybe_episode =
+                    req.method() == Method::GET && req.uri().path().starts_with("/episodes/");
+                let tracked = maybe_episode
+                    .then(|| {
+                        state.downloads.track(
+                            client,
+                            req.method(),
+                            req.uri(),
+                            req.headers(),
+                            &state.catalog(),
+                        )
+                    })
+                    .flatten();
                 let logged = state.access_log.is_on().then(|| {
                     access_log::Request::new(
                         client,
