@@ -1230,3 +1230,114 @@ fn a_webtorrent_file_that_is_not_the_pinned_release_is_refused() {
         "nothing is written"
     );
 }
+
+#[test]
+fn social_tags_are_absolute_and_the_rss_button_leads_to_the_subscribe_page() {
+    let d = Show::example();
+    d.publish();
+    let html = std::fs::read_to_string(d.public().join("index.html")).expect("page");
+    let base = "https://podcast.example.com/seedbox/";
+    for tag in [
+        format!(r#"<meta property="og:url" content="{base}">"#),
+        format!(r#"<meta property="og:image" content="{base}cover.png">"#),
+        format!(r#"<meta name="twitter:image" content="{base}cover.png">"#),
+        r#"<a class="button primary" href="subscribe.html">"#.to_string(),
+        // The feed stays where apps find it.
+        format!(
+            r#"type="application/rss+xml" title="The Seedbox Hour (podcast feed)" href="{base}feed.xml""#
+        ),
+    ] {
+        assert!(html.contains(&tag), "{tag} missing from the page");
+    }
+    let sub = std::fs::read_to_string(d.public().join("subscribe.html")).expect("subscribe");
+    for link in [
+        format!(r#"value="{base}feed.xml""#),
+        r#"href="podcast://podcast.example.com/seedbox/feed.xml""#.to_string(),
+        r#"href="overcast://x-callback-url/add?url=podcast.example.com/seedbox/feed.xml""#
+            .to_string(),
+        format!(r#"href="pktc://subscribe/{base}feed.xml""#),
+    ] {
+        assert!(sub.contains(&link), "{link} missing from subscribe.html");
+    }
+    assert!(!sub.contains("<script src"), "no third-party script");
+}
+
+#[test]
+fn without_a_cover_the_header_has_one_column_and_no_image_tags() {
+    let d = Show::example().with_yaml("image: examples/cover.png\n", "");
+    d.publish();
+    let html = std::fs::read_to_string(d.public().join("index.html")).expect("page");
+    assert!(html.contains(r#"<header class="show">"#), "{html}");
+    assert!(!html.contains("og:image"));
+    assert!(!d.public().join("cover.png").exists());
+}
+
+#[test]
+fn the_feed_names_its_stylesheet_and_still_parses_as_rss() {
+    let d = Show::example();
+    d.publish();
+    let xml = std::fs::read_to_string(d.public().join("feed.xml")).expect("feed");
+    assert!(xml.starts_with(concat!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+        "<?xml-stylesheet type=\"text/xsl\" href=\"feed.xsl\"?>\n<rss "
+    )));
+    let xsl = std::fs::read_to_string(d.public().join("feed.xsl")).expect("feed.xsl");
+    assert!(xsl.contains("<xsl:stylesheet"));
+    let channel = rss::Channel::read_from(xml.as_bytes()).expect("feed.xml parses as RSS");
+    assert_eq!(channel.items().len(), 3);
+    let torrents = std::fs::read_to_string(d.public().join("torrents.xml")).expect("torrents");
+    assert!(!torrents.contains("xml-stylesheet"));
+}
+
+#[test]
+fn every_episode_has_a_page_linked_from_the_feed_with_chapters_and_transcript() {
+    let d = Show::example();
+    d.publish();
+    let xml = std::fs::read_to_string(d.public().join("feed.xml")).expect("feed");
+    let channel = rss::Channel::read_from(xml.as_bytes()).expect("parses");
+    let base = "https://podcast.example.com/seedbox/";
+    let index = std::fs::read_to_string(d.public().join("index.html")).expect("page");
+    for item in channel.items() {
+        let link = item.link().expect("link");
+        let rel = link.strip_prefix(base).expect("on the site");
+        assert!(rel.starts_with("e/") && rel.ends_with(".html"), "{link}");
+        let page = std::fs::read_to_string(d.public().join(rel)).expect("episode page");
+        assert!(page.contains(&format!(r#"<link rel="canonical" href="{link}">"#)));
+        assert!(page.contains(r#"<meta property="og:audio" content="https://"#));
+        assert!(
+            index.contains(&format!(r#"href="{rel}""#)),
+            "{rel} not linked"
+        );
+    }
+    let swarm =
+        std::fs::read_to_string(d.public().join("e/2026-02-01-swarm-basics.html")).expect("page");
+    assert!(swarm.contains("<span>Pieces and hashes</span>"), "{swarm}");
+    let welcome =
+        std::fs::read_to_string(d.public().join("e/2026-01-15-welcome.html")).expect("page");
+    assert!(welcome.contains("a tiny example podcast."), "{welcome}");
+    assert!(
+        welcome.contains(r#"<time datetime="PT5S">0:05</time>"#),
+        "{welcome}"
+    );
+}
+
+#[test]
+fn the_new_pages_are_outputs_of_the_build_so_stale_ones_are_removed() {
+    let d = Show::example();
+    d.publish();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(d.public().join(".podseed/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let outputs = manifest["outputs"].to_string();
+    for rel in [
+        "subscribe.html",
+        "feed.xsl",
+        "e/bonus-behind-the-scenes.html",
+    ] {
+        assert!(
+            outputs.contains(&format!("\"{rel}\"")),
+            "{rel} not in {outputs}"
+        );
+    }
+}

@@ -132,7 +132,7 @@ fn the_web_seed_answers_head_and_if_none_match() {
 fn every_published_file_is_served_with_its_content_type() {
     let s = tracker();
     for (p, t) in [
-        ("/feed.xml", "application/rss+xml"),
+        ("/feed.xml", "application/xml"),
         (
             "/torrents/2026-01-15-welcome.torrent",
             "application/x-bittorrent",

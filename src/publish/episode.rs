@@ -22,6 +22,7 @@ use super::layout::{extension, EpisodeFiles, Layout, OutputPath};
 use super::metainfo::{self, BuiltTorrent, TorrentSpec};
 use super::output::{Content, OutputFile};
 use super::scan::SourceFile;
+use super::transcript::{self as cues_of, ChapterMark, Cue};
 use super::{probe, site, Known, MediaProblem, PublishError};
 
 /// One episode with everything the renderers need.
@@ -71,14 +72,20 @@ pub struct Episode {
     pub torrent_rel: String,
     /// URL of the .torrent.
     pub torrent_url: Url,
-    /// The episode on the page.
+    /// The episode's own page (its permalink, the feed item's `<link>`).
     pub page_url: Url,
+    /// That page's path in the output folder.
+    pub page_rel: String,
     /// Episode artwork.
     pub image_url: Option<Url>,
     /// JSON chapters.
     pub chapters_url: Option<Url>,
     /// Transcript URL and MIME type.
     pub transcript: Option<(Url, &'static str)>,
+    /// The chapters as the episode page lists them.
+    pub chapter_marks: Vec<ChapterMark>,
+    /// The transcript's cues as the episode page shows them.
+    pub cues: Vec<Cue>,
 }
 
 /// The episodes of a build, the output files they bring and the manifest's record of them.
@@ -173,14 +180,17 @@ fn assemble_one(
     let torrent_rel = torrent_file.rel.clone();
     let torrent_url = add((torrent_file, Content::Bytes(built.bytes.clone())));
     let image_url = artwork(layout, &files, &f, &cached, picture)?.map(&mut add);
+    let chapter_marks = chapter_marks(&f, &cached);
     let chapters_url = chapters(&files, &f, &cached).map(&mut add);
+    let cues = f.transcript.as_deref().map(read_cues).unwrap_or_default();
     let transcript = transcript(&files, &f).map(|(file, mime)| (add(file), mime));
     let anchor = unique_anchor(&files, anchors);
     let ec = &f.config;
     let title = title(&f, &cached);
     let episode = Episode {
         name: files.name().to_string(),
-        page_url: layout.episode_on_page(&anchor),
+        page_url: files.page().url,
+        page_rel: files.page().rel,
         anchor,
         description: description(&f, &cached, &title),
         title,
@@ -207,6 +217,8 @@ fn assemble_one(
         image_url,
         chapters_url,
         transcript,
+        chapter_marks,
+        cues,
         rel: f.rel.clone(),
     };
     cached.info_hash = built.info_hash.to_hex();
@@ -278,6 +290,32 @@ fn chapters(
         return None;
     };
     Some((files.chapters(), content))
+}
+
+/// The chapters for the episode page: the config's JSON file, else the ID3 CHAP frames.
+fn chapter_marks(f: &SourceFile, cached: &CachedEpisode) -> Vec<ChapterMark> {
+    match &f.config.chapters {
+        // Checked with the config; read again here because its content is not cached.
+        Some(path) => std::fs::read(path)
+            .map(|b| cues_of::chapters_from_json(&b))
+            .unwrap_or_default(),
+        None => cached
+            .tags
+            .chapters
+            .iter()
+            .map(|c| ChapterMark {
+                start_secs: f64::from(c.start_ms) / 1000.0,
+                title: c.title.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// The transcript's cues for the episode page (none when it cannot be read as text).
+fn read_cues(path: &Path) -> Vec<Cue> {
+    std::fs::read(path)
+        .map(|b| cues_of::cues(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default()
 }
 
 /// The transcript (config, else a `.vtt`/`.srt` beside the media) and its MIME type.

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::io::Cursor;
 
 use chrono::{DateTime, Utc};
-use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesPI, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use crate::config::{Config, Show, ShowType};
@@ -39,6 +39,15 @@ pub fn rfc2822(d: &DateTime<Utc>) -> String {
 // Writing to a Vec cannot fail, so the io::Result of quick-xml is dropped in one place.
 fn ev(w: &mut W, e: Event<'_>) {
     let _ = w.write_event(e);
+}
+
+/// `s` escaped for a double-quoted pseudo-attribute of a processing instruction.
+fn xml_attr(s: &str) -> String {
+    xml_safe(s)
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace("?>", "?&gt;")
 }
 
 /// Characters XML 1.0 allows; tags and configs can carry others (NUL, other C0 controls).
@@ -120,13 +129,22 @@ fn true_false(b: bool) -> &'static str {
     }
 }
 
-/// The XML declaration, `<rss version="2.0" …namespaces>` and `<channel>`.
-fn start_rss(namespaces: &[(&str, &str)]) -> W {
+/// The XML declaration, a stylesheet for browsers if any, `<rss version="2.0"
+/// …namespaces>` and `<channel>`.
+fn start_rss(stylesheet: Option<&str>, namespaces: &[(&str, &str)]) -> W {
     let mut w = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
     ev(
         &mut w,
         Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
     );
+    if let Some(href) = stylesheet {
+        // Browsers render the feed through it; feed parsers skip processing instructions.
+        let pi = format!(
+            r#"xml-stylesheet type="text/xsl" href="{}""#,
+            xml_attr(href)
+        );
+        ev(&mut w, Event::PI(BytesPI::new(pi)));
+    }
     let mut attrs = vec![("version", "2.0")];
     attrs.extend_from_slice(namespaces);
     open(&mut w, "rss", &attrs);
@@ -178,12 +196,17 @@ pub fn render_feed(config: &Config, layout: &Layout, episodes: &[Episode]) -> Ve
     let show = &config.show;
     let feed_url = layout.feed().url;
     let image_url = layout.cover().map(|(cover, _)| cover.url);
-    let mut w = start_rss(&[
-        ("xmlns:itunes", ITUNES_NS),
-        ("xmlns:podcast", PODCAST_NS),
-        ("xmlns:atom", ATOM_NS),
-        ("xmlns:content", "http://purl.org/rss/1.0/modules/content/"),
-    ]);
+    // Relative to the feed, which sits beside it: a mirror of the site keeps it working.
+    let stylesheet = layout.link_from(&layout.feed().rel, layout.feed_stylesheet().url.as_str());
+    let mut w = start_rss(
+        Some(&stylesheet),
+        &[
+            ("xmlns:itunes", ITUNES_NS),
+            ("xmlns:podcast", PODCAST_NS),
+            ("xmlns:atom", ATOM_NS),
+            ("xmlns:content", "http://purl.org/rss/1.0/modules/content/"),
+        ],
+    );
     channel_head(&mut w, &show.title, show, episodes, feed_url.as_str());
     if let Some(img) = image_url.as_ref().map(|u| u.as_str()) {
         open(&mut w, "image", &[]);
@@ -320,7 +343,10 @@ fn feed_item(w: &mut W, e: &Episode) {
 /// Renders `torrents.xml` (BEP 36 with ezRSS `torrent:` tags).
 pub fn render_torrent_feed(config: &Config, layout: &Layout, episodes: &[Episode]) -> Vec<u8> {
     let show = &config.show;
-    let mut w = start_rss(&[("xmlns:torrent", TORRENT_NS), ("xmlns:atom", ATOM_NS)]);
+    let mut w = start_rss(
+        None,
+        &[("xmlns:torrent", TORRENT_NS), ("xmlns:atom", ATOM_NS)],
+    );
     let self_url = layout.torrent_feed().url;
     let title = format!("{} (BitTorrent)", show.title);
     channel_head(&mut w, &title, show, episodes, self_url.as_str());

@@ -74,6 +74,21 @@ impl Layout {
         self.site_file("index.html".into())
     }
 
+    /// The human page about subscribing, `subscribe.html` (the page's RSS button leads there).
+    pub fn subscribe_page(&self) -> OutputPath {
+        self.site_file("subscribe.html".into())
+    }
+
+    /// The XSL stylesheet a browser applies to `feed.xml`, `feed.xsl`.
+    pub fn feed_stylesheet(&self) -> OutputPath {
+        self.site_file("feed.xsl".into())
+    }
+
+    /// The site's root URL (`base_url`).
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
     /// The show's artwork, copied to the root under its own file name, with its source file.
     pub fn cover(&self) -> Option<(OutputPath, &Path)> {
         let source = self.cover.as_deref()?;
@@ -96,9 +111,16 @@ impl Layout {
     /// How the page links to `url`: relative when it is on the site (`./` for the site
     /// itself), else the absolute URL.
     pub fn link_from_page(&self, url: &str) -> String {
+        self.link_from(&self.page().rel, url)
+    }
+
+    /// How the page at `from` (relative to the output folder) links to `url`: relative when
+    /// it is on the site, else the absolute URL.
+    pub fn link_from(&self, from: &str, url: &str) -> String {
+        let up = "../".repeat(from.matches('/').count());
         match url.strip_prefix(self.base_url.as_str()) {
-            Some("") => "./".to_string(),
-            Some(rest) => rest.to_string(),
+            Some("") if up.is_empty() => "./".to_string(),
+            Some(rest) => format!("{up}{rest}"),
             None => url.to_string(),
         }
     }
@@ -148,6 +170,12 @@ impl EpisodeFiles<'_> {
     /// The transcript, `transcripts/<stem>.<ext>`.
     pub fn transcript(&self, ext: &str) -> OutputPath {
         self.beside("transcripts", ext)
+    }
+
+    /// The episode's own page (its permalink), `e/<stem>.html`: a folder of its own, so it
+    /// never meets the media under `episodes/`.
+    pub fn page(&self) -> OutputPath {
+        self.beside("e", "html")
     }
 
     /// The episode's HTML id on the page, before duplicates are numbered.
@@ -244,6 +272,17 @@ mod tests {
         );
         assert_eq!(e.transcript("srt").rel, "transcripts/s1/My show #1.srt");
         assert_eq!(e.anchor(), "ep-s1-my-show-1");
+        assert_eq!(e.page().rel, "e/s1/My show #1.html");
+        assert_eq!(
+            l.link_from(&e.page().rel, e.media().url.as_str()),
+            "../../episodes/s1/My%20show%20%231.mp3"
+        );
+        assert_eq!(l.link_from("e/a.html", "https://e.com/show/"), "../");
+        assert_eq!(l.subscribe_page().rel, "subscribe.html");
+        assert_eq!(
+            l.feed_stylesheet().url.as_str(),
+            "https://e.com/show/feed.xsl"
+        );
         assert_eq!(
             l.episode_on_page("ep-x").as_str(),
             "https://e.com/show/#ep-x"

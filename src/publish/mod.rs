@@ -22,6 +22,7 @@ pub mod probe;
 pub mod scan;
 pub mod site;
 pub mod summary;
+pub mod transcript;
 pub mod webtorrent;
 
 pub use episode::Episode;
@@ -463,10 +464,24 @@ fn render(
             content: Content::Bytes(feed::render_torrent_feed(config, layout, episodes)),
         },
         OutputFile {
+            rel: layout.feed_stylesheet().rel,
+            content: Content::Bytes(site::FEED_XSL.as_bytes().to_vec()),
+        },
+        OutputFile {
             rel: layout.page().rel,
             content: Content::Bytes(site::render_page(config, layout, episodes, with_player)?),
         },
+        OutputFile {
+            rel: layout.subscribe_page().rel,
+            content: Content::Bytes(site::render_subscribe(config, layout)?),
+        },
     ];
+    for e in episodes {
+        plan.pages.push(OutputFile {
+            rel: e.page_rel.clone(),
+            content: Content::Bytes(site::render_episode(config, layout, e)?),
+        });
+    }
     Ok(plan)
 }
 

@@ -1,8 +1,10 @@
-//! Stage 5b: the HTML page (`index.html`) and the Podcasting 2.0 chapters files.
+//! Stage 5b: the HTML pages (`index.html`, `subscribe.html`, one `e/<stem>.html` per
+//! episode) and the Podcasting 2.0 chapters files.
 //!
-//! The page comes from a minijinja template: the user's `templates_dir/index.html` when
-//! there is one, else the built-in `templates/index.html`. The context holds plain strings
-//! only (no clock), so the page is as deterministic as the feeds. No disk writes here.
+//! Each page comes from a minijinja template: the user's `templates_dir/<name>` when there
+//! is one, else the built-in one in `templates/` (they share `page.css`). The context holds
+//! plain strings only (no clock), so the pages are as deterministic as the feeds. No disk
+//! writes here.
 
 use serde::Serialize;
 
@@ -14,6 +16,14 @@ use super::{Episode, PublishError};
 
 /// The built-in page template.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/index.html");
+/// The built-in subscribe page template.
+pub const SUBSCRIBE_TEMPLATE: &str = include_str!("../../templates/subscribe.html");
+/// The built-in episode page template.
+pub const EPISODE_TEMPLATE: &str = include_str!("../../templates/episode.html");
+/// The pages' shared CSS, included inline by every built-in template.
+pub const PAGE_CSS: &str = include_str!("../../templates/page.css");
+/// The stylesheet that shows `feed.xml` as a page in a browser.
+pub const FEED_XSL: &str = include_str!("../../templates/feed.xsl");
 
 #[derive(Serialize)]
 struct PageShow<'a> {
@@ -22,7 +32,19 @@ struct PageShow<'a> {
     author: &'a str,
     language: &'a str,
     link: &'a str,
+    /// The cover, relative to the page.
     image_url: Option<String>,
+    /// The cover's absolute URL, for social cards (which never resolve relative URLs).
+    image_abs: Option<String>,
+    /// The show's page, absolute (`base_url`).
+    site_url: String,
+    /// The show's page, relative to this page.
+    site_url_rel: String,
+    /// The subscribe page, relative to this page.
+    subscribe_url: String,
+    /// The subscribe page, absolute.
+    subscribe_abs: String,
+    /// The feed, absolute: it is copied into apps.
     feed_url: String,
     torrents_feed_url: String,
     explicit: bool,
@@ -43,6 +65,13 @@ struct PagePlayer {
 struct PageLink<'a> {
     url: &'a str,
     text: &'a str,
+}
+
+/// An "open in" link of the subscribe page.
+#[derive(Serialize)]
+struct AppLink {
+    url: String,
+    text: &'static str,
 }
 
 #[derive(Serialize)]
@@ -66,28 +95,60 @@ struct PageEpisode<'a> {
     episode_type: &'static str,
     chapters_url: Option<String>,
     transcript_url: Option<String>,
+    /// The episode's own page, relative.
+    page_url: String,
+    /// Absolute URLs for the episode page's social tags.
+    page_abs: &'a str,
+    media_abs: &'a str,
+    image_abs: Option<String>,
+    /// Only on the episode's own page.
+    chapters: Vec<PageMark<'a>>,
+    cues: Vec<PageMark<'a>>,
 }
 
-/// Renders `index.html`, with the browser player when `with_player` (its scripts are in
-/// the build).
-pub fn render_page(
-    config: &Config,
-    layout: &Layout,
-    episodes: &[Episode],
-    with_player: bool,
-) -> Result<Vec<u8>, PublishError> {
-    let (source, name) = template(config)?;
+/// A chapter or a transcript cue on the episode page.
+#[derive(Serialize)]
+struct PageMark<'a> {
+    start: String,
+    start_secs: String,
+    speaker: Option<&'a str>,
+    /// A chapter's title or a cue's words.
+    text: &'a str,
+}
+
+impl<'a> PageMark<'a> {
+    fn new(start_secs: f64, speaker: Option<&'a str>, text: &'a str) -> Self {
+        PageMark {
+            start: human_duration(start_secs),
+            start_secs: format!("{:.3}", start_secs.max(0.0))
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string(),
+            speaker,
+            text,
+        }
+    }
+}
+
+/// The show as a page at `from` (relative to the output folder) sees it.
+fn page_show<'a>(config: &'a Config, layout: &Layout, from: &str) -> PageShow<'a> {
     let show = &config.show;
-    // The page links to its own site relatively, so it works wherever it is opened (a local
-    // preview, a mirror); the feeds keep absolute URLs, as RSS requires.
-    let rel = |url: &str| layout.link_from_page(url);
-    let page_show = PageShow {
+    // Pages link to their own site relatively, so they work wherever they are opened (a
+    // local preview, a mirror); the feeds and social tags keep absolute URLs.
+    let rel = |url: &str| layout.link_from(from, url);
+    let cover = layout.cover().map(|(cover, _)| cover.url);
+    PageShow {
         title: &show.title,
         description_html: &show.description,
         author: &show.author,
         language: &show.language,
         link: show.link.as_str(),
-        image_url: layout.cover().map(|(cover, _)| rel(cover.url.as_str())),
+        image_url: cover.as_ref().map(|u| rel(u.as_str())),
+        image_abs: cover.map(|u| u.to_string()),
+        site_url: layout.base_url().to_string(),
+        site_url_rel: rel(layout.base_url().as_str()),
+        subscribe_url: rel(layout.subscribe_page().url.as_str()),
+        subscribe_abs: layout.subscribe_page().url.to_string(),
         feed_url: layout.feed().url.to_string(),
         torrents_feed_url: layout.torrent_feed().url.to_string(),
         explicit: show.explicit,
@@ -100,51 +161,176 @@ pub fn render_page(
                 text: &f.text,
             })
             .collect(),
-    };
+    }
+}
+
+/// An episode as a page at `from` sees it; with its chapters and cues when `full`.
+fn page_episode<'a>(layout: &Layout, from: &str, e: &'a Episode, full: bool) -> PageEpisode<'a> {
+    let rel = |url: &str| layout.link_from(from, url);
+    let cover = layout.cover().map(|(cover, _)| cover.url);
+    PageEpisode {
+        anchor: &e.anchor,
+        name: &e.name,
+        title: &e.title,
+        description_html: &e.description,
+        date_human: e.pub_date.format("%-d %B %Y").to_string(),
+        date_iso: e.pub_date.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        duration_human: human_duration(e.duration_secs),
+        size_human: human_size(e.size),
+        media_url: rel(e.media_url.as_str()),
+        torrent_url: rel(e.torrent_url.as_str()),
+        magnet: &e.magnet,
+        info_hash: e.info_hash.to_hex(),
+        image_url: e.image_url.as_ref().map(|u| rel(u.as_str())),
+        season: e.season,
+        episode: e.episode,
+        episode_type: e.episode_type.as_str(),
+        chapters_url: e.chapters_url.as_ref().map(|u| rel(u.as_str())),
+        transcript_url: e.transcript.as_ref().map(|(u, _)| rel(u.as_str())),
+        page_url: rel(e.page_url.as_str()),
+        page_abs: e.page_url.as_str(),
+        media_abs: e.media_url.as_str(),
+        image_abs: e.image_url.clone().or(cover).map(|u| u.to_string()),
+        chapters: if full {
+            e.chapter_marks
+                .iter()
+                .map(|c| PageMark::new(c.start_secs, None, &c.title))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        cues: if full {
+            e.cues
+                .iter()
+                .map(|c| PageMark::new(c.start_secs, c.speaker.as_deref(), &c.text))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Renders `index.html`, with the browser player when `with_player` (its scripts are in
+/// the build).
+pub fn render_page(
+    config: &Config,
+    layout: &Layout,
+    episodes: &[Episode],
+    with_player: bool,
+) -> Result<Vec<u8>, PublishError> {
+    let from = layout.page().rel;
     let page_episodes: Vec<PageEpisode<'_>> = episodes
         .iter()
-        .map(|e| PageEpisode {
-            anchor: &e.anchor,
-            name: &e.name,
-            title: &e.title,
-            description_html: &e.description,
-            date_human: e.pub_date.format("%-d %B %Y").to_string(),
-            date_iso: e.pub_date.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            duration_human: human_duration(e.duration_secs),
-            size_human: human_size(e.size),
-            media_url: rel(e.media_url.as_str()),
-            torrent_url: rel(e.torrent_url.as_str()),
-            magnet: &e.magnet,
-            info_hash: e.info_hash.to_hex(),
-            image_url: e.image_url.as_ref().map(|u| rel(u.as_str())),
-            season: e.season,
-            episode: e.episode,
-            episode_type: e.episode_type.as_str(),
-            chapters_url: e.chapters_url.as_ref().map(|u| rel(u.as_str())),
-            transcript_url: e.transcript.as_ref().map(|(u, _)| rel(u.as_str())),
-        })
+        .map(|e| page_episode(layout, &from, e, false))
         .collect();
-    let mut env = minijinja::Environment::new();
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    env.set_formatter(html_formatter);
-    let template_err = |e: minijinja::Error| PublishError::Template {
-        name: name.clone(),
-        message: format!("{e:#}"),
-    };
-    env.add_template("index.html", &source)
-        .map_err(template_err)?;
-    let tmpl = env.get_template("index.html").map_err(template_err)?;
-    let html = tmpl
-        .render(minijinja::context! {
-            show => page_show,
+    render(
+        config,
+        "index.html",
+        minijinja::context! {
+            show => page_show(config, layout, &from),
             episodes => page_episodes,
-            generator => concat!("podseed ", env!("CARGO_PKG_VERSION")),
+            generator => GENERATOR,
             player => with_player.then(|| PagePlayer {
                 script: super::webtorrent::PLAYER_REL,
                 ice_servers: ice_servers(config).join(" "),
             }),
-        })
+        },
+    )
+}
+
+/// Renders `subscribe.html`: the feed URL to copy and "open in" links for common apps.
+pub fn render_subscribe(config: &Config, layout: &Layout) -> Result<Vec<u8>, PublishError> {
+    let from = layout.subscribe_page().rel;
+    render(
+        config,
+        "subscribe.html",
+        minijinja::context! {
+            show => page_show(config, layout, &from),
+            apps => app_links(&layout.feed().url),
+            generator => GENERATOR,
+        },
+    )
+}
+
+/// Renders one episode's own page (`e/<stem>.html`).
+pub fn render_episode(
+    config: &Config,
+    layout: &Layout,
+    episode: &Episode,
+) -> Result<Vec<u8>, PublishError> {
+    let from = &episode.page_rel;
+    render(
+        config,
+        "episode.html",
+        minijinja::context! {
+            show => page_show(config, layout, from),
+            episode => page_episode(layout, from, episode, true),
+            generator => GENERATOR,
+        },
+    )
+}
+
+const GENERATOR: &str = concat!("podseed ", env!("CARGO_PKG_VERSION"));
+
+/// "Open in" links for the feed. URL formats as the apps document them or the Podlove
+/// subscribe button's client list records them: Apple Podcasts takes `podcast://` (iOS)
+/// and `pcast://` (macOS) in place of the scheme; Overcast an `x-callback-url/add` with
+/// the address after `https://`; Pocket Casts `pktc://subscribe/` and the whole URL;
+/// AntennaPod and most Android apps the generic `itpc://` in place of the scheme.
+fn app_links(feed: &url::Url) -> Vec<AppLink> {
+    let full = feed.as_str();
+    let bare = full
+        .strip_prefix("https://")
+        .or_else(|| full.strip_prefix("http://"))
+        .unwrap_or(full);
+    let no_https = full.strip_prefix("https://").unwrap_or(full);
+    vec![
+        AppLink {
+            url: format!("podcast://{bare}"),
+            text: "Apple Podcasts (iPhone, iPad)",
+        },
+        AppLink {
+            url: format!("pcast://{bare}"),
+            text: "Apple Podcasts (Mac)",
+        },
+        AppLink {
+            url: format!("overcast://x-callback-url/add?url={no_https}"),
+            text: "Overcast",
+        },
+        AppLink {
+            url: format!("pktc://subscribe/{full}"),
+            text: "Pocket Casts",
+        },
+        AppLink {
+            url: format!("itpc://{bare}"),
+            text: "AntennaPod and other Android apps",
+        },
+    ]
+}
+
+/// Renders the template `name` (the user's `templates_dir/<name>` when there is one, else
+/// the built-in) with `ctx`; every template can `{% include "page.css" %}`.
+fn render(config: &Config, name: &str, ctx: minijinja::Value) -> Result<Vec<u8>, PublishError> {
+    let (source, label) = template(config, name)?;
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".css") {
+            minijinja::AutoEscape::None
+        } else {
+            minijinja::AutoEscape::Html
+        }
+    });
+    env.set_formatter(html_formatter);
+    let template_err = |e: minijinja::Error| PublishError::Template {
+        name: label.clone(),
+        message: format!("{e:#}"),
+    };
+    env.add_template("page.css", PAGE_CSS)
         .map_err(template_err)?;
+    env.add_template_owned(name.to_string(), source)
+        .map_err(template_err)?;
+    let tmpl = env.get_template(name).map_err(template_err)?;
+    let html = tmpl.render(ctx).map_err(template_err)?;
     Ok(html.into_bytes())
 }
 
@@ -158,22 +344,28 @@ fn ice_servers(config: &Config) -> Vec<String> {
     config.serve.stun_url().into_iter().collect()
 }
 
-/// The page template's text and its name for error messages: the user's
-/// `templates_dir/index.html` when there is one, else the built-in template.
-fn template(config: &Config) -> Result<(String, String), PublishError> {
+/// A template's text and its name for error messages: the user's `templates_dir/<name>`
+/// when there is one, else the built-in template.
+fn template(config: &Config, name: &str) -> Result<(String, String), PublishError> {
     match &config.templates_dir {
-        Some(dir) if dir.join("index.html").is_file() => {
-            let p = dir.join("index.html");
+        Some(dir) if dir.join(name).is_file() => {
+            let p = dir.join(name);
             let text = std::fs::read_to_string(&p).map_err(|source| PublishError::Io {
                 path: p.clone(),
                 source,
             })?;
             Ok((text, p.display().to_string()))
         }
-        _ => Ok((
-            DEFAULT_TEMPLATE.to_string(),
-            "built-in index.html".to_string(),
-        )),
+        _ => Ok((built_in(name).to_string(), format!("built-in {name}"))),
+    }
+}
+
+/// The built-in template called `name`.
+fn built_in(name: &str) -> &'static str {
+    match name {
+        "subscribe.html" => SUBSCRIBE_TEMPLATE,
+        "episode.html" => EPISODE_TEMPLATE,
+        _ => DEFAULT_TEMPLATE,
     }
 }
 

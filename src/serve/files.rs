@@ -612,8 +612,10 @@ pub fn content_type(rel_path: &str) -> &'static str {
     };
     match extension.to_ascii_lowercase().as_str() {
         "mp3" => "audio/mpeg",
-        // The only XML we publish is the two feeds.
-        "xml" => "application/rss+xml; charset=utf-8",
+        // The only XML we publish is the two feeds. Podcast apps take any XML type; as
+        // application/xml a browser also runs feed.xsl (application/rss+xml it shows as text).
+        "xml" => "application/xml; charset=utf-8",
+        "xsl" => "application/xslt+xml",
         "html" => "text/html; charset=utf-8",
         "torrent" => "application/x-bittorrent",
         "json" => "application/json",
@@ -912,10 +914,8 @@ mod tests {
     fn content_types_by_extension() {
         assert_eq!(content_type("episodes/a b.mp3"), "audio/mpeg");
         assert_eq!(content_type("episodes/LOUD.MP3"), "audio/mpeg");
-        assert_eq!(
-            content_type("feed.xml"),
-            "application/rss+xml; charset=utf-8"
-        );
+        assert_eq!(content_type("feed.xml"), "application/xml; charset=utf-8");
+        assert_eq!(content_type("feed.xsl"), "application/xslt+xml");
         assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
         assert_eq!(
             content_type("torrents/a.torrent"),
