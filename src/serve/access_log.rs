@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Response, Uri, Version};
-use futures_util::StreamExt;
 
 use crate::config;
 
@@ -101,22 +100,10 @@ impl AccessLog {
         if !self.is_on() {
             return response;
         }
-        let (parts, body) = response.into_parts();
-        let mut done = Logged {
-            log: self.clone(),
-            request,
-            status: parts.status.as_u16(),
-            bytes: 0,
-        };
-        // `add` takes the whole value into the closure (a field alone would be copied out),
-        // so the line is written when the stream, and with it `done`, is dropped.
-        let counted = body.into_data_stream().map(move |chunk| {
-            if let Ok(c) = &chunk {
-                done.add(c.len());
-            }
-            chunk
-        });
-        Response::from_parts(parts, Body::from_stream(counted))
+        let log = self.clone();
+        super::sent::when_sent(response, move |status, bytes| {
+            log.push(combined(&request, status, bytes));
+        })
     }
 }
 
@@ -150,27 +137,6 @@ impl Request {
             referer: header_text(header::REFERER),
             user_agent: header_text(header::USER_AGENT),
         }
-    }
-}
-
-/// The line is written when the body (whatever became of it) is dropped.
-struct Logged {
-    log: AccessLog,
-    request: Request,
-    status: u16,
-    bytes: u64,
-}
-
-impl Logged {
-    fn add(&mut self, n: usize) {
-        self.bytes += n as u64;
-    }
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        self.log
-            .push(combined(&self.request, self.status, self.bytes));
     }
 }
 

@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
-use futures_util::StreamExt;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -454,20 +453,8 @@ impl Downloads {
         ) {
             return response;
         }
-        let (parts, body) = response.into_parts();
-        let mut done = Sent {
-            downloads: self.clone(),
-            tracked: Some(tracked),
-            bytes: 0,
-        };
-        // As in the access log: the closure owns `done`, so it drops with the stream.
-        let counted = body.into_data_stream().map(move |chunk| {
-            if let Ok(c) = &chunk {
-                done.add(c.len());
-            }
-            chunk
-        });
-        Response::from_parts(parts, Body::from_stream(counted))
+        let downloads = self.clone();
+        super::sent::when_sent(response, move |_, bytes| downloads.add(tracked, bytes))
     }
 
     fn add(&self, tracked: Tracked, bytes: u64) {
@@ -539,28 +526,6 @@ impl Downloads {
                 // Written again at the next flush.
                 self.book().dirty.insert(day.date.clone());
             }
-        }
-    }
-}
-
-/// The response body's bytes, counted when it is dropped.
-struct Sent {
-    downloads: Downloads,
-    tracked: Option<Tracked>,
-    bytes: u64,
-}
-
-impl Sent {
-    // A method, so the closure above takes `done` whole (a field alone would be copied).
-    fn add(&mut self, n: usize) {
-        self.bytes += n as u64;
-    }
-}
-
-impl Drop for Sent {
-    fn drop(&mut self) {
-        if let Some(t) = self.tracked.take() {
-            self.downloads.add(t, self.bytes);
         }
     }
 }
