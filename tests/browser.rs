@@ -13,14 +13,13 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 
 use common::show::{Serve, Show};
 use common::tools::{require, Tool};
-use common::{free_udp_port, repo};
+use common::{free_udp_port, repo, run_with_deadline};
 
 /// The episode the listeners play: several MB, playable (silence).
 const EPISODE: &str = "2026-03-01-listeners.mp3";
@@ -57,7 +56,8 @@ fn listeners(show: &Show, args: &[&str]) -> Value {
         .expect("episode")
         .len()
         .to_string();
-    let mut child = Command::new("unshare")
+    let mut swarm = Command::new("unshare");
+    swarm
         .args(["-rnpm", "--fork", "--kill-child", "--mount-proc", "sh"])
         .arg(repo().join("tests/browser/netns.sh"))
         .arg("node")
@@ -69,27 +69,8 @@ fn listeners(show: &Show, args: &[&str]) -> Value {
         .args(["--file", EPISODE, "--size", &size, "--timeout-ms", "200000"])
         .arg("--out")
         .arg(&out)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("unshare");
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the listeners did not finish in 4 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-    }
+        .args(args);
+    let (status, stderr) = run_with_deadline(swarm, 240, "the listeners (swarm.mjs)");
     let serve_log = std::fs::read_to_string(show.path().join("serve.log")).unwrap_or_default();
     assert!(
         status.success(),

@@ -9,14 +9,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 
 use common::show::{Serve, Show};
 use common::tools::{require, Tool};
-use common::{free_port, repo, Nginx, Served};
+use common::{free_port, repo, run_with_deadline, Nginx, Served};
 
 const EPISODE_PAGE: &str = "e/2026-01-15-welcome.html";
 const CHAPTERS_PAGE: &str = "e/2026-02-01-swarm-basics.html";
@@ -32,32 +31,12 @@ fn pages(show: Show, label: &str, episode_page: &str) -> (Value, Served) {
 
 /// Runs page.mjs on the site at `base`, writing into `out`; its report.
 fn run_page_mjs(base: &str, out: &Path, label: &str, episode_page: &str) -> Value {
-    let mut child = Command::new("node")
-        .arg(repo().join("tests/browser/page.mjs"))
+    let mut node = Command::new("node");
+    node.arg(repo().join("tests/browser/page.mjs"))
         .args(["--base", base, "--episode", episode_page, "--label", label])
         .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("page.mjs did not finish in 3 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut err);
-    }
+        .arg(out);
+    let (status, err) = run_with_deadline(node, 180, "page.mjs");
     assert!(status.success(), "page.mjs failed: {err}");
     let report = std::fs::read(out.join(format!("{label}.json"))).expect("report");
     eprintln!("screenshots in {}", out.display());

@@ -279,3 +279,37 @@ pub fn ffprobe_decoded_secs(path: &Path) -> f64 {
         .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
         .sum()
 }
+
+/// Runs `command` (its stderr captured) until it exits or `secs` pass (then it is killed
+/// and the test fails, naming `what`); its exit status and stderr. Stderr is read on a
+/// thread as it comes, so a chatty child never blocks on a full pipe.
+pub fn run_with_deadline(
+    mut command: Command,
+    secs: u64,
+    what: &str,
+) -> (std::process::ExitStatus, String) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut pipe = child.stderr.take().expect("stderr piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish in {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    (status, reader.join().unwrap_or_default())
+}
