@@ -82,7 +82,11 @@ fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
         .arg("-C")
         .arg(dir)
         .args(args)
-        // Never prompt, never page.
+        // The repository is the one that holds `dir`, whatever a calling hook exported;
+        // never prompt, never page.
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_PAGER", "cat")
         .stdin(Stdio::null())
