@@ -6,8 +6,9 @@
 #
 # The targets are tests/fuzz.rs (corpus-driven: seeds from fuzz/corpus/, the test fixtures
 # and the example episodes, mutated) and the property tests beside the parsers (bencode,
-# peer wire, tracker codecs, STUN, metainfo, config, MP3 frames, ID3 probe). `cargo fuzz` needs a
-# nightly toolchain, which these machines cannot install, so proptest drives the inputs: a
+# peer wire, tracker codecs, STUN, metainfo, config, MP3 frames, ID3 probe, transcripts).
+# `cargo fuzz` needs a nightly toolchain, which these machines cannot install, so proptest
+# drives the inputs: a
 # fresh random seed every round, not coverage-guided. A failure stops the script with the
 # minimal input proptest found; turn it into a regression test beside the parser.
 set -euo pipefail
@@ -28,7 +29,7 @@ TARGETS=(
   "config files|--test fuzz|config_files"
   "mp3 frames|--test fuzz|mp3_frames"
   "media files|--test fuzz|media_files"
-  "codec properties|--lib|bt:: net::stun seeder::wire tracker::proto publish::metainfo publish::mp3 publish::probe config::"
+  "codec properties|--lib|bt:: net::stun seeder::wire tracker::proto publish::metainfo publish::mp3 publish::probe publish::transcript config::"
 )
 
 cargo test --release --quiet --no-run --test fuzz --lib 2>/dev/null \
