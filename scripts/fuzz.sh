@@ -8,8 +8,9 @@
 # and the example episodes, mutated) and the property tests beside the parsers (bencode,
 # peer wire, tracker codecs, STUN, metainfo, config, MP3 frames, ID3 probe, transcripts).
 # `cargo fuzz` needs a nightly toolchain, which these machines cannot install, so proptest
-# drives the inputs: a fresh random seed every round, not coverage-guided. A failure stops the script with the
-# minimal input proptest found; turn it into a regression test beside the parser.
+# drives the inputs: a fresh random seed every round, not coverage-guided. A failure stops
+# the script with the minimal input proptest found; turn it into a regression test beside
+# the parser.
 set -euo pipefail
 
 BUDGET=${1:-600}
