@@ -46,8 +46,13 @@ for t in "${TARGETS[@]}"; do
   while [ $(( $(date +%s) - start )) -lt "$share" ] || [ "$rounds" -eq 0 ]; do
     # shellcheck disable=SC2086
     if ! out=$(PROPTEST_CASES=$CASES cargo test --release --quiet $target -- $filters 2>&1); then
-      echo "$out" | tail -40
-      echo "fuzz: $name FAILED after $rounds rounds; make the minimal input above a regression test" >&2
+      # The whole output goes to a file (a minimal input can be thousands of lines); the
+      # panic message and the end of the output are shown here.
+      log="$ROOT/target/fuzz-failure.log"
+      echo "$out" > "$log"
+      echo "$out" | grep -A4 'panicked at' | head -20
+      echo "$out" | tail -20
+      echo "fuzz: $name FAILED after $rounds rounds; the whole output, with the minimal input, is in $log; make it a regression test" >&2
       exit 1
     fi
     rounds=$(( rounds + 1 ))
