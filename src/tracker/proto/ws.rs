@@ -342,29 +342,29 @@ pub fn write_reply(reply: &Reply) -> String {
             put("complete", (*complete).into());
             put("incomplete", (*incomplete).into());
         }
+        // A relayed offer and a relayed answer differ only in the key (and type) of the SDP.
         Reply::Offer {
             info_hash,
             peer_id,
             offer_id,
             sdp,
-        } => {
-            put("action", "announce".into());
-            put("info_hash", id(&info_hash.0));
-            put("peer_id", id(&peer_id.0));
-            put("offer_id", id(&offer_id.0));
-            put("offer", desc("offer", sdp));
         }
-        Reply::Answer {
+        | Reply::Answer {
             info_hash,
             peer_id,
             offer_id,
             sdp,
         } => {
+            let kind = if matches!(reply, Reply::Offer { .. }) {
+                "offer"
+            } else {
+                "answer"
+            };
             put("action", "announce".into());
             put("info_hash", id(&info_hash.0));
             put("peer_id", id(&peer_id.0));
             put("offer_id", id(&offer_id.0));
-            put("answer", desc("answer", sdp));
+            put(kind, desc(kind, sdp));
         }
         Reply::Scrape(files) => {
             let mut f = Map::new();
