@@ -971,6 +971,52 @@ fn an_id3_tag_with_thousands_of_chapters_is_refused_unparsed() {
     assert_eq!(chapters.matches("startTime").count(), 300);
 }
 
+/// The ID3 library allocates a frame's declared size before reading it: a frame that
+/// claims 2.8 GB in a tag of a few bytes must cost nothing of the sort. Run with 1 GB of
+/// address space (a small server), publish keeps the frames before the damaged one, names
+/// the file, and publishes.
+#[test]
+fn an_id3_frame_claiming_gigabytes_costs_no_memory() {
+    let show = Show::example();
+    show.add_synthetic_episode("2026-03-01-hostile.mp3", 50_000);
+    let audio = std::fs::read(show.episodes().join("2026-03-01-hostile.mp3")).expect("read");
+    let mut frames = Vec::new();
+    for (id, body, declared) in [
+        (b"TIT2", &b"\x03Kept title"[..], None),
+        (b"COMM", &[0xAA; 64][..], Some(0xAAAA_AAAAu32)),
+    ] {
+        frames.extend_from_slice(id);
+        let size = declared.unwrap_or(u32::try_from(body.len()).expect("small"));
+        frames.extend_from_slice(&size.to_be_bytes());
+        frames.extend_from_slice(&[0, 0]);
+        frames.extend_from_slice(body);
+    }
+    let size = u32::try_from(frames.len()).expect("small");
+    let mut file = b"ID3\x03\x00\x00".to_vec();
+    file.extend((0..4).rev().map(|i| ((size >> (7 * i)) & 0x7f) as u8));
+    file.extend_from_slice(&frames);
+    file.extend_from_slice(&audio);
+    std::fs::write(show.episodes().join("2026-03-01-hostile.mp3"), file).expect("write");
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 1048576 && exec \"$0\" publish"])
+        .arg(env!("CARGO_BIN_EXE_podseed"))
+        .current_dir(show.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run podseed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "publish failed: {err}");
+    assert!(
+        err.contains("2026-03-01-hostile.mp3") && err.contains("ID3"),
+        "the damaged tag is named: {err}"
+    );
+    let feed = std::fs::read_to_string(show.public().join("feed.xml")).expect("feed");
+    assert!(
+        feed.contains("Kept title"),
+        "the frames before the damage count"
+    );
+}
+
 /// A file cut short keeps the Xing header that claims its whole length: the walk of its
 /// frames tells, and the file is refused instead of published with a duration it does not
 /// have. An MP3 inside a RIFF/WAV container is not an MP3 to podcast apps.

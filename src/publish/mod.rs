@@ -14,6 +14,7 @@ pub mod episode;
 pub mod feed;
 pub mod git;
 pub mod hash;
+pub mod id3_guard;
 pub mod layout;
 pub mod metainfo;
 pub mod mp3;

@@ -15,6 +15,7 @@ use crate::config::{image_extension, PLAUSIBLE_YEARS};
 use id3::{Content, TagLike};
 use serde::{Deserialize, Serialize};
 
+use super::id3_guard::TagShape;
 use super::mp3::{id3v2_len, FrameScanner};
 use super::PublishError;
 
@@ -108,8 +109,21 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
             ),
         ));
     }
-    file.rewind().map_err(io_err)?;
-    let tag = match id3::v1v2::read_from(&mut file) {
+    let read = match super::id3_guard::check(&mut file).map_err(io_err)? {
+        TagShape::Sound => {
+            file.rewind().map_err(io_err)?;
+            id3::v1v2::read_from(&mut file)
+        }
+        TagShape::DamagedAt { at } => {
+            tracing::warn!(
+                "{}: damaged ID3 tag (the frame at byte {at} claims more than the tag holds); reading the frames before it",
+                path.display()
+            );
+            let intact = super::id3_guard::intact_part(&mut file, at).map_err(io_err)?;
+            id3::Tag::read_from2(std::io::Cursor::new(intact))
+        }
+    };
+    let tag = match read {
         Ok(t) => Some(t),
         Err(e) if matches!(e.kind, id3::ErrorKind::NoTag) => None,
         Err(e) => {
