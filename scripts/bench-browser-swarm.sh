@@ -24,7 +24,7 @@
 # /stats), bytes the listeners got (player: what each received from peers and the web seed;
 # plain HTTP: what the origin sent, as every byte comes from it), their ratio (the fraction
 # the podcaster pays for), each listener's time to first audio (press of play to the first
-# `timeupdate` past 0, in the page) and CPU seconds (utime + stime of its browser's
+# `currentTime` past 0, polled every 5 ms in the page) and CPU seconds (utime + stime of its browser's
 # processes over the run, /proc). In the player run every listener holds the whole episode
 # by the end; with plain HTTP a listener who plays to the end downloads it all from the
 # origin, LISTENERS x the file, of which the run shows the part fetched while it lasted.

@@ -15,8 +15,14 @@
 // episodes switch to their stream URLs only once it does (`controllerchange`); a request
 // made before would go to the server. Pressing play must not start an HTTP download either,
 // so each <audio> gets its stream URL as soon as the worker controls the page (preload="none"
-// fetches nothing until play), and the worker's first requests, which arrive before the
-// torrent is ready, are held here and handed to WebTorrent's server once it is.
+// fetches nothing until play).
+//
+// Playback must start as fast as plain HTTP's, but a torrent needs its .torrent, its peers
+// or web seed and a verified piece before its first byte. So the first request of an episode
+// played here is answered by this script itself: its first HEAD_BYTES (a few seconds of
+// audio) straight from the MP3's URL, then the rest from the torrent, which meanwhile got
+// ready and fetched what follows. Later requests (seeking) go to WebTorrent's server; those
+// that arrive before the torrent is ready are held here and handed over once it is.
 //
 // Nothing here may break listening: any failure puts the episode's MP3 URL back into the
 // <audio> at the same position, without a word.
@@ -40,6 +46,14 @@ const NOTHING_MS = 15000
 const CONTROL_MS = 10000
 /** Worker requests held at most (other tabs of the page see this tab's requests too). */
 const MAX_HELD = 32
+/**
+ * Bytes at the start of an episode's first request that come over plain HTTP (16 s at
+ * 128 kbit/s): enough to start playing while the torrent gets ready and finds peers, small
+ * against an episode (the page's listeners pay it once each; the browser test bounds it).
+ */
+const HEAD_BYTES = 256 * 1024
+/** The torrent starts this long after play at the latest, even if the head is not playing. */
+const START_MS = 1000
 
 const script = document.querySelector('script[data-podseed-player]')
 const iceServers = (script?.dataset.iceServers || '')
@@ -54,6 +68,7 @@ let clientReady = null // the promise of it
 const sessions = new Map() // <audio> → its Session
 const readyHashes = new Set() // info hashes WebTorrent's server can answer for
 let held = [] // [infoHash, MessageEvent] of worker requests waiting for their torrent
+const played = new Map() // info hash → { audio, torrent: Promise } of episodes played here
 
 /** Whether this browser can share at all; if not, the page plays plain HTTP, silently. */
 function capable () {
@@ -145,10 +160,173 @@ function requestHash (data) {
  */
 function holdEarlyRequests (event) {
   const hash = requestHash(event.data)
-  if (!hash || readyHashes.has(hash)) return
+  if (!hash) return
+  const episode = played.get(hash)
+  if (episode && !episode.headed && event.data.method === 'GET' && event.ports[0]) {
+    event.stopImmediatePropagation()
+    episode.headed = true
+    serveWithHead(event, episode)
+    return
+  }
+  if (readyHashes.has(hash)) return
   event.stopImmediatePropagation()
+  episode?.start()
+  hold(hash, event)
+}
+
+/** Keeps a worker request until its torrent is ready (or handles it now if it is). */
+function hold (hash, event) {
+  if (readyHashes.has(hash) && server) {
+    server.wrapRequest(event)
+    return
+  }
   held.push([hash, event])
   while (held.length > MAX_HELD) held.shift()
+}
+
+/** The first and last byte a request's Range header asks for (last: null for "to the end"). */
+function requestedRange (headers) {
+  const m = /^bytes=(\d+)-(\d*)$/.exec((headers?.range || '').trim())
+  if (!m) return { first: 0, last: null }
+  return { first: Number(m[1]), last: m[2] === '' ? null : Number(m[2]) }
+}
+
+/**
+ * Answers a worker request for `episode` with a 206 stream whose first HEAD_BYTES come from
+ * the MP3's URL and the rest from the torrent. Speaks the protocol of WebTorrent's worker
+ * (sw.min.js): a first message with status and headers, then one chunk per pull, null at
+ * the end. If the MP3's URL does not answer with a range, the request waits for the
+ * torrent like any other.
+ */
+async function serveWithHead (event, episode) {
+  const port = event.ports[0]
+  const hash = requestHash(event.data)
+  const { first, last } = requestedRange(event.data.headers)
+  const controller = new AbortController()
+  let response
+  let total
+  try {
+    response = await fetch(episode.http, {
+      headers: { range: `bytes=${first}-${first + HEAD_BYTES - 1}` },
+      cache: 'no-store',
+      signal: controller.signal
+    })
+    total = Number(/\/(\d+)$/.exec(response.headers.get('content-range') || '')?.[1])
+    if (response.status !== 206 || !response.body || !(total > first)) throw new Error('no range')
+  } catch {
+    controller.abort()
+    episode.start()
+    hold(hash, event)
+    return
+  }
+  mark(`head ${first}-`)
+  const end = Math.min(last ?? total - 1, total - 1)
+  let reader = response.body.getReader()
+  let next = first // the next byte to send
+  let rest = null // the torrent's iterator from where the head stops
+  let restFrom = -1
+  let over = false
+  const headStop = Math.min(
+    Number(/^bytes \d+-(\d+)\//.exec(response.headers.get('content-range') || '')?.[1]) + 1 || first,
+    end + 1
+  )
+  const torrentFrom = from => episode.torrent.then(torrent => {
+    if (over || torrent.destroyed) return null
+    if (!rest || restFrom !== from) {
+      rest?.return()
+      rest = torrent.files[0][Symbol.asyncIterator]({ start: from, end })
+      restFrom = from
+    }
+    return rest
+  })
+  // The torrent starts on what follows the head at once, not when the head runs out.
+  if (headStop <= end) torrentFrom(headStop).catch(() => {})
+  const finish = () => {
+    if (over) return
+    over = true
+    port.onmessage = null
+    controller.abort()
+    reader = null
+    rest?.return()
+  }
+  let pending = null // a read of the head that arrived too late for the last message
+  const headChunk = async () => {
+    // What has arrived goes in one message: each message is a hop between this page and
+    // the worker, and the audio waits for its first few.
+    const parts = []
+    let size = 0
+    let read = await (pending || reader.read())
+    pending = null
+    while (!read.done && read.value?.length) {
+      const part = read.value.subarray(0, end + 1 - next - size)
+      parts.push(part)
+      size += part.length
+      if (next + size > end || size >= HEAD_BYTES) break
+      const more = reader.read()
+      read = await Promise.race([more, new Promise(resolve => setTimeout(resolve, 0))])
+      if (!read) {
+        pending = more
+        break
+      }
+    }
+    if (read?.done || next + size > end) reader = null
+    if (!size) return null
+    next += size
+    if (parts.length === 1) return parts[0]
+    const joined = new Uint8Array(size)
+    let at = 0
+    for (const part of parts) {
+      joined.set(part, at)
+      at += part.length
+    }
+    return joined
+  }
+  const chunk = async () => {
+    if (reader) {
+      try {
+        const part = await headChunk()
+        if (part) return part
+      } catch {}
+      reader = null
+    }
+    if (next > end) return null
+    // A torrent that never gets ready must not leave the listener in silence.
+    let timer
+    const late = new Promise(resolve => {
+      timer = setTimeout(() => resolve('late'), NOTHING_MS)
+    })
+    const iterator = await Promise.race([torrentFrom(next), late]).finally(() => clearTimeout(timer))
+    if (iterator === 'late') {
+      plainHttp(episode.audio)
+      return null
+    }
+    const { value, done } = (await iterator?.next()) || { done: true }
+    if (done || !value?.length) return null
+    next += value.length
+    if (restFrom === next - value.length) restFrom = next
+    return value
+  }
+  port.onmessage = async ({ data }) => {
+    if (!data) return finish()
+    let part = null
+    try {
+      part = await chunk()
+    } catch {}
+    if (over) return
+    port.postMessage(part)
+    if (!part) finish()
+  }
+  port.postMessage({
+    status: 206,
+    headers: {
+      'Content-Type': response.headers.get('content-type') || 'audio/mpeg',
+      'Content-Range': `bytes ${first}-${end}/${total}`,
+      'Content-Length': String(end - first + 1),
+      'Accept-Ranges': 'bytes',
+      'Cache-Control': 'no-store'
+    },
+    body: 'STREAM'
+  })
 }
 
 /** Hands the held requests for `hash` to WebTorrent's server (ok) or answers them 404. */
@@ -201,7 +379,10 @@ function plainHttp (audio) {
   sessions.delete(audio)
   // This episode plays plain HTTP for the rest of the visit (or until sharing is switched on).
   audio.dataset.plain = '1'
-  if (audio.dataset.infoHash) releaseHeld(audio.dataset.infoHash, false)
+  if (audio.dataset.infoHash) {
+    played.delete(audio.dataset.infoHash)
+    releaseHeld(audio.dataset.infoHash, false)
+  }
   const http = audio.dataset.http
   if (!http || audio.getAttribute('src') === http) return
   const t = audio.currentTime
@@ -430,7 +611,8 @@ async function addTorrent (wt, audio) {
   })
 }
 
-/** Streams `audio`'s episode peer to peer; its element already asks the worker for it. */
+/** Streams `audio`'s episode peer to peer (its element already asks the worker for it);
+ * resolves with the torrent once it can stream, rejects once the episode plays plain HTTP. */
 async function stream (audio) {
   statusLine(audio).textContent = 'Looking for other listeners…'
   try {
@@ -440,7 +622,6 @@ async function stream (audio) {
     mark('torrent ready')
     torrent.once('wire', () => mark('first peer'))
     torrent.once('verified', () => mark('first piece'))
-    audio.addEventListener('playing', () => mark('playing'), { once: true })
     if (torrent.infoHash !== audio.dataset.infoHash) throw new Error('another torrent')
     const session = new Session(audio, torrent)
     sessions.set(audio, session)
@@ -468,8 +649,10 @@ async function stream (audio) {
     readyHashes.add(torrent.infoHash)
     releaseHeld(torrent.infoHash, true)
     session.tick()
-  } catch {
+    return torrent
+  } catch (err) {
     plainHttp(audio)
+    throw err
   }
 }
 
@@ -500,7 +683,34 @@ function onPlay (event) {
   const audio = event.target
   mark('play')
   if (sessions.has(audio) || audio.getAttribute('src') !== audio.dataset.stream) return
-  stream(audio)
+  // Registered before the element's first request reaches this page through the worker.
+  let ready, failed
+  const torrent = new Promise((resolve, reject) => {
+    ready = resolve
+    failed = reject
+  })
+  torrent.catch(() => {})
+  // The torrent starts once the head plays: parsing it and WebTorrent's WebRTC offers take
+  // the page's main thread, through which the head's bytes pass on their way to the audio.
+  let started = false
+  const start = () => {
+    if (started) return
+    started = true
+    clearTimeout(timer)
+    stream(audio).then(ready, failed)
+  }
+  const timer = setTimeout(start, START_MS)
+  audio.addEventListener('playing', () => {
+    mark('playing')
+    start()
+  }, { once: true })
+  played.set(audio.dataset.infoHash, {
+    audio,
+    http: new URL(audio.dataset.http, document.baseURI).href,
+    torrent,
+    headed: false,
+    start
+  })
 }
 
 /** Turns sharing off: every episode goes back to its MP3 URL where it stands. */
@@ -511,6 +721,7 @@ function stopSharing () {
   server = null
   clientReady = null
   readyHashes.clear()
+  played.clear()
   delete document.documentElement.dataset.podseedPlayer
 }
 

@@ -100,8 +100,9 @@ fn episode_stats<'a>(report: &'a Value, info_hash: &str) -> &'a Value {
 }
 
 /// Listener A plays an episode alone and gets it from the web seed; listener B then plays it
-/// and gets most of it from A over WebRTC; B hears it, seeks to 60 % and plays on from there,
-/// and the origin sent well under two copies over HTTP.
+/// and gets most of it from A over WebRTC; both start on the episode's first bytes over plain
+/// HTTP; B hears it, seeks to 60 % and plays on from there, and the origin sent well under two
+/// copies over HTTP.
 #[test]
 fn a_second_listener_gets_the_episode_from_the_first_over_webrtc() {
     require!(Tool::Chromium, Tool::NpmPackages, Tool::Unshare);
@@ -123,6 +124,17 @@ fn a_second_listener_gets_the_episode_from_the_first_over_webrtc() {
         "B got most of the episode from A: {b}"
     );
     assert!(num(b, "current_time") > 1.0, "B's audio plays: {b}");
+    // Both started on the first bytes over plain HTTP (as fast as a plain player), not on
+    // the torrent's first piece.
+    for (who, l) in [("A", a), ("B", b)] {
+        let marks = l["marks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        assert!(
+            marks
+                .iter()
+                .any(|m| m.as_str().is_some_and(|m| m.starts_with("head 0- "))),
+            "{who} started on the episode's head over HTTP: {l}"
+        );
+    }
     assert_eq!(
         b["src_is_stream"], true,
         "B streams through WebTorrent: {b}"

@@ -83,11 +83,13 @@ const PREPARE = `(() => {
   window.__podseedTest = { t0: null, ttfa: null }
   a.addEventListener('play', () => {
     const t = window.__podseedTest
-    if (t.t0 === null) t.t0 = performance.now()
-  })
-  a.addEventListener('timeupdate', () => {
-    const t = window.__podseedTest
-    if (a.currentTime > 0 && t.ttfa === null && t.t0 !== null) t.ttfa = performance.now() - t.t0
+    if (t.t0 !== null) return
+    t.t0 = performance.now()
+    // Polled, not read from 'timeupdate', which Chromium fires only every 250 ms.
+    const poll = setInterval(() => {
+      if (a.currentTime > 0 && t.ttfa === null) t.ttfa = performance.now() - t.t0
+      if (t.ttfa !== null || performance.now() - t.t0 > 60000) clearInterval(poll)
+    }, 5)
   })
   const r = a.getBoundingClientRect()
   return { x: r.left + 20, y: r.top + r.height / 2 }
