@@ -17,6 +17,7 @@ pub mod hash;
 pub mod layout;
 pub mod metainfo;
 pub mod mp3;
+pub mod notes;
 pub mod output;
 pub mod probe;
 pub mod scan;
