@@ -72,7 +72,7 @@ fn safe_url(url: &str) -> bool {
 }
 
 /// Plain text of an HTML fragment, for `itunes:summary`: tags dropped (block ends become
-/// line breaks), the five XML entities and numeric references decoded, blank runs folded.
+/// line breaks), the five XML entities and numeric references decoded, one block per line.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
@@ -139,19 +139,13 @@ fn entity(e: &str) -> Option<char> {
     }
 }
 
-/// Trims each line, keeps at most one blank line between paragraphs.
+/// Trims each line and drops blank ones: one block per line.
 fn fold_blank(text: &str) -> String {
-    let mut lines: Vec<&str> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() && lines.last().is_none_or(|l| l.is_empty()) {
-            continue;
-        }
-        lines.push(line);
-    }
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    lines.join("\n")
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
