@@ -133,7 +133,7 @@ pub(super) fn assemble(
 }
 
 /// The built-in tracker first (BEP 12 tiers in order), then the user's extra ones.
-fn trackers(config: &Config) -> Vec<String> {
+pub(super) fn trackers(config: &Config) -> Vec<String> {
     let mut trackers = config.serve.tracker_urls();
     for t in &config.torrent.trackers {
         if !trackers.contains(t) {
