@@ -91,7 +91,7 @@ pub fn lint(
     show_rules(config, &mut out);
     placeholders(config, &mut out);
     show_artwork(config, layout, &mut out);
-    episode_artwork(episodes, assets, &mut out);
+    episode_artwork(layout, episodes, assets, &mut out);
     descriptions(episodes, &mut out);
     duplicate_titles(episodes, &mut out);
     enclosures(episodes, &mut out);
@@ -236,18 +236,25 @@ fn show_artwork(config: &Config, layout: &Layout, out: &mut Vec<Finding>) {
     }
 }
 
-/// Episode artwork: the image files of the plan (from the config or the tags).
-fn episode_artwork(episodes: &[Episode], assets: &[OutputFile], out: &mut Vec<Finding>) {
+/// Episode artwork: the image files of the plan (from the config or the tags), found by
+/// their URL's path below base_url.
+fn episode_artwork(
+    layout: &Layout,
+    episodes: &[Episode],
+    assets: &[OutputFile],
+    out: &mut Vec<Finding>,
+) {
     let by_rel: HashMap<&str, &Content> = assets
         .iter()
         .map(|f| (f.rel.as_str(), &f.content))
         .collect();
     for e in episodes {
         let Some(url) = &e.image_url else { continue };
-        let Some((rel, content)) = by_rel
-            .iter()
-            .find(|(rel, _)| url.as_str().ends_with(&format!("/{rel}")))
-        else {
+        let Some(rel) = url.as_str().strip_prefix(layout.base_url().as_str()) else {
+            continue;
+        };
+        let rel = percent_encoding::percent_decode_str(rel).decode_utf8_lossy();
+        let Some(content) = by_rel.get(rel.as_ref()) else {
             continue;
         };
         let (place, bytes) = match content {
