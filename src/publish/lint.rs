@@ -257,11 +257,13 @@ fn episode_artwork(
         let Some(content) = by_rel.get(rel.as_ref()) else {
             continue;
         };
+        let embedded = format!("{} (embedded picture, published as {rel})", e.rel);
         let (place, bytes) = match content {
-            Content::Bytes(b) => (
-                format!("{} (embedded picture, published as {rel})", e.rel),
-                b.clone(),
-            ),
+            Content::Bytes(b) => (embedded, b.clone()),
+            // An unchanged episode's picture is the previous build's copy: still embedded.
+            Content::SameAs(p) if p.starts_with(layout.root()) => {
+                (embedded, std::fs::read(p).unwrap_or_default())
+            }
             Content::SameAs(p) => (
                 p.display().to_string(),
                 std::fs::read(p).unwrap_or_default(),
