@@ -620,3 +620,19 @@ fn every_offline_rule_id_is_documented() {
         );
     }
 }
+
+#[test]
+fn notes_that_are_not_utf8_text_are_a_media_error_naming_the_file() {
+    let show = clean_show();
+    std::fs::write(
+        show.episodes().join("bonus-behind-the-scenes.md"),
+        b"caf\xe9\n",
+    )
+    .expect("write");
+    let (code, f) = check(&show, &[]);
+    assert_found(&f, "media", "error", "bonus-behind-the-scenes.md");
+    assert_eq!(code, 2);
+    let out = show.podseed(&["publish"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bonus-behind-the-scenes.md"));
+}

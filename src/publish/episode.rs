@@ -357,9 +357,7 @@ fn description(
     title: &str,
 ) -> Result<String, PublishError> {
     if let Some(md) = notes::source(&f.path, f.config.description_file.as_deref()) {
-        let text = std::fs::read_to_string(&md).map_err(|e| {
-            PublishError::media(&md, format!("show notes cannot be read as UTF-8 text: {e}"))
-        })?;
+        let text = notes::read(&md).map_err(|e| PublishError::media(&md, e))?;
         return Ok(notes::to_html(&text));
     }
     Ok(f.config

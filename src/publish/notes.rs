@@ -27,6 +27,22 @@ pub fn source(media: &Path, description_file: Option<&Path>) -> Option<PathBuf> 
     sidecar(media).or_else(|| description_file.map(Path::to_path_buf))
 }
 
+/// Notes longer than this are refused unread: Apple shows 4000 bytes, and a file this big
+/// is a mistake (a media file named `.md`), not show notes.
+pub const MAX_BYTES: u64 = 1 << 20;
+
+/// Reads the notes at `path` as UTF-8 Markdown, at most [`MAX_BYTES`].
+pub fn read(path: &Path) -> Result<String, String> {
+    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if len > MAX_BYTES {
+        return Err(format!(
+            "show notes of {len} bytes are over the limit of {MAX_BYTES}; keep notes short (Apple shows 4000 bytes)"
+        ));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("show notes cannot be read as UTF-8 text: {e}"))
+}
+
 /// Markdown → HTML, with raw HTML escaped and unsafe link schemes dropped.
 pub fn to_html(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
