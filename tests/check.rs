@@ -636,3 +636,32 @@ fn notes_that_are_not_utf8_text_are_a_media_error_naming_the_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bonus-behind-the-scenes.md"));
 }
+
+#[test]
+fn online_a_tracker_that_does_not_track_our_torrents_is_named() {
+    // Another show's tracker: the same audio cut in other pieces, so other info hashes.
+    let other = Served::start(
+        Show::example()
+            .with_yaml("  piece_length: auto", "  piece_length: 32768")
+            .with_serve(Serve::tracker()),
+    );
+    let tracker = format!("http://{}/announce", other.server.http);
+    let udp = free_udp_port();
+    let show = fixed_example()
+        .served_from_loopback(&[tracker.clone()])
+        .with_serve(Serve::tracker().set("udp_tracker", &format!("127.0.0.1:{udp}")));
+    show.publish();
+    let _server = Server::start(&show);
+    let (code, f) = check(&show, &["--online"]);
+    let wrong = of_rule(&f, "online-tracker");
+    assert_eq!(
+        wrong.len(),
+        3,
+        "one per episode, only for the other tracker: {f:#?}"
+    );
+    assert!(
+        wrong.iter().all(|x| x["place"] == tracker.as_str()),
+        "{f:#?}"
+    );
+    assert_eq!(code, 2);
+}
