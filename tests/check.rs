@@ -648,7 +648,7 @@ fn online_a_tracker_that_does_not_track_our_torrents_is_named() {
     let tracker = format!("http://{}/announce", other.server.http);
     let udp = free_udp_port();
     let show = fixed_example()
-        .served_from_loopback(&[tracker.clone()])
+        .served_from_loopback(std::slice::from_ref(&tracker))
         .with_serve(Serve::tracker().set("udp_tracker", &format!("127.0.0.1:{udp}")));
     show.publish();
     let _server = Server::start(&show);
