@@ -215,4 +215,13 @@ mod tests {
         let other = d.path().join("other.md");
         assert_eq!(source(&d.path().join("ep2.mp3"), Some(&other)), Some(other));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "[<>&;#xa-f0-9 ép/\\[\\]()*:\n]{0,80}") {
+            let html = to_html(&text);
+            let _ = html_to_text(&html);
+            let _ = html_to_text(&text);
+        }
+    }
 }
