@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, ConfigError, STARTER_YAML};
+use crate::config::{Config, ConfigError, PLACEHOLDER_COVER, STARTER_YAML};
 use crate::publish::{self, PublishError, Summary};
 
 /// podseed: publish a podcast over HTTP and BitTorrent.
@@ -35,6 +35,29 @@ pub enum Command {
     Publish(PublishArgs),
     /// Serve the output folder over HTTP (site + web seed) and run the tracker.
     Serve(ServeArgs),
+    /// Check the show without writing anything: what publish validates, Apple's and the
+    /// podcast namespace's rules, and with --online the public URLs and the trackers.
+    ///
+    /// Exit status: 0 when clean, 1 when only warnings remain, 2 when there are errors.
+    Check(CheckArgs),
+}
+
+/// `podseed check` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit status: 0 clean, 1 only warnings, 2 errors.")]
+pub struct CheckArgs {
+    /// The config file.
+    #[arg(long, short, default_value = "podcast.yaml")]
+    pub config: PathBuf,
+    /// Output folder whose manifest spares hashing unchanged files (default: output_dir).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Also fetch every public URL the feed names and announce to every tracker.
+    #[arg(long)]
+    pub online: bool,
+    /// Output options (--json lists every finding: rule, severity, place, message, fix).
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// `podseed serve` arguments.
@@ -100,6 +123,14 @@ pub enum CliError {
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+    /// `check` found problems (they are printed already).
+    #[error("check found {errors} error(s) and {warnings} warning(s)")]
+    Check {
+        /// Findings of severity error.
+        errors: usize,
+        /// Findings of severity warning.
+        warnings: usize,
+    },
     /// `init` would overwrite or could not write.
     #[error("{message}")]
     Init {
@@ -118,6 +149,8 @@ impl CliError {
             CliError::Publish(_) => 1,
             CliError::Serve(e) if e.is_user_error() => 2,
             CliError::Serve(_) => 1,
+            CliError::Check { errors, .. } if *errors > 0 => 2,
+            CliError::Check { .. } => 1,
             CliError::Init { usage: true, .. } => 2,
             CliError::Init { usage: false, .. } => 1,
         }
@@ -136,6 +169,7 @@ pub fn output_args(cli: &Cli) -> OutputArgs {
         Command::Init { .. } => OutputArgs::default(),
         Command::Publish(a) => a.out,
         Command::Serve(a) => a.out,
+        Command::Check(a) => a.out,
     }
 }
 
@@ -144,6 +178,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Init { dir } => init(dir.as_deref().unwrap_or(Path::new("."))),
         Command::Publish(args) => run_publish(&args),
+        Command::Check(args) => run_check(&args),
         Command::Serve(args) => {
             let config = load_config(&args.config, args.output.as_deref())?;
             let opts = crate::serve::Options {
@@ -179,11 +214,24 @@ fn init(dir: &Path) -> Result<(), CliError> {
         .open(&config)
         .map_err(|e| fail(e, &config))?;
     std::io::Write::write_all(&mut f, STARTER_YAML.as_bytes()).map_err(|e| fail(e, &config))?;
+    // The starter names cover.png; an existing cover is the podcaster's and stays.
+    let cover = dir.join("cover.png");
+    let wrote_cover = !cover.exists();
+    if wrote_cover {
+        std::fs::write(&cover, PLACEHOLDER_COVER).map_err(|e| fail(e, &cover))?;
+    }
     println!(
-        "wrote {} and {}/\nnext: edit the config, put MP3s in episodes/, run `podseed publish`",
+        "wrote {}, {}/{}",
         config.display(),
-        episodes.display()
+        episodes.display(),
+        if wrote_cover {
+            format!(" and a placeholder {}", cover.display())
+        } else {
+            String::new()
+        }
     );
+    println!("next: edit the config, replace cover.png with your artwork (square JPEG or PNG, 1400 to 3000 px), put MP3s in episodes/, run `podseed check`, then `podseed publish`");
+    println!("torrents name a tracker only once serve.public_url (or torrent.trackers) is set: see the serve: section of the config");
     Ok(())
 }
 
@@ -222,6 +270,57 @@ fn run_publish(args: &PublishArgs) -> Result<(), CliError> {
         crate::serve::run(&config, &opts)?;
     }
     Ok(())
+}
+
+fn run_check(args: &CheckArgs) -> Result<(), CliError> {
+    use crate::check::{self, Report, Severity};
+    let report = match load_config(&args.config, args.output.as_deref()) {
+        Ok(config) => check::check(
+            &config,
+            &check::Options {
+                output_dir: args.output.clone(),
+                online: args.online,
+            },
+        ),
+        Err(e) => Report {
+            findings: vec![check::config_finding(&args.config, &e.to_string())],
+        },
+    };
+    if args.out.json {
+        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        println!("{json}");
+    } else {
+        for f in &report.findings {
+            if args.out.quiet && f.severity == Severity::Warning {
+                continue;
+            }
+            let sev = match f.severity {
+                Severity::Warning => "warning",
+                Severity::Error => "error",
+            };
+            println!(
+                "{sev}[{}] {}: {}\n    fix: {}",
+                f.rule, f.place, f.message, f.fix
+            );
+        }
+        if report.findings.is_empty() && !args.out.quiet {
+            println!(
+                "clean: no findings{}",
+                if args.online {
+                    " (online checks included)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    match report.exit_code() {
+        0 => Ok(()),
+        _ => Err(CliError::Check {
+            errors: report.count(Severity::Error),
+            warnings: report.count(Severity::Warning),
+        }),
+    }
 }
 
 fn print_summary(s: &Summary, config: &Config) {

@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`cli`] | clap definitions, exit codes, the one place that prints for humans |
 //! | [`serve`] | wires the listeners together: HTTP, UDP, WebSocket, seeder, reload |
+//! | [`check`] | `podseed check`: the build's rules, and with `--online` its host and trackers probed |
 //! | [`seeder`] | the BitTorrent peer side: wire sessions, storage, choking, announces, DHT |
 //! | [`tracker`] | swarms and announce rules, shared by the HTTP, UDP and WebSocket fronts, and their codecs |
 //! | [`catalog`] | what a build publishes, read from the manifest (serve's and the seeder's view) |
@@ -19,6 +20,7 @@
 
 pub mod bt;
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod net;

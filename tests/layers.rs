@@ -16,6 +16,8 @@ const LAYERS: &[&[&str]] = &[
     &["catalog"],
     &["tracker"],
     &["seeder"],
+    // `podseed check` announces with the seeder's tracker client; nothing below uses it.
+    &["check"],
     &["serve"],
     &["cli"],
 ];

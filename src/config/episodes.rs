@@ -43,6 +43,8 @@ pub struct EpisodeConfig {
     pub title: Option<String>,
     /// Description (HTML allowed).
     pub description: Option<String>,
+    /// Show notes in Markdown, a local file (rendered to HTML by publish).
+    pub description_file: Option<PathBuf>,
     /// Publication date.
     pub date: Option<DateTime<Utc>>,
     /// Item guid.
@@ -175,10 +177,17 @@ fn read_episode_fields(c: &mut Checker, f: &mut Fields<'_>, p: &str, dir: &Path)
         ("image", &mut ep.image),
         ("chapters", &mut ep.chapters),
         ("transcript", &mut ep.transcript),
+        ("description_file", &mut ep.description_file),
     ] {
         if let Some(t) = f.text(c, key) {
             *slot = existing_file(c, &format!("{p}.{key}"), dir, &t);
         }
+    }
+    if ep.description.is_some() && ep.description_file.is_some() {
+        c.problem(
+            &format!("{p}.description_file"),
+            "set description or description_file, not both",
+        );
     }
     if let Some(t) = &ep.transcript {
         if transcript_type(t).is_none() {

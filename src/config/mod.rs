@@ -43,6 +43,10 @@ pub use torrent::TorrentSettings;
 /// The commented starter file that `podseed init` writes.
 pub const STARTER_YAML: &str = include_str!("starter.yaml");
 
+/// The placeholder cover that `podseed init` writes beside the starter config (1400×1400
+/// PNG saying "Replace this cover"); `check` recognises it by its bytes.
+pub const PLACEHOLDER_COVER: &[u8] = include_bytes!("placeholder-cover.png");
+
 /// A problem found in the config, located as precisely as the YAML allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -537,6 +541,7 @@ mod tests {
     #[test]
     fn starter_config_is_valid() {
         let d = dir_with_episode();
+        std::fs::write(d.path().join("cover.png"), PLACEHOLDER_COVER).expect("write cover");
         parse_in(d.path(), STARTER_YAML).expect("starter parses");
     }
 

@@ -35,6 +35,8 @@ pub struct Show {
     pub categories: Vec<Category>,
     /// `itunes:explicit`.
     pub explicit: bool,
+    /// Whether the config sets `explicit` (Apple wants it stated; `check` warns otherwise).
+    pub explicit_given: bool,
     /// `itunes:type`.
     pub kind: ShowType,
     /// Copyright line.
@@ -109,7 +111,7 @@ pub(super) struct ShowDraft {
     /// Show artwork, wanted by the output-overlap check before the show is complete.
     pub(super) image: Option<PathBuf>,
     categories: Vec<Category>,
-    explicit: bool,
+    explicit: Option<bool>,
     kind: ShowType,
     copyright: Option<String>,
     link: Option<Url>,
@@ -150,7 +152,7 @@ impl ShowDraft {
             .text(c, "image")
             .and_then(|t| existing_file(c, "image", root, &t));
         let categories = read_categories(c, f);
-        let explicit = f.boolean(c, "explicit").unwrap_or(false);
+        let explicit = f.boolean(c, "explicit");
         let kind = match f.text(c, "type").as_deref() {
             None | Some("episodic") => ShowType::Episodic,
             Some("serial") => ShowType::Serial,
@@ -226,7 +228,8 @@ impl ShowDraft {
             owner: self.owner,
             image: self.image,
             categories: self.categories,
-            explicit: self.explicit,
+            explicit: self.explicit.unwrap_or(false),
+            explicit_given: self.explicit.is_some(),
             kind: self.kind,
             copyright: self.copyright,
             locked: self.locked,

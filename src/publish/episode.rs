@@ -23,7 +23,7 @@ use super::metainfo::{self, BuiltTorrent, TorrentSpec};
 use super::output::{Content, OutputFile};
 use super::scan::SourceFile;
 use super::transcript::{self as cues_of, ChapterMark, Cue};
-use super::{probe, site, Known, MediaProblem, PublishError};
+use super::{notes, probe, site, Known, MediaProblem, PublishError};
 
 /// One episode with everything the renderers need.
 #[derive(Debug, Clone)]
@@ -133,7 +133,7 @@ pub(super) fn assemble(
 }
 
 /// The built-in tracker first (BEP 12 tiers in order), then the user's extra ones.
-fn trackers(config: &Config) -> Vec<String> {
+pub(super) fn trackers(config: &Config) -> Vec<String> {
     let mut trackers = config.serve.tracker_urls();
     for t in &config.torrent.trackers {
         if !trackers.contains(t) {
@@ -192,7 +192,7 @@ fn assemble_one(
         page_url: files.page().url,
         page_rel: files.page().rel,
         anchor,
-        description: description(&f, &cached, &title),
+        description: description(&f, &cached, &title)?,
         title,
         pub_date: cached.pub_date,
         guid: ec
@@ -349,12 +349,21 @@ fn title(f: &SourceFile, cached: &CachedEpisode) -> String {
         .unwrap_or_else(|| probe::title_from_file_name(&f.rel))
 }
 
-/// Description (HTML): config, else the ID3 comment, else the title.
-fn description(f: &SourceFile, cached: &CachedEpisode, title: &str) -> String {
-    f.config
+/// Description (HTML): Markdown notes (the `.md` beside the file, else the config's
+/// `description_file`), else the config's description, else the tags, else the title.
+fn description(
+    f: &SourceFile,
+    cached: &CachedEpisode,
+    title: &str,
+) -> Result<String, PublishError> {
+    if let Some(md) = notes::source(&f.path, f.config.description_file.as_deref()) {
+        let text = notes::read(&md).map_err(|e| PublishError::media(&md, e))?;
+        return Ok(notes::to_html(&text));
+    }
+    Ok(f.config
         .description
         .clone()
-        .unwrap_or_else(|| plain_to_html(cached.tags.comment.as_deref().unwrap_or(title)))
+        .unwrap_or_else(|| plain_to_html(cached.tags.comment.as_deref().unwrap_or(title))))
 }
 
 /// The ID3 artist, when it is set and differs from the show's author.

@@ -267,6 +267,12 @@ fn feed_item(w: &mut W, e: &Episode) {
     text(w, "link", e.page_url.as_str());
     cdata(w, "description", &e.description);
     cdata(w, "content:encoded", &e.description);
+    // Apple reads HTML from description; apps that still read itunes:summary get plain text.
+    text(
+        w,
+        "itunes:summary",
+        &super::notes::html_to_text(&e.description),
+    );
     text_with(w, "guid", &[("isPermaLink", "false")], &e.guid);
     text(w, "pubDate", &rfc2822(&e.pub_date));
     let size = e.size.to_string();

@@ -9,6 +9,7 @@
 //! glue: [`publish`] calls one named function per stage, and the work lives in the stage
 //! modules. Only `hash` and `output` touch the disk heavily.
 
+pub mod artwork;
 pub mod cache;
 pub mod episode;
 pub mod feed;
@@ -16,8 +17,10 @@ pub mod git;
 pub mod hash;
 pub mod id3_guard;
 pub mod layout;
+pub mod lint;
 pub mod metainfo;
 pub mod mp3;
+pub mod notes;
 pub mod output;
 pub mod probe;
 pub mod scan;
@@ -178,8 +181,71 @@ struct Probed {
     probe: probe::Probe,
 }
 
+/// A build planned in memory: every file publish would write, not yet written, and the
+/// findings of [`lint`] on it. `podseed check` stops here.
+pub struct Build {
+    /// The episodes, in feed order.
+    pub episodes: Vec<Episode>,
+    /// Where everything goes.
+    pub layout: Layout,
+    /// The rules the build breaks (publish prints them as warnings and goes on).
+    pub findings: Vec<lint::Finding>,
+    /// The trackers every torrent names.
+    pub trackers: Vec<String>,
+    /// Why some of the work was done this way (dates, player), for the summary.
+    pub warnings: Vec<String>,
+    plan: Plan,
+    previous: Manifest,
+    statuses: Statuses,
+    bytes_hashed: u64,
+    started: Instant,
+}
+
+impl Build {
+    /// The bytes the build would write at `rel` (a page or an in-memory asset), or the
+    /// file a linked asset is the same as.
+    pub fn planned_bytes(&self, rel: &str) -> Option<Vec<u8>> {
+        let f = self
+            .plan
+            .pages
+            .iter()
+            .chain(&self.plan.assets)
+            .find(|f| f.rel == rel)?;
+        match &f.content {
+            Content::Bytes(b) => Some(b.clone()),
+            Content::SameAs(p) => std::fs::read(p).ok(),
+        }
+    }
+}
+
 /// Runs the whole pipeline.
 pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError> {
+    let b = build(config, opts)?;
+    let written = output::write(b.layout.root(), &b.plan, &b.previous.outputs)?;
+    let mut warnings = b.warnings;
+    for f in b.findings.iter().map(ToString::to_string) {
+        // Once each: two episodes may share a finding's text (a common artwork file).
+        if !warnings.contains(&f) {
+            warnings.push(f);
+        }
+    }
+    let run = Run {
+        started: b.started,
+        bytes_hashed: b.bytes_hashed,
+        warnings,
+    };
+    Ok(summary::summarise(
+        config,
+        &b.layout,
+        &b.episodes,
+        &b.statuses,
+        written,
+        run,
+    ))
+}
+
+/// Every stage but the write: config → scan → probe → hash → episodes → render, checked.
+pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
     let started = Instant::now();
     let layout = Layout::new(
         config,
@@ -216,18 +282,22 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     if let webtorrent::Player::NotInstalled(dir) = &player {
         warnings.push(webtorrent::not_installed_hint(dir));
     }
+    let trackers = episode::trackers(config);
+    let findings = lint::lint(config, &layout, &episodes, &assets, &trackers);
     let mut plan = render(config, &layout, &episodes, assets, player)?;
     plan.manifest = record(manifest, &plan, &layout, &episodes);
-    let written = output::write(layout.root(), &plan, &previous.outputs)?;
-
-    let run = Run {
-        started,
-        bytes_hashed,
+    Ok(Build {
+        episodes,
+        layout,
+        findings,
+        trackers,
         warnings,
-    };
-    Ok(summary::summarise(
-        config, &layout, &episodes, &statuses, written, run,
-    ))
+        plan,
+        previous,
+        statuses,
+        bytes_hashed,
+        started,
+    })
 }
 
 /// Splits the scanned files into those the previous build knows unchanged (kept from the
