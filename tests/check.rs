@@ -236,7 +236,11 @@ fn an_untouched_init_is_all_placeholders_with_a_placeholder_cover_and_no_tracker
     let out = podseed(d.path(), &["publish"]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.matches("[torrent-no-tracker]").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("[torrent-no-tracker: a warning").count(),
+        1,
+        "{err}"
+    );
     assert_eq!(
         err.matches("placeholder `podseed init` wrote").count(),
         1,

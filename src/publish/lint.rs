@@ -76,6 +76,21 @@ impl std::fmt::Display for Finding {
     }
 }
 
+impl Finding {
+    /// The line `publish` prints for this finding: publish builds anyway, so it leads with
+    /// the place rather than a severity, and says what `podseed check` will make of it.
+    pub fn as_publish_warning(&self) -> String {
+        let verdict = match self.severity {
+            Severity::Warning => "a warning",
+            Severity::Error => "an error",
+        };
+        format!(
+            "{}: {}; {} [{}: {verdict} for `podseed check`]",
+            self.place, self.message, self.fix, self.rule
+        )
+    }
+}
+
 /// Apple shows at most this many bytes of a description.
 pub const DESCRIPTION_MAX_BYTES: usize = 4000;
 

@@ -223,7 +223,7 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     let b = build(config, opts)?;
     let written = output::write(b.layout.root(), &b.plan, &b.previous.outputs)?;
     let mut warnings = b.warnings;
-    for f in b.findings.iter().map(ToString::to_string) {
+    for f in b.findings.iter().map(lint::Finding::as_publish_warning) {
         // Once each: two episodes may share a finding's text (a common artwork file).
         if !warnings.contains(&f) {
             warnings.push(f);
