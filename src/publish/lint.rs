@@ -85,7 +85,7 @@ impl Finding {
             Severity::Error => "an error",
         };
         format!(
-            "{}: {}; {} [{}: {verdict} for `podseed check`]",
+            "{}: {}; {} [{}: {verdict} for podseed check]",
             self.place, self.message, self.fix, self.rule
         )
     }
