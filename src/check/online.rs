@@ -89,8 +89,10 @@ pub struct Target {
 /// Every URL the build names, each once.
 pub fn targets(build: &Build) -> Vec<Target> {
     let mut out: Vec<Target> = Vec::new();
+    // A set, not a scan of `out`: a daily show names tens of thousands of URLs.
+    let mut seen = std::collections::HashSet::new();
     let mut add = |url: Url, kind: Kind, size: Option<u64>, expected: Option<Vec<u8>>| {
-        if !out.iter().any(|t| t.url == url) {
+        if seen.insert(url.as_str().to_owned()) {
             out.push(Target {
                 url,
                 kind,
