@@ -1,6 +1,6 @@
 //! `podseed check --online`: fetches every public URL the build names (feed, artwork,
-//! enclosures, .torrent files, chapters, transcripts) and announces every info hash to
-//! every HTTP and UDP tracker its torrents name.
+//! enclosures, .torrent files, chapters, transcripts) and announces the info hashes of the
+//! newest [`TRACKER_SAMPLE`] episodes to every HTTP and UDP tracker its torrents name.
 //!
 //! Per URL: the status, the Content-Type, the length against the published size, and for
 //! enclosures a `Range` request that must come back 206 (podcast apps seek with it, and
@@ -29,6 +29,8 @@ use super::{Finding, Severity};
 pub const CONCURRENT: usize = 8;
 /// One request may take this long, body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Info hashes announced to each tracker: those of the newest episodes.
+pub const TRACKER_SAMPLE: usize = 25;
 /// Connecting may take this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bodies read in full (feed, torrents, images...) stop here.
@@ -130,7 +132,15 @@ pub fn targets(build: &Build) -> Vec<Target> {
 /// Probes every URL and tracker of the build; the findings, in target order.
 pub fn probe(build: &Build) -> Vec<Finding> {
     let targets = targets(build);
-    let hashes: Vec<InfoHash> = build.episodes.iter().map(|e| e.info_hash).collect();
+    // The newest episodes only: a daily show's thousands of announces to a public tracker
+    // would look like abuse, and a tracker that answers for these answers for the rest.
+    let mut newest: Vec<_> = build.episodes.iter().collect();
+    newest.sort_by(|a, b| b.pub_date.cmp(&a.pub_date));
+    let hashes: Vec<InfoHash> = newest
+        .iter()
+        .take(TRACKER_SAMPLE)
+        .map(|e| e.info_hash)
+        .collect();
     let trackers: Vec<String> = build
         .trackers
         .iter()
