@@ -23,9 +23,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// A socket that errors out when neither reads nor writes progress for `timeout`.
+///
+/// Progress only notes the time; the timer is moved when it fires early (after progress),
+/// not on every read and write: a keep-alive connection serving a feed does a read and a
+/// write per request, and moving a timer costs more than the clock read.
 pub struct IdleTimeout<T> {
     inner: T,
     timeout: Duration,
+    last_progress: Instant,
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -35,22 +40,33 @@ impl<T> IdleTimeout<T> {
         IdleTimeout {
             inner,
             timeout,
+            last_progress: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(timeout)),
         }
     }
 
     fn progressed(&mut self) {
-        self.deadline.as_mut().reset(Instant::now() + self.timeout);
+        self.last_progress = Instant::now();
     }
 
-    /// Turns a pending operation into an error once the deadline has passed.
+    /// Turns a pending operation into an error once `timeout` has passed since the last
+    /// progress.
     fn check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection idle too long",
-            )),
-            Poll::Pending => Poll::Pending,
+        loop {
+            match self.deadline.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    let due = self.last_progress + self.timeout;
+                    if due <= Instant::now() {
+                        return Poll::Ready(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "connection idle too long",
+                        ));
+                    }
+                    // Progress since the timer was set: it fires again when due.
+                    self.deadline.as_mut().reset(due);
+                }
+            }
         }
     }
 }
