@@ -11,6 +11,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::media::Format;
 use super::probe::Tags;
 
 /// Bumped when the manifest layout changes; an older manifest is ignored (full rebuild).
@@ -79,6 +80,12 @@ pub struct CachedEpisode {
     /// `publish::git`): a fresh checkout with new mtimes but this blob reuses the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_blob: Option<String>,
+    /// The container (MP3 in manifests from before other formats).
+    #[serde(default)]
+    pub format: Format,
+    /// The probe's [`super::probe::TAGS_VERSION`] when the tags were read (0 before it).
+    #[serde(default)]
+    pub tags_version: u32,
 }
 
 impl CachedEpisode {
@@ -181,6 +188,8 @@ mod tests {
                 pub_date: DateTime::from_timestamp(0, 0).expect("date"),
                 date_first_seen: false,
                 git_blob: None,
+                format: Format::Mp3,
+                tags_version: 1,
             },
         );
         std::fs::write(&p, to_bytes(&m)).expect("write");
