@@ -210,7 +210,7 @@ fn torrent_feed_follows_bep36() {
         let ext = &item.extensions()["torrent"];
         assert_eq!(ext["infoHash"][0].value(), Some(hash));
         assert_eq!(ext["fileName"][0].value(), Some(file.as_str()));
-        let size = std::fs::metadata(d.episodes().join(&file))
+        let size = std::fs::metadata(d.episodes().join(file))
             .expect("meta")
             .len();
         assert_eq!(
