@@ -84,7 +84,8 @@ fn picture_block(jpeg: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// Makes, in `eps`: an M4A with tags, `covr` and chapters; one without `covr`; an MP4
+/// Makes, in `eps`: an M4A with tags, `covr` and chapters; one without `covr` whose
+/// chapters are only in a QuickTime chapter track; an MP4
 /// with a video track; an Opus file with a picture and chapters; an MP3 whose
 /// `-metadata comment=` ffmpeg writes as TXXX:comment; and a WAV (to be reported).
 fn make_episodes(eps: &Path) {
@@ -103,7 +104,12 @@ fn make_episodes(eps: &Path) {
         &format!("-f lavfi -i sine=f=440:d=9.5 -f ffmetadata -i meta.txt {tagged} -c:a aac -b:a 48k plain.m4a"),
         &[],
     );
-    std::fs::copy(s.join("plain.m4a"), eps.join("2026-03-05-no-cover.m4a")).expect("copy");
+    // Chapters only in a QuickTime chapter track (no Nero `chpl`), no `covr`.
+    ffmpeg(
+        s,
+        &format!("-f lavfi -i sine=f=440:d=9.5 -f ffmetadata -i meta.txt {tagged} -c:a aac -b:a 48k -movflags +disable_chpl"),
+        &[&ep("2026-03-05-no-cover.m4a")],
+    );
     ffmpeg(
         s,
         "-i plain.m4a -i cover.jpg -map 0:a -map 1 -map_chapters 0 -c copy -disposition:v attached_pic",
@@ -205,6 +211,14 @@ fn every_format_publishes_with_ffprobe_durations_tags_and_a_valid_feed() {
         .join("episodes/2026-03-05-no-cover.m4a")
         .is_file());
     assert!(!d.public().join("images/2026-03-05-no-cover.jpg").exists());
+    let chapters: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(d.public().join("chapters/2026-03-05-no-cover.json"))
+            .expect("chapter track chapters"),
+    )
+    .expect("json");
+    assert_eq!(chapters["chapters"][0]["title"], "Opening");
+    assert_eq!(chapters["chapters"][1]["title"], "Closing");
+    assert_eq!(chapters["chapters"][1]["startTime"], 4.0);
 
     let video = item("Video");
     assert_eq!(mime(&video), "video/mp4");

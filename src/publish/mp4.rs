@@ -1,14 +1,14 @@
 //! MP4 (ISO BMFF: M4A, M4B, MP4, M4V): a bounded walk of the top-level boxes, then the
 //! `moov` box read into memory (at most [`MAX_MOOV`]) and parsed for what a feed needs:
-//! duration (`mvhd`), whether a video track exists (`hdlr`), iTunes tags (`ilst`) and Nero
-//! chapters (`chpl`).
+//! duration (`mvhd`), whether a video track exists (`hdlr`), iTunes tags (`ilst`), and
+//! chapters: Nero `chpl`, else the QuickTime chapter track (`tref`/`chap`: a text track
+//! whose samples, at most [`MAX_CHAPTERS`] of them, are then read from `mdat`).
 //!
 //! Hand-written rather than a crate: the hash stage needs a walker it can feed chunks of
 //! its single read ([`BoxWalker`]), and the probe must only ever allocate what the file
 //! really holds: every size is checked against the bytes that remain before anything is
 //! read, and boxes inside `moov` are slices of that one buffer, so a hostile size can only
-//! produce an error. QuickTime chapter tracks (text samples in `mdat`) are not read; files
-//! from ffmpeg, Forecast and most podcast tools also carry `chpl`.
+//! produce an error.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -22,8 +22,11 @@ pub const MAX_MOOV: u64 = 64 * 1024 * 1024;
 /// Most top-level boxes walked (a real file has a handful; a fragmented one hundreds).
 const MAX_TOP_BOXES: u64 = 100_000;
 
-/// Most chapters kept.
-const MAX_CHAPTERS: usize = 1000;
+/// Most chapters kept (and chapter-track samples read).
+pub const MAX_CHAPTERS: usize = 1000;
+
+/// Most bytes of one chapter-track sample read (a title, not a document).
+const MAX_CHAPTER_SAMPLE: u64 = 2048;
 
 /// What the `moov` box says about the file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,8 +47,11 @@ pub struct Mp4Info {
     pub date: Option<String>,
     /// `covr`: the first image.
     pub cover: Option<Vec<u8>>,
-    /// `chpl`: (start in ms, title), in start order.
+    /// `chpl`, else the chapter track: (start in ms, title), in start order.
     pub chapters: Vec<(u64, String)>,
+    /// The chapter track's samples when there is no `chpl`: (start in ms, file offset,
+    /// size); [`read`] turns them into `chapters`.
+    pub chapter_samples: Vec<(u64, u64, u32)>,
 }
 
 /// Reads the file's structure and its `moov`; the error is a sentence to follow the
@@ -94,7 +100,16 @@ pub fn read(file: &mut File, size: u64) -> Result<Mp4Info, String> {
     if body.len() as u64 != len {
         return Err("changed while it was being read; publish again when it is written".into());
     }
-    parse_moov(&body)
+    let mut info = parse_moov(&body)?;
+    if info.chapters.is_empty() {
+        for &(start, offset, len) in &info.chapter_samples {
+            if let Some(title) = chapter_title(file, offset, len, size).map_err(io)? {
+                info.chapters.push((start, title));
+            }
+        }
+        info.chapters.sort_by_key(|c| c.0);
+    }
+    Ok(info)
 }
 
 /// A box header: its type, total size and header length.
@@ -232,15 +247,27 @@ pub fn parse_moov(moov: &[u8]) -> Result<Mp4Info, String> {
     let mut longest_track = 0f64;
     let mut has_video = false;
     let mut has_audio = false;
+    // Chapter track ids that tracks point to (`tref`/`chap`), and every track by id.
+    let mut chapter_refs: Vec<u32> = Vec::new();
+    let mut tracks: Vec<(u32, Vec<Child<'_>>)> = Vec::new();
     for (kind, body) in &boxes {
         if kind != b"trak" {
             continue;
         }
         let trak = children(body).map_err(damaged)?;
+        if let Some(chap) = child(&trak, b"tref")
+            .and_then(|t| children(t).ok())
+            .and_then(|t| child(&t, b"chap"))
+        {
+            chapter_refs.extend((0..chap.len() / 4).filter_map(|i| be_u32(chap, 4 * i)));
+        }
         let Some(mdia) = child(&trak, b"mdia") else {
             continue;
         };
         let mdia = children(mdia).map_err(damaged)?;
+        if let Some(id) = track_id(&trak) {
+            tracks.push((id, mdia.clone()));
+        }
         let handler = child(&mdia, b"hdlr").and_then(|h| h.get(8..12));
         has_video |= handler == Some(b"vide");
         has_audio |= handler == Some(b"soun");
@@ -275,7 +302,136 @@ pub fn parse_moov(moov: &[u8]) -> Result<Mp4Info, String> {
             info.chapters = read_chpl(chpl);
         }
     }
+    if info.chapters.is_empty() {
+        // Chapters are optional too: a damaged chapter track loses them.
+        info.chapter_samples = chapter_refs
+            .iter()
+            .find_map(|id| tracks.iter().find(|(t, _)| t == id))
+            .and_then(|(_, mdia)| track_samples(mdia))
+            .unwrap_or_default();
+    }
     Ok(info)
+}
+
+/// The title in a QuickTime text sample (a 16-bit length, then UTF-8, or UTF-16 after a
+/// byte order mark); None when the sample lies outside the file or holds no text.
+fn chapter_title(
+    file: &mut File,
+    offset: u64,
+    len: u32,
+    file_len: u64,
+) -> std::io::Result<Option<String>> {
+    let len = u64::from(len).min(MAX_CHAPTER_SAMPLE);
+    if len < 2 || offset.checked_add(len).is_none_or(|end| end > file_len) {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; len as usize];
+    let n = read_up_to(file, &mut buf)?;
+    let buf = &buf[..n];
+    let text_len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+    let Some(text) = buf.get(2..2 + text_len) else {
+        return Ok(None);
+    };
+    let title = match text {
+        [0xFE, 0xFF, rest @ ..] => text_value(2, rest),
+        _ => text_value(1, text),
+    };
+    Ok(title)
+}
+
+/// The samples of a chapter (text) track: (start in ms, file offset, size), at most
+/// [`MAX_CHAPTERS`]. Every table is read within its slice; None when one is damaged.
+fn track_samples(mdia: &[Child<'_>]) -> Option<Vec<(u64, u64, u32)>> {
+    let timescale = child(mdia, b"mdhd").and_then(header_duration)?.1;
+    if timescale == 0 {
+        return None;
+    }
+    let minf = children(child(mdia, b"minf")?).ok()?;
+    let stbl = children(child(&minf, b"stbl")?).ok()?;
+    let (stts, stsz, stsc) = (
+        child(&stbl, b"stts")?,
+        child(&stbl, b"stsz")?,
+        child(&stbl, b"stsc")?,
+    );
+    let chunks: Vec<u64> = if let Some(stco) = child(&stbl, b"stco") {
+        let n = (be_u32(stco, 4)? as usize).min(stco.len().saturating_sub(8) / 4);
+        (0..n)
+            .map(|i| be_u32(stco, 8 + 4 * i).map(u64::from))
+            .collect::<Option<_>>()?
+    } else {
+        let co64 = child(&stbl, b"co64")?;
+        let n = (be_u32(co64, 4)? as usize).min(co64.len().saturating_sub(8) / 8);
+        (0..n)
+            .map(|i| be_u64(co64, 8 + 8 * i))
+            .collect::<Option<_>>()?
+    };
+    let fixed = be_u32(stsz, 4)?;
+    let n = (be_u32(stsz, 8)? as usize).min(MAX_CHAPTERS);
+    let sizes: Vec<u32> = (0..n)
+        .map(|i| {
+            if fixed != 0 {
+                Some(fixed)
+            } else {
+                be_u32(stsz, 12 + 4 * i)
+            }
+        })
+        .collect::<Option<_>>()?;
+    let mut starts = Vec::with_capacity(n);
+    let mut t = 0u64;
+    for e in 0..be_u32(stts, 4)? as usize {
+        let (count, delta) = (be_u32(stts, 8 + 8 * e)?, be_u32(stts, 12 + 8 * e)?);
+        for _ in 0..count {
+            if starts.len() == n {
+                break;
+            }
+            starts.push(t.saturating_mul(1000) / u64::from(timescale));
+            t = t.saturating_add(u64::from(delta));
+        }
+        if starts.len() == n {
+            break;
+        }
+    }
+    // stsc: runs of chunks (first chunk, 1-based; samples per chunk).
+    let runs = be_u32(stsc, 4)? as usize;
+    let mut offsets = Vec::with_capacity(n);
+    'runs: for r in 0..runs {
+        let first = be_u32(stsc, 8 + 12 * r)? as usize;
+        let per_chunk = be_u32(stsc, 12 + 12 * r)?;
+        let end = if r + 1 < runs {
+            be_u32(stsc, 8 + 12 * (r + 1))? as usize
+        } else {
+            chunks.len() + 1
+        };
+        // Each chunk index is looked up, so a run past the table ends the walk.
+        for chunk in first..end {
+            let mut at = *chunks.get(chunk.checked_sub(1)?)?;
+            for _ in 0..per_chunk {
+                if offsets.len() == n {
+                    break 'runs;
+                }
+                offsets.push(at);
+                at = at.saturating_add(u64::from(sizes[offsets.len() - 1]));
+            }
+        }
+    }
+    Some(
+        starts
+            .into_iter()
+            .zip(offsets)
+            .zip(sizes)
+            .map(|((t, o), s)| (t, o, s))
+            .collect(),
+    )
+}
+
+/// A track's id (`tkhd`).
+fn track_id(trak: &[Child<'_>]) -> Option<u32> {
+    let tkhd = child(trak, b"tkhd")?;
+    match tkhd.first()? {
+        0 => be_u32(tkhd, 12),
+        _ => be_u32(tkhd, 20),
+    }
 }
 
 /// iTunes tags from a `meta` body (a full box in ISO files, a plain one in QuickTime's).
@@ -477,12 +633,52 @@ mod tests {
 
     /// A small M4A: ftyp, moov (mvhd 2.5 s, one sound track, tags, chapters), mdat.
     pub(crate) fn tiny_m4a() -> Vec<u8> {
+        tiny_m4a_with(true)
+    }
+
+    /// A small M4A: ftyp, moov (mvhd 2.5 s, a sound track pointing to a text chapter
+    /// track, tags, and `chpl` chapters when `chpl`), mdat holding the two chapter samples.
+    fn tiny_m4a_with(chpl: bool) -> Vec<u8> {
+        let full = |v: &[u8]| [&[0u8; 4][..], v].concat();
+        let u32s = |v: &[u32]| v.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
         let mut mvhd = vec![0u8; 100];
         mvhd[12..16].copy_from_slice(&1000u32.to_be_bytes());
         mvhd[16..20].copy_from_slice(&2500u32.to_be_bytes());
-        let mut hdlr = vec![0u8; 24];
-        hdlr[8..12].copy_from_slice(b"soun");
-        let trak = bx(b"trak", &bx(b"mdia", &bx(b"hdlr", &hdlr)));
+        let hdlr = |kind: &[u8; 4]| {
+            let mut h = vec![0u8; 24];
+            h[8..12].copy_from_slice(kind);
+            bx(b"hdlr", &h)
+        };
+        let tkhd = |id: u32| {
+            let mut t = vec![0u8; 84];
+            t[12..16].copy_from_slice(&id.to_be_bytes());
+            bx(b"tkhd", &t)
+        };
+        let sound = bx(
+            b"trak",
+            &[
+                tkhd(1),
+                bx(b"tref", &bx(b"chap", &2u32.to_be_bytes())),
+                bx(b"mdia", &hdlr(b"soun")),
+            ]
+            .concat(),
+        );
+        // Two text samples: "One" at 0 ms, "Two" at 1000 ms (timescale 1000).
+        let samples = [b"\0\x03One".to_vec(), b"\0\x03Two".to_vec()];
+        let text_track = |first_offset: u32| {
+            let mut mdhd = vec![0u8; 24];
+            mdhd[12..16].copy_from_slice(&1000u32.to_be_bytes());
+            let stbl = [
+                bx(b"stts", &full(&u32s(&[2, 1, 1000, 1, 1500]))),
+                bx(b"stsz", &full(&u32s(&[0, 2, 5, 5]))),
+                bx(b"stsc", &full(&u32s(&[1, 1, 2, 1]))),
+                bx(b"stco", &full(&u32s(&[1, first_offset]))),
+            ]
+            .concat();
+            let minf = bx(b"minf", &bx(b"stbl", &stbl));
+            let mdia = bx(b"mdia", &[bx(b"mdhd", &mdhd), hdlr(b"text"), minf].concat());
+            bx(b"trak", &[tkhd(2), mdia].concat())
+        };
         let ilst = [
             data(b"\xa9nam", 1, b"Title"),
             data(b"\xa9ART", 1, b"Artist"),
@@ -493,15 +689,35 @@ mod tests {
         ]
         .concat();
         let meta = [&[0u8; 4][..], &bx(b"hdlr", &[0; 25]), &bx(b"ilst", &ilst)].concat();
-        let mut chpl = vec![1, 0, 0, 0, 0, 0, 0, 0, 2];
+        let mut nero = vec![1, 0, 0, 0, 0, 0, 0, 0, 2];
         for (start, title) in [(0u64, "One"), (10_000_000, "Two")] {
-            chpl.extend_from_slice(&start.to_be_bytes());
-            chpl.push(title.len() as u8);
-            chpl.extend_from_slice(title.as_bytes());
+            nero.extend_from_slice(&start.to_be_bytes());
+            nero.push(title.len() as u8);
+            nero.extend_from_slice(title.as_bytes());
         }
-        let udta = bx(b"udta", &[bx(b"meta", &meta), bx(b"chpl", &chpl)].concat());
-        let moov = bx(b"moov", &[bx(b"mvhd", &mvhd), trak, udta].concat());
-        [bx(b"ftyp", b"M4A \0\0\0\0"), moov, bx(b"mdat", &[7; 300])].concat()
+        let mut udta = bx(b"meta", &meta);
+        if chpl {
+            udta.extend_from_slice(&bx(b"chpl", &nero));
+        }
+        let ftyp = bx(b"ftyp", b"M4A \0\0\0\0");
+        let moov = |offset| {
+            bx(
+                b"moov",
+                &[
+                    bx(b"mvhd", &mvhd),
+                    sound.clone(),
+                    text_track(offset),
+                    bx(b"udta", &udta),
+                ]
+                .concat(),
+            )
+        };
+        // The samples start after ftyp, moov and mdat's header (moov's size does not
+        // depend on the offset it holds).
+        let offset = (ftyp.len() + moov(0).len() + 8) as u32;
+        let mut body = samples.concat();
+        body.extend_from_slice(&[7; 300]);
+        [ftyp, moov(offset), bx(b"mdat", &body)].concat()
     }
 
     fn read_bytes(bytes: &[u8]) -> Result<Mp4Info, String> {
@@ -520,6 +736,12 @@ mod tests {
         assert_eq!(info.description.as_deref(), Some("Long"));
         assert_eq!(info.date.as_deref(), Some("2026-03-04"));
         assert_eq!(info.cover, Some(vec![0xff, 0xd8, 0xff, 0xe0]));
+        assert_eq!(info.chapters, [(0, "One".into()), (1000, "Two".into())]);
+    }
+
+    #[test]
+    fn reads_a_quicktime_chapter_track_without_chpl() {
+        let info = read_bytes(&tiny_m4a_with(false)).expect("m4a");
         assert_eq!(info.chapters, [(0, "One".into()), (1000, "Two".into())]);
     }
 
@@ -586,8 +808,9 @@ mod tests {
         fn mutated_m4a_never_panics(
             edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
             cut in any::<prop::sample::Index>(),
+            chpl in any::<bool>(),
         ) {
-            let mut bytes = tiny_m4a();
+            let mut bytes = tiny_m4a_with(chpl);
             for (at, b) in edits {
                 let i = at.index(bytes.len());
                 bytes[i] = b;
