@@ -203,6 +203,15 @@ mod tests {
         let mut bad = m.episodes["a.mp3"].clone();
         bad.pieces.push_str("00");
         assert!(!bad.is_consistent());
+        // A manifest from before other formats: MP3, tags from an older probe (read again).
+        let mut old: serde_json::Value = serde_json::from_slice(&to_bytes(&m)).expect("json");
+        let entry = old["episodes"]["a.mp3"].as_object_mut().expect("entry");
+        entry.remove("format");
+        entry.remove("tags_version");
+        std::fs::write(&p, old.to_string()).expect("write");
+        let loaded = load(&p);
+        assert_eq!(loaded.episodes["a.mp3"].format, Format::Mp3);
+        assert_eq!(loaded.episodes["a.mp3"].tags_version, 0);
         std::fs::write(&p, b"{not json").expect("write");
         assert_eq!(load(&p), Manifest::default());
         assert_eq!(load(&d.path().join("missing.json")), Manifest::default());
