@@ -302,23 +302,43 @@ fn a_truncated_ffmpeg_m4a_is_refused() {
     require!(Tool::Ffmpeg);
     let d = Show::example();
     let scratch = tempfile::tempdir().expect("tempdir");
-    // Without +faststart the index (moov) is at the end: cutting loses it; with it, the
-    // audio (mdat) is at the end: cutting leaves a box claiming more than the file holds.
-    for (name, flags) in [("end-index.m4a", "-dash"), ("faststart.m4a", "+faststart")] {
+    let make = |name: &str, flags: &str| {
         let made = scratch.path().join(name);
         ffmpeg(
             scratch.path(),
-            &format!("-f lavfi -i sine=d=4 -c:a aac -movflags {flags}"),
+            &format!("-f lavfi -i sine=d=4 -c:a aac {flags}"),
             &[&made.to_string_lossy()],
         );
-        let bytes = std::fs::read(&made).expect("read");
-        std::fs::write(d.episodes().join(name), &bytes[..bytes.len() * 2 / 3]).expect("write");
-    }
+        std::fs::read(&made).expect("read")
+    };
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(d.episodes().join(name), bytes).expect("write");
+    };
+    // ffmpeg's default writes the index (moov) after the audio (mdat): cut at its start,
+    // the index is gone; cut in the middle, mdat claims more than the file holds.
+    let end_index = make("end-index.m4a", "");
+    let moov = end_index
+        .windows(4)
+        .rposition(|w| w == b"moov")
+        .expect("moov")
+        - 4;
+    write("no-index.m4a", &end_index[..moov]);
+    write("cut-audio.m4a", &end_index[..end_index.len() / 2]);
+    // With +faststart the audio comes last: cut, it is one box short.
+    let faststart = make("faststart.m4a", "-movflags +faststart");
+    write("cut-faststart.m4a", &faststart[..faststart.len() * 2 / 3]);
     let out = d.podseed(&["publish"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("end-index.m4a") && stderr.contains("faststart.m4a"),
-        "{stderr}"
-    );
+    for (name, says) in [
+        ("no-index.m4a", "has no `moov` box"),
+        ("cut-audio.m4a", "cut short"),
+        ("cut-faststart.m4a", "cut short"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not named in:\n{stderr}"));
+        assert!(line.contains(says), "{line}");
+    }
 }
