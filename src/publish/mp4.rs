@@ -789,9 +789,8 @@ mod tests {
         }
     }
 
+    // Default 256 cases; scripts/fuzz.sh raises PROPTEST_CASES.
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
-
         #[test]
         fn arbitrary_bytes_never_panic(
             bytes in proptest::collection::vec(any::<u8>(), 0..600),

@@ -529,9 +529,8 @@ mod tests {
         assert!(read_bytes(b"").is_err());
     }
 
+    // Default 256 cases; scripts/fuzz.sh raises PROPTEST_CASES.
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
-
         #[test]
         fn arbitrary_bytes_never_panic(
             bytes in proptest::collection::vec(any::<u8>(), 0..800),
