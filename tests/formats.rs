@@ -220,11 +220,28 @@ fn every_format_publishes_with_ffprobe_durations_tags_and_a_valid_feed() {
     assert_eq!(chapters["chapters"][1]["title"], "Closing");
     assert_eq!(chapters["chapters"][1]["startTime"], 4.0);
 
+    // The bitrate counts the audio, not the cover art or the index (48 kb/s AAC).
+    let bitrate = |i: &rss::Item| -> u64 {
+        i.extensions()["podcast"]["alternateEnclosure"][0].attrs()["bitrate"]
+            .parse()
+            .expect("bitrate")
+    };
+    assert!(
+        (40_000..60_000).contains(&bitrate(&tagged)),
+        "{}",
+        bitrate(&tagged)
+    );
+
     let video = item("Video");
     assert_eq!(mime(&video), "video/mp4");
 
     let opus = item("Opus");
     assert_eq!(mime(&opus), "audio/ogg");
+    assert!(
+        (24_000..48_000).contains(&bitrate(&opus)),
+        "{}",
+        bitrate(&opus)
+    );
     // ffmpeg writes `comment` to Ogg as DESCRIPTION.
     assert_eq!(opus.description(), Some("A comment"));
     assert!(opus

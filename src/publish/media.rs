@@ -189,12 +189,17 @@ impl Stats {
         }
     }
 
-    /// Average bitrate, when the stream tells (else the caller divides size by duration).
-    pub fn bitrate_bps(&self) -> Option<u64> {
-        match self {
-            Stats::Mpeg(s) => s.bitrate_bps(),
-            _ => None,
-        }
+    /// Average bitrate over `duration_secs`: MPEG's from its
+    /// frames, MP4's from its media data and Ogg's from its audio pages (neither counts the
+    /// index, tags or cover art).
+    pub fn bitrate_bps(&self, duration_secs: f64) -> Option<u64> {
+        let bytes = match self {
+            Stats::Mpeg(s) => return s.bitrate_bps(),
+            Stats::Mp4(w) => w.media_bytes,
+            Stats::Ogg(s) => s.audio_bytes,
+        };
+        (duration_secs > 0.0 && bytes > 0)
+            .then(|| (bytes as f64 * 8.0 / duration_secs).round() as u64)
     }
 
     /// Why the file cannot be published, as a sentence after its name.

@@ -411,10 +411,7 @@ fn known_from_digests(
                 sha256: crate::bt::hex(&d.sha256),
                 pieces: crate::bt::hex(&d.pieces),
                 duration_ms: (duration_secs * 1000.0).round() as u64,
-                bitrate_bps: d
-                    .frames
-                    .bitrate_bps()
-                    .or_else(|| Some((d.size as f64 * 8.0 / duration_secs).round() as u64)),
+                bitrate_bps: d.frames.bitrate_bps(duration_secs),
                 audio_start: p.audio_start,
                 tags,
                 // Chosen by choose_dates, with every other episode's.

@@ -541,6 +541,8 @@ pub struct BoxWalker {
     head: Vec<u8>,
     /// The last box runs to the end of the file (size 0).
     to_end: bool,
+    /// Where that box's body starts, when it is `mdat`.
+    mdat_to_end: Option<u64>,
     walk: Walk,
 }
 
@@ -549,6 +551,8 @@ pub struct BoxWalker {
 pub struct Walk {
     /// Top-level boxes seen.
     pub boxes: u64,
+    /// Bytes in `mdat` bodies: the media, without the index and cover art (for the bitrate).
+    pub media_bytes: u64,
     /// Why the file is unusable, as a sentence after its name.
     pub problem: Option<String>,
 }
@@ -584,8 +588,16 @@ impl BoxWalker {
             self.walk.boxes += 1;
             let start = self.next;
             match parse_header(&self.head, u64::MAX - start) {
-                Ok(_) if self.head[..4] == [0, 0, 0, 0] => self.to_end = true,
-                Ok(h) => self.next = start + h.size,
+                Ok(h) if self.head[..4] == [0, 0, 0, 0] => {
+                    self.to_end = true;
+                    self.mdat_to_end = (&h.kind == b"mdat").then_some(start + h.header_len);
+                }
+                Ok(h) => {
+                    self.next = start + h.size;
+                    if &h.kind == b"mdat" {
+                        self.walk.media_bytes += h.size - h.header_len;
+                    }
+                }
                 Err(e) => self.walk.problem = Some(e.at(start)),
             }
             self.head.clear();
@@ -595,6 +607,9 @@ impl BoxWalker {
 
     /// The walk's result: a box cut short by the end of the file is a problem.
     pub fn finish(mut self) -> Walk {
+        if let Some(body) = self.mdat_to_end {
+            self.walk.media_bytes += self.pos.saturating_sub(body);
+        }
         if self.walk.problem.is_none() && !self.to_end {
             if !self.head.is_empty() {
                 self.walk.problem = Some(HeaderError::Short.at(self.next));
@@ -782,7 +797,10 @@ mod tests {
         for size in [1, 3, 7, 8, 16, 100, 10_000] {
             let mut w = BoxWalker::new();
             good.chunks(size).for_each(|c| w.feed(c));
-            assert_eq!(w.finish().problem, None, "chunks of {size}");
+            let walk = w.finish();
+            assert_eq!(walk.problem, None, "chunks of {size}");
+            // The two 5-byte chapter samples and 300 bytes of "audio".
+            assert_eq!(walk.media_bytes, 310, "chunks of {size}");
             let mut w = BoxWalker::new();
             good[..good.len() - 1].chunks(size).for_each(|c| w.feed(c));
             assert!(w.finish().problem.is_some(), "cut, chunks of {size}");

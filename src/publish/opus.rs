@@ -310,6 +310,9 @@ pub struct OggStats {
     pub pre_skip: Option<u16>,
     /// Bytes fed.
     pub bytes: u64,
+    /// Bytes of the first stream's audio pages (granule position above 0: not the header
+    /// pages, which hold the tags and cover art), for the bitrate.
+    pub audio_bytes: u64,
     /// Why the file is unusable.
     pub damage: Option<String>,
 }
@@ -390,6 +393,9 @@ impl OggScanner {
             self.stats.pages += 1;
             if *self.serial.get_or_insert(serial) == serial && granule != u64::MAX {
                 self.stats.last_granule = Some(granule);
+                if granule > 0 {
+                    self.stats.audio_bytes += h.len() as u64 + body;
+                }
             }
             self.next += h.len() as u64 + body;
             self.head.clear();
@@ -508,6 +514,8 @@ mod tests {
             let stats = s.finish();
             assert_eq!(stats.problem(), None, "chunks of {size}");
             assert_eq!(stats.duration_secs(), Some(2.0), "chunks of {size}");
+            // The two audio pages: headers of 27 + 3 and 27 + 1 bytes, bodies of 340 and 100.
+            assert_eq!(stats.audio_bytes, 30 + 340 + 28 + 100, "chunks of {size}");
             let mut s = OggScanner::new();
             bytes[..bytes.len() - 1]
                 .chunks(size)
