@@ -328,9 +328,12 @@ fn chapter_title(
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0u8; len as usize];
     let n = read_up_to(file, &mut buf)?;
-    let buf = &buf[..n];
-    let text_len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
-    let Some(text) = buf.get(2..2 + text_len) else {
+    // Fewer bytes than the table said: the file changed since; no title.
+    let [hi, lo, ..] = buf[..n] else {
+        return Ok(None);
+    };
+    let text_len = usize::from(u16::from_be_bytes([hi, lo]));
+    let Some(text) = buf[..n].get(2..2 + text_len) else {
         return Ok(None);
     };
     let title = match text {

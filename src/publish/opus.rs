@@ -265,7 +265,8 @@ fn flac_picture(b64: &[u8]) -> Option<(u32, Vec<u8>)> {
     let desc = be32(at)?;
     let at = at.checked_add(4)?.checked_add(desc)?.checked_add(16)?;
     let len = be32(at)?;
-    let data = b.get(at + 4..at.checked_add(4)?.checked_add(len)?)?;
+    let start = at.checked_add(4)?;
+    let data = b.get(start..start.checked_add(len)?)?;
     Some((kind, data.to_vec()))
 }
 
