@@ -6,7 +6,8 @@
 #
 # The targets are tests/fuzz.rs (corpus-driven: seeds from fuzz/corpus/, the test fixtures
 # and the example episodes, mutated) and the property tests beside the parsers (bencode,
-# peer wire, tracker codecs, STUN, metainfo, config, MP3 frames, ID3 probe, transcripts).
+# peer wire, tracker codecs, STUN, metainfo, config, MP3 frames, MP4 boxes, Ogg pages, the
+# probe of every format, transcripts).
 # `cargo fuzz` needs a nightly toolchain, which these machines cannot install, so proptest
 # drives the inputs: a fresh random seed every round, not coverage-guided. A failure stops
 # the script with the minimal input proptest found; turn it into a regression test beside
@@ -28,8 +29,9 @@ TARGETS=(
   "ws tracker|--test fuzz|ws_tracker_messages"
   "config files|--test fuzz|config_files"
   "mp3 frames|--test fuzz|mp3_frames"
+  "container walks|--test fuzz|container_walks"
   "media files|--test fuzz|media_files"
-  "codec properties|--lib|bt:: net::stun seeder::wire tracker::proto publish::metainfo publish::mp3 publish::probe publish::transcript config::"
+  "codec properties|--lib|bt:: net::stun seeder::wire tracker::proto publish::metainfo publish::mp3 publish::mp4 publish::opus publish::media publish::probe publish::transcript config::"
 )
 
 cargo test --release --quiet --no-run --test fuzz --lib 2>/dev/null \

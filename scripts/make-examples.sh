@@ -3,7 +3,8 @@
 #
 # Usage:  scripts/make-examples.sh            (run from anywhere inside the repo)
 #
-# Needs:  ffmpeg (with the lavfi device, png/mjpeg encoders) and lame, e.g.
+# Needs:  ffmpeg (with the lavfi device, png/mjpeg/aac/libopus encoders), lame and
+#         base64 (coreutils), e.g.
 #         Debian's `apt-get install ffmpeg lame`.
 #
 # Writes (overwriting whatever is there):
@@ -21,12 +22,23 @@
 #   examples/episodes/bonus-behind-the-scenes.mp3
 #                                            VBR (lame -V 7), 22.05 kHz mono,
 #                                            MPEG-2, Xing frame; ID3v1 tag only
+#   examples/episodes/2026-03-01-listener-questions.m4a
+#                                            AAC-LC 40 kb/s, 32 kHz mono, MP4 with
+#                                            moov first (+faststart); iTunes tags
+#                                            ©nam ©ART ©alb ©day desc ldes, covr
+#                                            (the 300x300 JPEG), 2 Nero chpl
+#                                            chapters (and a chapter track)
 #   tests/fixtures/vbr-noheader-mpeg2.mp3    VBR (lame -V 6 -t), 22.05 kHz, no Xing,
 #                                            no tags, ~10 s
 #   tests/fixtures/cbr-mpeg25.mp3            CBR 16 kb/s, 8 kHz (MPEG-2.5), no tags,
 #                                            ~10 s; no Info frame either (lame
 #                                            3.100 writes none at this rate)
 #   tests/fixtures/not-audio.mp3             plain text with an .mp3 name
+#   tests/fixtures/short.m4a                 AAC-LC 24 kb/s, 16 kHz, 3 s, moov
+#                                            last, no tags
+#   tests/fixtures/short.opus                Ogg Opus 24 kb/s, 6 s; TITLE ARTIST
+#                                            DATE DESCRIPTION, 2 CHAPTERnnn, and a
+#                                            METADATA_BLOCK_PICTURE (the JPEG)
 #
 # All audio is synthetic (lavfi aevalsrc plucked arpeggios over a soft pad,
 # plus seeded anoisesrc noise), so there is nothing to license.
@@ -253,12 +265,96 @@ synth "$TMP/bonus.wav" 22050 20 0.4 "0243512" "$A_MINOR_PENTA" 20 "0" "110.00 13
     --id3v1-only --tt "Behind the Scenes" --ta "The podseed Examples Crew" --ty 2026 \
     "$TMP/bonus.wav" "$EP/bonus-behind-the-scenes.mp3"
 
+echo "episode 4: listener questions (M4A: AAC, iTunes tags, covr, chapters)..."
+synth "$TMP/questions.wav" 32000 20 0.3 "0246531" "$C_PENTA" 10 "0 7" "130.81 196.00" 66
+cat >"$TMP/questions.ffmeta" <<'EOF'
+;FFMETADATA1
+title=Listener Questions
+artist=The podseed Examples Crew
+album=Seeded Sounds
+date=2026-03-01
+description=Your questions about seeding, answered.
+synopsis=Your questions about seeding a podcast, answered: why a web seed helps, and what a magnet link is. (An M4A episode: AAC audio with iTunes tags.)
+
+[CHAPTER]
+TIMEBASE=1/1000
+START=0
+END=10000
+title=Why a web seed
+
+[CHAPTER]
+TIMEBASE=1/1000
+START=10000
+END=20000
+title=What a magnet link is
+EOF
+# The mov muxer writes description as desc, synopsis as ldes, chapters as chpl
+# (and a QuickTime chapter track); the attached JPEG becomes covr.
+"${FF[@]}" -i "$TMP/questions.wav" -f ffmetadata -i "$TMP/questions.ffmeta" \
+    -i "$TMP/cover-300.jpg" -map 0:a -map 2:v -map_metadata 1 -map_chapters 1 \
+    -c:a aac -b:a 40k -c:v copy -disposition:v attached_pic \
+    -movflags +faststart "${BITEXACT[@]}" \
+    "$EP/2026-03-01-listener-questions.m4a"
+
 echo "test fixtures..."
 synth "$TMP/fx-vbr.wav" 22050 10 0.25 "0246" "$C_PENTA" 10 "0" "130.81 196.00" 44
 "${LAME[@]}" -V 6 -t -m m --resample 22.05 "$TMP/fx-vbr.wav" "$FX/vbr-noheader-mpeg2.mp3"
 
 synth "$TMP/fx-cbr.wav" 8000 10 0.5 "0312" "$A_MINOR_PENTA" 10 "0" "110.00 164.81" 55
 "${LAME[@]}" -b 16 --cbr -m m --resample 8 "$TMP/fx-cbr.wav" "$FX/cbr-mpeg25.mp3"
+
+synth "$TMP/fx-short.wav" 16000 6 0.3 "0312" "$C_PENTA" 3 "0 5" "130.81 196.00" 77
+# moov last (no +faststart), no tags.
+"${FF[@]}" -i "$TMP/fx-short.wav" -t 3 -map_metadata -1 "${BITEXACT[@]}" \
+    -c:a aac -b:a 24k "$FX/short.m4a"
+
+# be32 N: N as four big-endian bytes.
+be32() {
+    local n="$1"
+    # shellcheck disable=SC2059
+    printf "$(printf '\\%03o\\%03o\\%03o\\%03o' \
+        $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)))"
+}
+# METADATA_BLOCK_PICTURE: a FLAC picture block (front cover, MIME type, empty
+# description, 300x300, 24 bits, no palette, the JPEG), base64.
+pic_block() {
+    local jpg="$1"
+    {
+        be32 3
+        be32 10
+        printf 'image/jpeg'
+        be32 0
+        be32 300
+        be32 300
+        be32 24
+        be32 0
+        be32 "$(wc -c <"$jpg")"
+        cat "$jpg"
+    } | base64 -w0
+}
+cat >"$TMP/short.ffmeta" <<'EOF'
+;FFMETADATA1
+title=A Short Opus
+artist=The podseed Examples Crew
+date=2026-03-02
+comment=An Opus fixture with a picture and chapters.
+
+[CHAPTER]
+TIMEBASE=1/1000
+START=0
+END=3000
+title=First half
+
+[CHAPTER]
+TIMEBASE=1/1000
+START=3000
+END=6000
+title=Second half
+EOF
+"${FF[@]}" -i "$TMP/fx-short.wav" -f ffmetadata -i "$TMP/short.ffmeta" \
+    -map 0:a -map_metadata 1 -map_chapters 1 \
+    -metadata "METADATA_BLOCK_PICTURE=$(pic_block "$TMP/cover-300.jpg")" \
+    "${BITEXACT[@]}" -c:a libopus -b:a 24k "$FX/short.opus"
 
 cat >"$FX/not-audio.mp3" <<'EOF'
 This file is deliberately not audio.

@@ -19,6 +19,7 @@ use serde_json::Value;
 const WELCOME: &str = "2026-01-15-welcome.mp3";
 const SWARM_BASICS: &str = "2026-02-01-swarm-basics.mp3";
 const BONUS: &str = "bonus-behind-the-scenes.mp3";
+const LISTENER_QUESTIONS: &str = "2026-03-01-listener-questions.m4a";
 
 /// Every rule id `check` knows offline.
 const OFFLINE_RULES: &[&str] = &[
@@ -47,7 +48,7 @@ fn clean_show() -> Show {
 }
 
 /// The example with a real owner address, show notes in Markdown for the episodes that
-/// had none, and the show's cover for the episode whose embedded picture is 300 px; its
+/// had none, and the show's cover for the episodes whose embedded pictures are 300 px; its
 /// base_url is still the example's (for the loopback and static-server tests to replace).
 fn fixed_example() -> Show {
     let show = Show::example()
@@ -55,6 +56,10 @@ fn fixed_example() -> Show {
         .with_yaml(
             "    season: 1\n    episode: 1\n",
             "    season: 1\n    episode: 1\n    image: ../cover.png\n",
+        )
+        .with_yaml(
+            "episodes:\n",
+            "episodes:\n  - file: 2026-03-01-listener-questions.m4a\n    image: ../cover.png\n",
         );
     write_notes(&show, SWARM_BASICS, "How a **swarm** shares an episode.\n");
     write_notes(
@@ -404,7 +409,7 @@ fn an_edited_note_changes_the_build_without_rehashing_the_media() {
     write_notes(&show, SWARM_BASICS, "New notes.\n");
     let s = show.publish();
     assert_eq!(s["bytes_hashed"], 0, "{:?}", s.0);
-    assert_eq!(s["unchanged"], 3);
+    assert_eq!(s["unchanged"], 4);
     let after = std::fs::read(show.public().join("feed.xml")).expect("feed");
     assert_ne!(before, after);
     assert_eq!(
@@ -524,6 +529,7 @@ fn answer(stream: TcpStream, root: &Path, fault: Fault) {
     let mime = match (fault, ext) {
         (Fault::WrongType, _) => "text/plain",
         (_, "mp3") => "audio/mpeg",
+        (_, "m4a") => "audio/x-m4a",
         (_, "xml") => "application/rss+xml",
         (_, "png") => "image/png",
         (_, "jpg") => "image/jpeg",
@@ -571,7 +577,7 @@ fn on_static_server(fault: Fault) -> (Show, StaticServer) {
 fn online_a_host_without_range_support_is_an_error_for_every_enclosure() {
     let (show, _server) = on_static_server(Fault::NoRange);
     let (code, f) = check(&show, &["--online"]);
-    for ep in [WELCOME, SWARM_BASICS, BONUS] {
+    for ep in [WELCOME, SWARM_BASICS, BONUS, LISTENER_QUESTIONS] {
         assert_found(&f, "online-range", "error", ep);
     }
     assert!(of_rule(&f, "online-content-type").is_empty(), "{f:#?}");
@@ -660,7 +666,7 @@ fn online_a_tracker_that_does_not_track_our_torrents_is_named() {
     let wrong = of_rule(&f, "online-tracker");
     assert_eq!(
         wrong.len(),
-        3,
+        4,
         "one per episode, only for the other tracker: {f:#?}"
     );
     assert!(

@@ -458,7 +458,7 @@ fn the_ci_workflow_deploys_the_build_and_its_cache_skips_hashing_in_a_fresh_chec
         &["clone", "-q", &show.path().display().to_string(), "run1"],
     );
     let said = run_step(&publish, &first, &[]);
-    assert!(said.contains("(3 new, 0 changed, 0 unchanged)"), "{said}");
+    assert!(said.contains("(4 new, 0 changed, 0 unchanged)"), "{said}");
     run_step(&deploy, &first, &[("DEPLOY_TARGET", &target)]);
     assert!(
         snapshot(&server) == snapshot(&first.join("public")),
@@ -480,7 +480,7 @@ fn the_ci_workflow_deploys_the_build_and_its_cache_skips_hashing_in_a_fresh_chec
     );
     let said = run_step(&publish, &second, &[]);
     assert!(
-        said.contains("(1 new, 0 changed, 3 unchanged)"),
+        said.contains("(1 new, 0 changed, 4 unchanged)"),
         "the restored cache was not used: {said}"
     );
     run_step(&deploy, &second, &[("DEPLOY_TARGET", &target)]);

@@ -1,7 +1,7 @@
 //! Corpus-driven fuzz targets for every parser that reads what a user, a file or a peer
-//! controls: each target takes a seed from `fuzz/corpus/<target>/` (MP3s from the test
-//! fixtures and the example), mutates it (bit flips, boundary bytes, truncation, splices,
-//! inserted noise) and feeds it to the parser, which must not panic and must keep its
+//! controls: each target takes a seed from `fuzz/corpus/<target>/` (MP3, M4A and Opus
+//! files from the test fixtures and the example), mutates it (bit flips, boundary bytes,
+//! truncation, splices, inserted noise) and feeds it to the parser, which must not panic and must keep its
 //! invariants. A normal test run tries a few dozen cases per target; `scripts/fuzz.sh`
 //! runs them for a time budget with many more. `cargo fuzz` needs nightly, which these
 //! machines cannot install; proptest drives the mutations instead (not coverage-guided).
@@ -205,6 +205,21 @@ proptest! {
         prop_assert!(stats.audio_bytes <= input.len() as u64);
         let _ = stats.duration_secs();
         let _ = stats.truncated();
+    }
+
+    #[test]
+    fn container_walks(input in mutated(corpus(&["tests/fixtures", "examples/episodes"])), chunk in 1usize..5000) {
+        use podseed::publish::media::{Format, Scanner};
+        for format in [Format::Mp3, Format::M4a, Format::Opus] {
+            let mut scanner = Scanner::new(format, 0);
+            for c in input.chunks(chunk) {
+                scanner.feed(c);
+            }
+            let stats = scanner.finish();
+            let _ = stats.duration_secs();
+            let _ = stats.problem();
+        }
+        let _ = podseed::publish::mp4::parse_moov(&input);
     }
 
     #[test]

@@ -106,13 +106,16 @@ fn with_a_cover_no_page_scrolls_sideways_and_the_pages_show_what_they_promise() 
     require!(Tool::Chromium, Tool::NpmPackages);
     let (report, served) = pages(example(true), "cover", CHAPTERS_PAGE);
     let feed_url = format!("{}feed.xml", served.show.base_url());
+    let feed = std::fs::read_to_string(served.show.public().join("feed.xml")).expect("feed");
+    let episodes = feed.matches("<item>").count() as u64;
     for size in ["phone", "desktop"] {
         for page in ["index", "subscribe", "episode"] {
             assert_no_overflow(&report, &format!("{size}/{page}"));
         }
         let index = &report[format!("{size}/index")];
         assert_eq!(
-            index["audios"], 3,
+            index["audios"].as_u64(),
+            Some(episodes),
             "{size}: every episode keeps its <audio>"
         );
         let sub = &report[format!("{size}/subscribe")];

@@ -32,11 +32,15 @@ fn example_publishes_a_complete_site() {
         "images/2026-01-15-welcome.jpg",
         "chapters/2026-02-01-swarm-basics.json",
         "transcripts/2026-01-15-welcome.vtt",
+        // The M4A: its covr and chpl chapters.
+        "episodes/2026-03-01-listener-questions.m4a",
+        "images/2026-03-01-listener-questions.jpg",
+        "chapters/2026-03-01-listener-questions.json",
     ] {
         assert!(public.join(f).is_file(), "missing {f}");
     }
-    assert_eq!(summary["new"], 3);
-    assert_eq!(summary["episodes"].as_array().map(Vec::len), Some(3));
+    assert_eq!(summary["new"], 4);
+    assert_eq!(summary["episodes"].as_array().map(Vec::len), Some(4));
     // Media are the source bytes (hard link or copy).
     assert_eq!(
         std::fs::read(public.join("episodes/2026-01-15-welcome.mp3")).expect("read"),
@@ -66,13 +70,18 @@ fn feed_items_have_enclosures_durations_guids_and_dates() {
     let xml = std::fs::read_to_string(d.public().join("feed.xml")).expect("feed");
     let channel = rss::Channel::read_from(xml.as_bytes()).expect("feed.xml parses as RSS");
     assert_eq!(channel.title(), "The Seedbox Hour");
-    assert_eq!(channel.items().len(), 3);
+    assert_eq!(channel.items().len(), 4);
     let by_file = summary.by_file();
     let mut guids = std::collections::BTreeSet::new();
     for item in channel.items() {
         let enc = item.enclosure().expect("enclosure");
-        assert_eq!(enc.mime_type(), "audio/mpeg");
         let file = enc.url().rsplit('/').next().expect("name");
+        let want = if file.ends_with(".m4a") {
+            "audio/x-m4a"
+        } else {
+            "audio/mpeg"
+        };
+        assert_eq!(enc.mime_type(), want, "{file}");
         assert_eq!(
             enc.url(),
             format!("https://podcast.example.com/seedbox/episodes/{file}")
@@ -179,7 +188,7 @@ fn torrent_feed_follows_bep36() {
     assert!(xml.contains("<ttl>"));
     let channel = rss::Channel::read_from(xml.as_bytes()).expect("parses as RSS");
     let by_file = summary.by_file();
-    assert_eq!(channel.items().len(), 3);
+    assert_eq!(channel.items().len(), 4);
     for item in channel.items() {
         let enc = item.enclosure().expect("enclosure");
         assert_eq!(enc.mime_type(), "application/x-bittorrent");
@@ -187,8 +196,12 @@ fn torrent_feed_follows_bep36() {
         let torrent = public.join("torrents").join(name);
         let tsize = std::fs::metadata(&torrent).expect("torrent").len();
         assert_eq!(enc.length(), tsize.to_string());
-        let file = name.replace(".torrent", ".mp3");
-        let hash = by_file[&file]["info_hash"].as_str().expect("hash");
+        let stem = name.trim_end_matches(".torrent");
+        let file = by_file
+            .keys()
+            .find(|f| f.rsplit_once('.').is_some_and(|(s, _)| s == stem))
+            .expect("the torrent's episode");
+        let hash = by_file[file]["info_hash"].as_str().expect("hash");
         assert_eq!(item.guid().expect("guid").value(), hash);
         assert!(item
             .link()
@@ -197,7 +210,7 @@ fn torrent_feed_follows_bep36() {
         let ext = &item.extensions()["torrent"];
         assert_eq!(ext["infoHash"][0].value(), Some(hash));
         assert_eq!(ext["fileName"][0].value(), Some(file.as_str()));
-        let size = std::fs::metadata(d.episodes().join(&file))
+        let size = std::fs::metadata(d.episodes().join(file))
             .expect("meta")
             .len();
         assert_eq!(
@@ -217,7 +230,7 @@ fn torrents_are_deterministic_v1_with_web_seed_and_trackers() {
     let public = d.public();
     for e in summary["episodes"].as_array().expect("eps") {
         let file = e["file"].as_str().expect("file");
-        let stem = file.trim_end_matches(".mp3");
+        let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
         let t = Torrent::read_from_file(public.join(format!("torrents/{stem}.torrent")))
             .expect("torrent parses");
         assert_eq!(t.info_hash(), e["info_hash"].as_str().expect("hash"));
@@ -258,7 +271,7 @@ fn info_hashes_match_mktorrent() {
         let file = e["file"].as_str().expect("file");
         let ours = Torrent::read_from_file(public.join(format!(
             "torrents/{}.torrent",
-            file.trim_end_matches(".mp3")
+            file.rsplit_once('.').map_or(file, |(s, _)| s)
         )))
         .expect("ours");
         assert_eq!(ours.piece_length, 32768);
@@ -283,8 +296,8 @@ fn info_hashes_match_mktorrent() {
 #[test]
 fn durations_match_the_decoded_length() {
     require!(Tool::Ffprobe);
-    // The example (CBR without header, VBR with Xing, MPEG-2 VBR) plus fixtures for VBR
-    // without a header and MPEG-2.5.
+    // The example (CBR without header, VBR with Xing, MPEG-2 VBR, an M4A) plus fixtures for
+    // VBR without a header and MPEG-2.5.
     let d = Show::example();
     for f in ["vbr-noheader-mpeg2.mp3", "cbr-mpeg25.mp3"] {
         std::fs::copy(repo().join("tests/fixtures").join(f), d.episodes().join(f))
@@ -292,7 +305,7 @@ fn durations_match_the_decoded_length() {
     }
     let summary = d.publish();
     let eps = summary["episodes"].as_array().expect("eps");
-    assert_eq!(eps.len(), 5);
+    assert_eq!(eps.len(), 6);
     for e in eps {
         let file = e["file"].as_str().expect("file");
         let ours = e["duration_secs"].as_f64().expect("duration");
@@ -327,7 +340,7 @@ fn rebuilds_are_byte_identical_and_write_nothing() {
     let again = a.publish();
     assert_eq!(again["written_files"], 0);
     assert_eq!(again["bytes_hashed"], 0);
-    assert_eq!(again["unchanged"], 3);
+    assert_eq!(again["unchanged"], 4);
     assert!(
         snapshot(&a.public()) == before,
         "a no-op rebuild changed files"
@@ -372,7 +385,7 @@ fn a_changed_or_new_episode_is_rehashed_alone() {
         .expect("meta")
         .len();
     assert_eq!(s["new"], 1);
-    assert_eq!(s["unchanged"], 3);
+    assert_eq!(s["unchanged"], 4);
     assert_eq!(s["bytes_hashed"], size);
     assert_eq!(s.by_file()["2026-03-01-new.mp3"]["status"], "new");
 }
@@ -385,7 +398,7 @@ fn removed_episodes_disappear_from_the_output() {
     assert!(public.join("transcripts/2026-01-15-welcome.vtt").is_file());
     d.remove_episode("2026-01-15-welcome.mp3");
     let s = d.publish();
-    assert_eq!(s["episodes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(s["episodes"].as_array().map(Vec::len), Some(3));
     for gone in [
         "episodes/2026-01-15-welcome.mp3",
         "torrents/2026-01-15-welcome.torrent",
@@ -1330,7 +1343,7 @@ fn the_feed_names_its_stylesheet_and_still_parses_as_rss() {
     let xsl = std::fs::read_to_string(d.public().join("feed.xsl")).expect("feed.xsl");
     assert!(xsl.contains("<xsl:stylesheet"));
     let channel = rss::Channel::read_from(xml.as_bytes()).expect("feed.xml parses as RSS");
-    assert_eq!(channel.items().len(), 3);
+    assert_eq!(channel.items().len(), 4);
     let torrents = std::fs::read_to_string(d.public().join("torrents.xml")).expect("torrents");
     assert!(!torrents.contains("xml-stylesheet"));
 }

@@ -619,7 +619,7 @@ fn a_new_build_is_picked_up_without_restart() {
         .add_episode("2026-03-01-late.mp3", &fixture("cbr-mpeg25.mp3"));
     s.show.publish();
     let hashes = s.show.published_info_hashes();
-    assert_eq!(hashes.len(), 4);
+    assert_eq!(hashes.len(), 5);
     let new = *hashes
         .iter()
         .find(|h| !info_hashes_before(&h0, h))
@@ -650,7 +650,7 @@ fn a_new_build_is_picked_up_without_restart() {
     assert_eq!(int(&r["incomplete"]), 2);
     assert_eq!(
         s.server.stats()["episodes"].as_array().map(Vec::len),
-        Some(4)
+        Some(5)
     );
 }
 
@@ -721,7 +721,7 @@ fn a_removed_episode_stops_being_served_and_tracked() {
     );
     assert_eq!(
         s.server.stats()["episodes"].as_array().map(Vec::len),
-        Some(2)
+        Some(3)
     );
 }
 

@@ -135,7 +135,7 @@ pub fn probe(build: &Build) -> Vec<Finding> {
     // The newest episodes only: a daily show's thousands of announces to a public tracker
     // would look like abuse, and a tracker that answers for these answers for the rest.
     let mut newest: Vec<_> = build.episodes.iter().collect();
-    newest.sort_by(|a, b| b.pub_date.cmp(&a.pub_date));
+    newest.sort_by_key(|e| std::cmp::Reverse(e.pub_date));
     let hashes: Vec<InfoHash> = newest
         .iter()
         .take(TRACKER_SAMPLE)

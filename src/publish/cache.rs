@@ -11,6 +11,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::media::Format;
 use super::probe::Tags;
 
 /// Bumped when the manifest layout changes; an older manifest is ignored (full rebuild).
@@ -79,6 +80,12 @@ pub struct CachedEpisode {
     /// `publish::git`): a fresh checkout with new mtimes but this blob reuses the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_blob: Option<String>,
+    /// The container (MP3 in manifests from before other formats).
+    #[serde(default)]
+    pub format: Format,
+    /// The probe's [`super::probe::TAGS_VERSION`] when the tags were read (0 before it).
+    #[serde(default)]
+    pub tags_version: u32,
 }
 
 impl CachedEpisode {
@@ -181,6 +188,8 @@ mod tests {
                 pub_date: DateTime::from_timestamp(0, 0).expect("date"),
                 date_first_seen: false,
                 git_blob: None,
+                format: Format::Mp3,
+                tags_version: 1,
             },
         );
         std::fs::write(&p, to_bytes(&m)).expect("write");
@@ -194,6 +203,15 @@ mod tests {
         let mut bad = m.episodes["a.mp3"].clone();
         bad.pieces.push_str("00");
         assert!(!bad.is_consistent());
+        // A manifest from before other formats: MP3, tags from an older probe (read again).
+        let mut old: serde_json::Value = serde_json::from_slice(&to_bytes(&m)).expect("json");
+        let entry = old["episodes"]["a.mp3"].as_object_mut().expect("entry");
+        entry.remove("format");
+        entry.remove("tags_version");
+        std::fs::write(&p, old.to_string()).expect("write");
+        let loaded = load(&p);
+        assert_eq!(loaded.episodes["a.mp3"].format, Format::Mp3);
+        assert_eq!(loaded.episodes["a.mp3"].tags_version, 0);
         std::fs::write(&p, b"{not json").expect("write");
         assert_eq!(load(&p), Manifest::default());
         assert_eq!(load(&d.path().join("missing.json")), Manifest::default());

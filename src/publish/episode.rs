@@ -66,8 +66,10 @@ pub struct Episode {
     pub torrent_size: u64,
     /// Magnet link.
     pub magnet: String,
-    /// HTTP URL of the MP3 (enclosure and web seed).
+    /// HTTP URL of the media file (enclosure and web seed).
     pub media_url: Url,
+    /// The enclosure's MIME type (by container, see [`super::media::Format::mime_type`]).
+    pub mime_type: &'static str,
     /// The .torrent's path in the output folder.
     pub torrent_rel: String,
     /// URL of the .torrent.
@@ -212,6 +214,7 @@ fn assemble_one(
         torrent_size: built.bytes.len() as u64,
         magnet: built.magnet,
         media_url,
+        mime_type: cached.format.mime_type(&f.rel),
         torrent_rel,
         torrent_url,
         image_url,
@@ -247,7 +250,8 @@ fn torrent(
     })?)
 }
 
-/// Artwork: the config's file, else the ID3 picture. The picture's bytes are this run's
+/// Artwork: the config's file, else the embedded picture (ID3 APIC, MP4 `covr`, Opus
+/// METADATA_BLOCK_PICTURE). The picture's bytes are this run's
 /// when the file was probed; for an unchanged episode, the previous build's extraction
 /// when it is this picture, else the file is probed again.
 fn artwork(
@@ -276,7 +280,8 @@ fn artwork(
     Ok(content.map(|c| (file, c)))
 }
 
-/// Chapters: the config's JSON file (checked with the config), else ID3 CHAP frames.
+/// Chapters: the config's JSON file (checked with the config), else the file's own (ID3
+/// CHAP frames, MP4 `chpl`, Vorbis CHAPTERnnn comments).
 fn chapters(
     files: &EpisodeFiles<'_>,
     f: &SourceFile,
@@ -349,8 +354,11 @@ fn title(f: &SourceFile, cached: &CachedEpisode) -> String {
         .unwrap_or_else(|| probe::title_from_file_name(&f.rel))
 }
 
-/// Description (HTML): Markdown notes (the `.md` beside the file, else the config's
-/// `description_file`), else the config's description, else the tags, else the title.
+/// Description (HTML), the one place that chooses it: Markdown notes (the `.md` beside the
+/// file, else the config's `description_file`), else the config's description, else the
+/// file's tags (a description tag before a comment: ID3 TDES/TXXX:description then
+/// COMM/TXXX:comment, iTunes `ldes`/`desc` then `©cmt`, Opus DESCRIPTION then COMMENT),
+/// else the title.
 fn description(
     f: &SourceFile,
     cached: &CachedEpisode,
@@ -363,7 +371,7 @@ fn description(
     Ok(f.config
         .description
         .clone()
-        .unwrap_or_else(|| plain_to_html(cached.tags.comment.as_deref().unwrap_or(title))))
+        .unwrap_or_else(|| plain_to_html(cached.tags.description_text().unwrap_or(title))))
 }
 
 /// The ID3 artist, when it is set and differs from the show's author.

@@ -282,7 +282,7 @@ fn feed_item(w: &mut W, e: &Episode) {
         &[
             ("url", e.media_url.as_str()),
             ("length", &size),
-            ("type", "audio/mpeg"),
+            ("type", e.mime_type),
         ],
     );
     if let Some(a) = &e.author {
@@ -324,7 +324,7 @@ fn feed_item(w: &mut W, e: &Episode) {
         );
     }
     let bitrate = e.bitrate_bps.map(|b| b.to_string());
-    let mut attrs: Vec<(&str, &str)> = vec![("type", "audio/mpeg"), ("length", &size)];
+    let mut attrs: Vec<(&str, &str)> = vec![("type", e.mime_type), ("length", &size)];
     if let Some(b) = &bitrate {
         attrs.push(("bitrate", b));
     }

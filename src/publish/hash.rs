@@ -1,5 +1,6 @@
 //! Stage 3: one streaming read of each episode gives its SHA-1 pieces (the torrent), its
-//! SHA-256 (`podcast:integrity`) and its MPEG frame walk (duration and bitrate).
+//! SHA-256 (`podcast:integrity`) and its container walk ([`super::media::Scanner`]: MPEG frames
+//! for duration and bitrate, Ogg pages for duration, MP4 boxes for completeness).
 //!
 //! Files hash in parallel, one worker per core, each with one fixed buffer, so memory stays
 //! bounded whatever the file sizes. This is the only stage that reads whole files; it does
@@ -14,7 +15,7 @@ use std::sync::Mutex;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-use super::mp3::{FrameScanner, FrameStats};
+use super::media::{Format, Scanner, Stats};
 use super::PublishError;
 
 /// Read size: large enough to amortise syscalls, small enough to stay in L2 while both
@@ -30,6 +31,8 @@ pub struct HashJob {
     pub piece_length: u64,
     /// Where the MPEG audio starts (after ID3v2), for the frame walk.
     pub audio_start: u64,
+    /// The container, which decides the walk.
+    pub format: Format,
 }
 
 /// Everything one pass over a file yields.
@@ -43,8 +46,8 @@ pub struct FileDigest {
     pub pieces: Vec<u8>,
     /// SHA-256 of the whole file.
     pub sha256: [u8; 32],
-    /// The MPEG frame walk.
-    pub frames: FrameStats,
+    /// The container walk.
+    pub frames: Stats,
 }
 
 /// Hashes one file in a single pass; `progress` grows by the bytes read.
@@ -59,7 +62,7 @@ pub fn hash_file(job: &HashJob, progress: &AtomicU64) -> Result<FileDigest, Publ
     let mut piece = Sha1::new();
     let mut in_piece = 0u64;
     let mut pieces = Vec::new();
-    let mut scanner = FrameScanner::new(job.audio_start);
+    let mut scanner = Scanner::new(job.format, job.audio_start);
     let mut size = 0u64;
     loop {
         let n = match file.read(&mut buf) {
@@ -144,6 +147,7 @@ mod tests {
             path: f.path().to_path_buf(),
             piece_length,
             audio_start: 0,
+            format: Format::Mp3,
         };
         (f, job)
     }
@@ -176,6 +180,7 @@ mod tests {
             path: PathBuf::from("/nonexistent/podseed-test.mp3"),
             piece_length: 16384,
             audio_start: 0,
+            format: Format::Mp3,
         };
         let progress = AtomicU64::new(0);
         let r = hash_all(&[ja, missing, jb], 2, &progress);

@@ -1,7 +1,9 @@
-//! `podseed publish`: podcast.yaml + MP3s → feeds, torrents and a page in the output folder.
+//! `podseed publish`: podcast.yaml + episodes (MP3, M4A, MP4, Opus) → feeds, torrents and a
+//! page in the output folder.
 //!
 //! A pipeline of stages with plain data between them: [`scan`] (which files) → [`probe`]
-//! (tags, is it MP3) → [`hash`] (one read: pieces, SHA-256, frame walk) → [`episode`] (each
+//! (tags, which [`media`] format: [`mp3`], [`mp4`], [`opus`]) → [`hash`] (one read: pieces,
+//! SHA-256, container walk) → [`episode`] (each
 //! episode with its [`metainfo`] torrent, artwork, chapters and transcript) → [`feed`] and
 //! [`site`] (render; [`webtorrent`] decides whether the page gets its browser player and
 //! checks the installed WebTorrent files) → [`output`] (atomic write) → [`summary`]. [`cache`] decides which files
@@ -18,9 +20,12 @@ pub mod hash;
 pub mod id3_guard;
 pub mod layout;
 pub mod lint;
+pub mod media;
 pub mod metainfo;
 pub mod mp3;
+pub mod mp4;
 pub mod notes;
+pub mod opus;
 pub mod output;
 pub mod probe;
 pub mod scan;
@@ -255,9 +260,10 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
     let mut warnings = Vec::new();
 
     let files = scan::scan(config)?;
+    warnings.extend(scan::unpublished(config));
     if files.is_empty() {
         warnings.push(format!(
-            "no episodes: put MP3 files in {}",
+            "no episodes: put MP3, M4A, MP4 or Opus files in {}",
             config.episodes_dir.display()
         ));
     }
@@ -321,7 +327,8 @@ fn plan_reads(
                 if !force
                     && (c.matches(f.size, f.mtime, piece_length)
                         || c.matches_blob(f.size, blobs.get(&f.rel), piece_length))
-                    && c.is_consistent() =>
+                    && c.is_consistent()
+                    && c.tags_version == probe::TAGS_VERSION =>
             {
                 // Same content under a new mtime (a fresh checkout): the manifest takes the
                 // new mtime, which `serve` checks the published file against. Known by its
@@ -382,6 +389,7 @@ fn hash_all(
             path: p.source.path.clone(),
             piece_length: p.piece_length,
             audio_start: p.probe.audio_start,
+            format: p.probe.format,
         })
         .collect();
     let total: u64 = probed.iter().map(|p| p.source.size).sum();
@@ -417,21 +425,34 @@ fn known_from_digests(
     ) in probed.into_iter().zip(digests)
     {
         let d = d?;
-        let Some(duration_secs) = d.frames.duration_secs() else {
+        if let Some(message) = d.frames.problem() {
             problems.push(MediaProblem {
                 path: f.path.clone(),
-                message: "has no complete MPEG audio frame; export the episode again as MP3".into(),
+                message,
+            });
+            continue;
+        }
+        // MP3 and Opus durations come from the read, MP4's from its `moov` (the probe).
+        let Some(duration_secs) = d
+            .frames
+            .duration_secs()
+            .or(p.duration_secs)
+            .filter(|s| *s > 0.0)
+        else {
+            problems.push(MediaProblem {
+                path: f.path.clone(),
+                message: "has no duration; export the episode again".into(),
             });
             continue;
         };
-        if let Some((found, claimed)) = d.frames.truncated() {
-            problems.push(MediaProblem {
-                path: f.path.clone(),
-                message: format!(
-                    "holds {found} audio frames but its Xing/VBRI header claims {claimed}: it looks cut short (an interrupted copy or upload); copy or export it again"
-                ),
-            });
-            continue;
+        let mut tags = p.tags;
+        if p.format == media::Format::Opus {
+            // An Opus file's chapters end, at the latest, where its audio does: known now.
+            let end_ms = (duration_secs * 1000.0).round().min(f64::from(u32::MAX)) as u32;
+            tags.chapters.retain(|c| c.start_ms < end_ms);
+            for c in &mut tags.chapters {
+                c.end_ms = c.end_ms.min(end_ms);
+            }
         }
         if d.size != f.size {
             problems.push(MediaProblem {
@@ -461,13 +482,15 @@ fn known_from_digests(
                 sha256: crate::bt::hex(&d.sha256),
                 pieces: crate::bt::hex(&d.pieces),
                 duration_ms: (duration_secs * 1000.0).round() as u64,
-                bitrate_bps: d.frames.bitrate_bps(),
+                bitrate_bps: d.frames.bitrate_bps(duration_secs),
                 audio_start: p.audio_start,
-                tags: p.tags,
+                tags,
                 // Chosen by choose_dates, with every other episode's.
                 pub_date: DateTime::UNIX_EPOCH,
                 date_first_seen: false,
                 git_blob: blob,
+                format: p.format,
+                tags_version: probe::TAGS_VERSION,
             },
             earlier_date: old.map(|o| o.pub_date),
             picture: p.picture,

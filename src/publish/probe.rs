@@ -1,8 +1,11 @@
-//! Stage 2: read what an episode says about itself: ID3 tags (v2.2/2.3/2.4, else v1),
-//! artwork, chapters, and whether the file is MPEG audio at all.
+//! Stage 2: read what an episode says about itself: its container (by its first bytes),
+//! tags (ID3 v2.2/2.3/2.4 else v1; iTunes `ilst`; Vorbis comments), artwork, chapters,
+//! and whether the file is audio podseed publishes at all.
 //!
-//! Reads only the head of the file (the tag and the first frames) and, for ID3v1, its last
-//! 128 bytes; the full read that yields the duration is the hash stage's single pass.
+//! Reads only the head of an MP3 (the tag and the first frames) and, for ID3v1, its last
+//! 128 bytes; of an MP4, its top-level box headers and its `moov` box; of an Ogg Opus file,
+//! its first two packets. The full read that yields MP3 and Opus durations is the hash
+//! stage's single pass; an MP4's duration is in its `moov`.
 
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -16,8 +19,13 @@ use id3::{Content, TagLike};
 use serde::{Deserialize, Serialize};
 
 use super::id3_guard::TagShape;
+use super::media::{self, Format};
 use super::mp3::{id3v2_len, FrameScanner};
-use super::PublishError;
+use super::{mp4, opus, PublishError};
+
+/// Bumped when probing learns to read more from tags; a manifest entry from an older probe
+/// is read again (1: descriptions from TXXX, TDES and container tags).
+pub const TAGS_VERSION: u32 = 1;
 
 /// How far past the ID3 tag we look for the first MPEG frame before calling a file "not audio".
 const SNIFF_BYTES: u64 = 256 * 1024;
@@ -29,8 +37,12 @@ pub struct Tags {
     pub title: Option<String>,
     /// TPE1.
     pub artist: Option<String>,
-    /// COMM (the first comment with text).
+    /// A comment: ID3 COMM (else TXXX:comment), iTunes `©cmt`, Vorbis COMMENT.
     pub comment: Option<String>,
+    /// A description: ID3 TDES (else TXXX:description), iTunes `ldes` (else `desc`),
+    /// Vorbis DESCRIPTION.
+    #[serde(default)]
+    pub description: Option<String>,
     /// TDRL, else TDRC, else TYER + TDAT.
     pub date: Option<DateTime<Utc>>,
     /// APIC: the embedded artwork's format and digest (the bytes are in [`Probe::picture`]).
@@ -71,9 +83,20 @@ pub struct Probe {
     pub picture: Option<Vec<u8>>,
     /// Offset of the audio after the leading ID3v2 tag(s).
     pub audio_start: u64,
+    /// The container.
+    pub format: Format,
+    /// Duration when the container's header states it (MP4's `moov`).
+    pub duration_secs: Option<f64>,
 }
 
-/// Reads tags and checks that `path` holds MPEG audio.
+impl Tags {
+    /// The text a description can come from: an explicit description before a comment.
+    pub fn description_text(&self) -> Option<&str> {
+        self.description.as_deref().or(self.comment.as_deref())
+    }
+}
+
+/// Reads tags and checks that `path` holds audio podseed publishes (MP3, MP4, Ogg Opus).
 pub fn probe(path: &Path) -> Result<Probe, PublishError> {
     let io_err = |source| PublishError::Io {
         path: path.to_path_buf(),
@@ -84,8 +107,59 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
     if size == 0 {
         return Err(PublishError::media(
             path,
-            "is empty (0 bytes); export the episode again as MP3",
+            "is empty (0 bytes); export the episode again",
         ));
+    }
+    let mut head = [0u8; 12];
+    let n = read_up_to(&mut file, &mut head).map_err(io_err)?;
+    match media::sniff(&head[..n]) {
+        Format::Mp3 => {}
+        Format::M4a | Format::Video => {
+            let info = mp4::read(&mut file, size).map_err(|m| PublishError::media(path, m))?;
+            let (tags, picture) = container_tags(
+                RawTags {
+                    title: info.title,
+                    artist: info.artist,
+                    comment: info.comment,
+                    description: info.description,
+                    date: info.date,
+                    picture: info.cover,
+                    chapters: info.chapters,
+                },
+                info.duration_secs,
+            );
+            return Ok(Probe {
+                tags,
+                picture,
+                audio_start: 0,
+                format: info.format,
+                duration_secs: Some(info.duration_secs),
+            });
+        }
+        Format::Opus => {
+            file.rewind().map_err(io_err)?;
+            let info = opus::read(&mut file).map_err(|m| PublishError::media(path, m))?;
+            let (tags, picture) = container_tags(
+                RawTags {
+                    title: info.title,
+                    artist: info.artist,
+                    comment: info.comment,
+                    description: info.description,
+                    date: info.date,
+                    picture: info.picture,
+                    chapters: info.chapters,
+                },
+                // Known after the hash stage's read; the last chapter ends there.
+                f64::INFINITY,
+            );
+            return Ok(Probe {
+                tags,
+                picture,
+                audio_start: 0,
+                format: Format::Opus,
+                duration_secs: None,
+            });
+        }
     }
     let audio_start = leading_tags_len(&mut file).map_err(io_err)?;
     if is_riff_wave(&mut file).map_err(io_err)? {
@@ -98,7 +172,7 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
     if !has_frames {
         return Err(PublishError::media(
             path,
-            "is not MPEG audio (no MP3 frame found); podseed publishes MP3 files: convert it, e.g. `ffmpeg -i IN -codec:a libmp3lame -q:a 4 OUT.mp3`",
+            "is not MPEG audio (no MP3 frame found, no MP4 or Ogg header either); podseed publishes MP3, M4A, MP4 and Opus files: convert it, e.g. `ffmpeg -i IN -codec:a libmp3lame -q:a 4 OUT.mp3`",
         ));
     }
     if chapters > MAX_CHAPTERS {
@@ -140,6 +214,69 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
         tags,
         picture,
         audio_start,
+        format: Format::Mp3,
+        duration_secs: None,
+    })
+}
+
+/// Tags as an MP4 or Opus file gives them, before they become [`Tags`].
+struct RawTags {
+    title: Option<String>,
+    artist: Option<String>,
+    comment: Option<String>,
+    description: Option<String>,
+    date: Option<String>,
+    picture: Option<Vec<u8>>,
+    /// (start in ms, title).
+    chapters: Vec<(u64, String)>,
+}
+
+/// [`Tags`] and artwork bytes from a container's tags; each chapter ends where the next
+/// starts, the last at `duration_secs`.
+fn container_tags(raw: RawTags, duration_secs: f64) -> (Tags, Option<Vec<u8>>) {
+    let picture = raw.picture.filter(|p| image_extension(p).is_some());
+    let end_ms = (duration_secs * 1000.0).min(f64::from(u32::MAX)) as u64;
+    let ms = |v: u64| u32::try_from(v.min(end_ms)).unwrap_or(u32::MAX);
+    let chapters = raw
+        .chapters
+        .iter()
+        .enumerate()
+        .filter(|(_, (start, _))| *start < end_ms)
+        .map(|(i, (start, title))| Chapter {
+            start_ms: ms(*start),
+            end_ms: ms(raw.chapters.get(i + 1).map_or(end_ms, |c| c.0)),
+            title: non_empty(Some(title)),
+            url: None,
+        })
+        .collect();
+    let tags = Tags {
+        title: non_empty(raw.title.as_deref()),
+        artist: non_empty(raw.artist.as_deref()),
+        comment: non_empty(raw.comment.as_deref()),
+        description: non_empty(raw.description.as_deref()),
+        date: raw.date.as_deref().and_then(tag_text_date),
+        picture: picture.as_ref().and_then(|p| {
+            Some(PictureInfo {
+                ext: image_extension(p)?.to_string(),
+                sha256: crate::bt::hex(&sha2::Sha256::digest(p)),
+            })
+        }),
+        chapters,
+    };
+    (tags, picture)
+}
+
+/// A date written as text in a tag: what the config accepts, or a bare year.
+fn tag_text_date(text: &str) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    crate::config::parse_date(t).or_else(|| {
+        let year: i32 = t.get(..4)?.parse().ok()?;
+        let rest = &t[4..];
+        (rest.is_empty() || rest.starts_with('-'))
+            .then(|| NaiveDate::from_ymd_opt(year, 1, 1))??
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc())
+            .filter(|d| PLAUSIBLE_YEARS.contains(&d.year()))
     })
 }
 
@@ -266,10 +403,21 @@ fn from_id3(tag: &id3::Tag) -> (Tags, Option<Vec<u8>>) {
         .filter(usable)
         .find(|p| p.picture_type == id3::frame::PictureType::CoverFront)
         .or_else(|| tag.pictures().find(usable));
+    // ffmpeg writes `-metadata comment=` as TXXX:comment, not COMM.
+    let extended = |name: &str| {
+        tag.extended_texts()
+            .find(|t| t.description.eq_ignore_ascii_case(name))
+            .and_then(|t| non_empty(Some(&t.value)))
+    };
     let comment = tag
         .comments()
         .find(|c| !c.text.trim().is_empty() && !c.description.starts_with("iTun"))
-        .map(|c| c.text.trim().to_string());
+        .map(|c| c.text.trim().to_string())
+        .or_else(|| extended("comment"));
+    let description = tag
+        .get("TDES")
+        .and_then(|f| non_empty(f.content().text()))
+        .or_else(|| extended("description"));
     let mut chapters: Vec<Chapter> = tag
         .chapters()
         .map(|c| Chapter {
@@ -292,6 +440,7 @@ fn from_id3(tag: &id3::Tag) -> (Tags, Option<Vec<u8>>) {
         title: non_empty(tag.title()),
         artist: non_empty(tag.artist()),
         comment,
+        description,
         date: tag_date(tag),
         picture: picture.and_then(|p| {
             Some(PictureInfo {

@@ -1,8 +1,11 @@
 //! Stage 1: find the episode files and pair each with its `episodes:` entry and transcript.
 //!
-//! Reads directory entries and file metadata only (size, mtime); opening files is the
-//! later stages' job. Every `.mp3` below `episodes_dir` is an episode, and so is every file
-//! the config lists, whatever its extension (probe then tells whether it is MPEG audio).
+//! Reads directory entries and file metadata only (size, mtime), and the first page of an
+//! `.ogg` (Opus or not); opening files is the later stages' job. Every `.mp3`, `.m4a`,
+//! `.m4b`, `.mp4`, `.m4v`, `.opus` and Opus `.ogg` below `episodes_dir` is an episode, and
+//! so is every file the config lists, whatever its extension (probe then tells what it
+//! holds). Other files that look like media are reported by [`unpublished`], never
+//! skipped in silence.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +13,7 @@ use walkdir::WalkDir;
 
 use crate::config::{Config, EpisodeConfig};
 
-use super::PublishError;
+use super::{media, PublishError};
 
 /// One episode's source file, as found on disk.
 #[derive(Debug, Clone)]
@@ -42,12 +45,7 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
         if !entry.file_type().is_file() || is_hidden(entry.path(), dir) {
             continue;
         }
-        let is_mp3 = entry
-            .path()
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
-        if !is_mp3 {
+        if !is_episode(entry.path()) {
             continue;
         }
         match relative(entry.path(), dir) {
@@ -112,6 +110,51 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
     Ok(files)
 }
 
+/// Whether a file in episodes_dir is an episode by its name (and, for `.ogg`, its first
+/// page: only Ogg Opus is published).
+fn is_episode(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    if !media::candidate(&name) {
+        return false;
+    }
+    let ogg = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("ogg"));
+    !ogg || is_ogg_opus(path)
+}
+
+/// Whether the first Ogg page holds `OpusHead` (at byte 28 when the page has one segment).
+fn is_ogg_opus(path: &Path) -> bool {
+    let mut head = [0u8; 64];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        // Unreadable: let the probe say so.
+        return true;
+    };
+    let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
+    let head = &head[..n];
+    let segments = head.get(26).map_or(0, |&s| usize::from(s));
+    head.starts_with(b"OggS") && head.get(27 + segments..35 + segments) == Some(b"OpusHead")
+}
+
+/// Warnings for the files in episodes_dir that look like media podseed does not publish
+/// (WAV, FLAC, AAC, WebM, Ogg Vorbis...), each with the ffmpeg command that converts it.
+/// Files the config lists are episodes, not reported here.
+pub fn unpublished(config: &Config) -> Vec<String> {
+    let dir = &config.episodes_dir;
+    WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && !is_hidden(e.path(), dir))
+        .filter(|e| !is_episode(e.path()))
+        .filter_map(|e| relative(e.path(), dir))
+        .filter(|rel| !config.episodes.iter().any(|ep| ep.file == *rel))
+        .filter_map(|rel| media::unpublished_hint(&rel))
+        .collect()
+}
+
 /// A file found in episodes_dir that is a link to somewhere outside the config's folder
 /// (unless `allow_sources_outside` says that is intended).
 fn outside_problem(config: &Config, path: &Path) -> Option<super::MediaProblem> {
@@ -152,6 +195,50 @@ fn sibling_transcript(mp3: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn finds_every_published_format_and_reports_other_media() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let eps = d.path().join("episodes");
+        std::fs::create_dir_all(&eps).expect("mkdir");
+        let mut opus_page = b"OggS\0\x02".to_vec();
+        opus_page.extend_from_slice(&[0; 20]);
+        opus_page.push(1);
+        opus_page.push(19);
+        opus_page.extend_from_slice(b"OpusHead");
+        let mut vorbis_page = opus_page.clone();
+        vorbis_page.truncate(28);
+        vorbis_page.extend_from_slice(b"\x01vorbis");
+        for (f, bytes) in [
+            ("a.m4a", &b"x"[..]),
+            ("b.opus", b"x"),
+            ("c.mp4", b"x"),
+            ("d.M4V", b"x"),
+            ("e.ogg", &opus_page),
+            ("f.ogg", &vorbis_page),
+            ("g.flac", b"x"),
+            ("h.wav", b"x"),
+            ("i.webm", b"x"),
+            ("j.txt", b"x"),
+            ("k.wav", b"x"),
+        ] {
+            std::fs::write(eps.join(f), bytes).expect("write");
+        }
+        let yaml =
+            "title: T\ndescription: D\nbase_url: https://e.com/\nepisodes:\n  - file: k.wav\n";
+        let config = Config::parse(yaml, &d.path().join("podcast.yaml")).expect("config");
+        let files = scan(&config).expect("scan");
+        let rels: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(
+            rels,
+            ["a.m4a", "b.opus", "c.mp4", "d.M4V", "e.ogg", "k.wav"]
+        );
+        let warned = unpublished(&config);
+        assert_eq!(warned.len(), 4, "{warned:?}");
+        for (w, name) in warned.iter().zip(["f.ogg", "g.flac", "h.wav", "i.webm"]) {
+            assert!(w.starts_with(name) && w.contains("ffmpeg -i"), "{w}");
+        }
+    }
 
     #[test]
     fn finds_mp3s_listed_files_and_transcripts() {

@@ -86,6 +86,11 @@ struct PageEpisode<'a> {
     duration_human: String,
     size_human: String,
     media_url: String,
+    /// The media's MIME type and a short name of its format (MP3, M4A, Opus, MP4 video).
+    mime_type: &'static str,
+    format_name: &'static str,
+    /// Video plays in a `<video>` (over plain HTTP: the WebTorrent player streams audio).
+    is_video: bool,
     torrent_url: String,
     magnet: &'a str,
     info_hash: String,
@@ -178,6 +183,9 @@ fn page_episode<'a>(layout: &Layout, from: &str, e: &'a Episode, full: bool) -> 
         duration_human: human_duration(e.duration_secs),
         size_human: human_size(e.size),
         media_url: rel(e.media_url.as_str()),
+        mime_type: e.mime_type,
+        format_name: format_name(e.mime_type),
+        is_video: e.mime_type.starts_with("video/"),
         torrent_url: rel(e.torrent_url.as_str()),
         magnet: &e.magnet,
         info_hash: e.info_hash.to_hex(),
@@ -398,6 +406,16 @@ pub fn escape_html(s: &str) -> String {
         }
     }
     escaped
+}
+
+/// A link label for a media MIME type.
+fn format_name(mime: &str) -> &'static str {
+    match mime {
+        "audio/x-m4a" => "M4A",
+        "audio/ogg" => "Opus",
+        m if m.starts_with("video/") => "MP4",
+        _ => "MP3",
+    }
 }
 
 /// `12:34` or `1:02:03`.

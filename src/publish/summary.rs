@@ -47,8 +47,10 @@ pub struct EpisodeSummary {
     pub info_hash: String,
     /// Magnet link.
     pub magnet: String,
-    /// MP3 URL.
+    /// Media file URL.
     pub media_url: String,
+    /// The enclosure's MIME type.
+    pub mime_type: String,
     /// .torrent URL.
     pub torrent_url: String,
     /// New, changed or unchanged.
@@ -136,6 +138,7 @@ pub(super) fn summarise(
                 info_hash: e.info_hash.to_hex(),
                 magnet: e.magnet.clone(),
                 media_url: e.media_url.to_string(),
+                mime_type: e.mime_type.to_string(),
                 torrent_url: e.torrent_url.to_string(),
                 status: statuses.get(&e.rel).copied().unwrap_or(Status::Unchanged),
             })

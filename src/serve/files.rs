@@ -612,6 +612,11 @@ pub fn content_type(rel_path: &str) -> &'static str {
     };
     match extension.to_ascii_lowercase().as_str() {
         "mp3" => "audio/mpeg",
+        // The enclosure types the feed gives (see publish::media::Format::mime_type).
+        "m4a" | "m4b" => "audio/x-m4a",
+        "mp4" => "video/mp4",
+        "m4v" => "video/x-m4v",
+        "opus" | "ogg" => "audio/ogg",
         // The only XML we publish is the two feeds. Podcast apps take any XML type; as
         // application/xml a browser also runs feed.xsl (application/rss+xml it shows as text).
         "xml" => "application/xml; charset=utf-8",
@@ -914,6 +919,9 @@ mod tests {
     fn content_types_by_extension() {
         assert_eq!(content_type("episodes/a b.mp3"), "audio/mpeg");
         assert_eq!(content_type("episodes/LOUD.MP3"), "audio/mpeg");
+        assert_eq!(content_type("episodes/a.m4a"), "audio/x-m4a");
+        assert_eq!(content_type("episodes/v.M4V"), "video/x-m4v");
+        assert_eq!(content_type("episodes/o.opus"), "audio/ogg");
         assert_eq!(content_type("feed.xml"), "application/xml; charset=utf-8");
         assert_eq!(content_type("feed.xsl"), "application/xslt+xml");
         assert_eq!(content_type("index.html"), "text/html; charset=utf-8");

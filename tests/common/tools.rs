@@ -1,4 +1,4 @@
-//! The third-party programs some tests drive (aria2c, mktorrent, ffprobe, lame,
+//! The third-party programs some tests drive (aria2c, mktorrent, ffprobe, ffmpeg, lame,
 //! python3-libtorrent, coturn's STUN client, nginx, Caddy, curl, openssl, rsync, git,
 //! systemd-analyze, node with npm bittorrent-tracker, headless Chromium with Node and the
 //! npm packages of package-lock.json, unshare), and `require!`: a test that lacks one prints
@@ -14,6 +14,8 @@ pub enum Tool {
     Aria2c,
     Mktorrent,
     Ffprobe,
+    /// ffmpeg, which makes M4A, MP4 and Opus episodes for the format tests.
+    Ffmpeg,
     Lame,
     /// Debian's python3-libtorrent, imported by /usr/bin/python3.
     Libtorrent,
@@ -50,6 +52,7 @@ impl Tool {
             Tool::Aria2c => "aria2c",
             Tool::Mktorrent => "mktorrent",
             Tool::Ffprobe => "ffprobe",
+            Tool::Ffmpeg => "ffmpeg",
             Tool::Lame => "lame",
             Tool::Libtorrent => "python3-libtorrent",
             Tool::Stunclient => "turnutils_stunclient",
