@@ -675,3 +675,17 @@ fn online_a_tracker_that_does_not_track_our_torrents_is_named() {
     );
     assert_eq!(code, 2);
 }
+
+#[test]
+fn an_opus_episode_is_flagged_for_apple_an_m4a_is_not() {
+    let show = clean_show();
+    std::fs::copy(
+        fixture("short.opus"),
+        show.episodes().join("2026-03-05-opus.opus"),
+    )
+    .expect("copy opus");
+    let (code, f) = check(&show, &[]);
+    assert_found(&f, "enclosure-not-apple", "warning", "2026-03-05-opus.opus");
+    assert_eq!(of_rule(&f, "enclosure-not-apple").len(), 1, "{f:#?}");
+    assert_eq!(code, 1);
+}

@@ -408,6 +408,15 @@ fn enclosures(episodes: &[Episode], out: &mut Vec<Finding>) {
                 "serve the show over HTTPS and use an https:// base_url (or media_base_url)",
             ));
         }
+        if e.mime_type == "audio/ogg" {
+            out.push(Finding::new(
+                "enclosure-not-apple",
+                Severity::Warning,
+                e.rel.as_str(),
+                "is Ogg Opus, which Apple Podcasts does not play (other apps do)",
+                "publish an M4A or MP3 of it for Apple's listeners (e.g. `ffmpeg -i IN.opus -c:a aac -b:a 96k -movflags +faststart OUT.m4a`), or keep it for apps that play Opus",
+            ));
+        }
     }
 }
 
