@@ -689,3 +689,69 @@ fn an_opus_episode_is_flagged_for_apple_an_m4a_is_not() {
     assert_eq!(of_rule(&f, "enclosure-not-apple").len(), 1, "{f:#?}");
     assert_eq!(code, 1);
 }
+
+/// Issue 12's end to end: a show of MP3, M4A, Opus and MP4 video episodes with Markdown
+/// notes, published and served by `podseed serve`, checked online: every URL, Range and
+/// tracker answers right, and the one finding left is that Apple does not play Opus.
+#[test]
+fn every_format_with_notes_checks_clean_online_against_serve() {
+    require!(Tool::Ffmpeg);
+    let udp = free_udp_port();
+    // The Opus fixture's embedded picture is 300 px: the show's cover stands in.
+    let show = fixed_example()
+        .with_yaml(
+            "episodes:\n",
+            "episodes:\n  - file: 2026-03-05-opus.opus\n    image: ../cover.png\n",
+        )
+        .served_from_loopback(&[])
+        .with_serve(Serve::tracker().set("udp_tracker", &format!("127.0.0.1:{udp}")));
+    let eps = show.episodes();
+    std::fs::copy(fixture("short.opus"), eps.join("2026-03-05-opus.opus")).expect("opus");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc=s=160x120:d=3:r=10"])
+        .args(["-f", "lavfi", "-i", "sine=d=3"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .args(["-metadata", "title=Video", "-metadata", "date=2026-03-06"])
+        .arg(eps.join("2026-03-06-video.mp4"))
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (stem, notes) in [
+        ("2026-03-05-opus", "The **Opus** edition.\n"),
+        ("2026-03-06-video", "A short *video* episode.\n"),
+        (
+            "2026-03-01-listener-questions",
+            "Your questions, [answered](https://seedbox.test/q).\n",
+        ),
+    ] {
+        std::fs::write(eps.join(format!("{stem}.md")), notes).expect("notes");
+    }
+    let summary = show.publish();
+    assert_eq!(summary.episodes().len(), 6, "{:?}", summary.0);
+    let types: Vec<&str> = summary
+        .episodes()
+        .iter()
+        .filter_map(|e| e["mime_type"].as_str())
+        .collect();
+    for t in ["audio/mpeg", "audio/x-m4a", "audio/ogg", "video/mp4"] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+    let _server = Server::start(&show);
+    let (code, f) = check(&show, &["--online"]);
+    assert_eq!(of_rule(&f, "enclosure-not-apple").len(), 1, "{f:#?}");
+    assert_eq!(f.len(), 1, "nothing else: {f:#?}");
+    assert_eq!(code, 1);
+}
