@@ -7,6 +7,7 @@
 //! the data), so a frame that claims more marks the tag as damaged from there on: the frames
 //! before it are read, the rest is not.
 
+use super::media::read_up_to;
 use std::io::{self, Read, Seek, SeekFrom};
 
 /// What the walk found in the tag at the start of a stream.
@@ -103,20 +104,6 @@ fn synchsafe(b: &[u8]) -> Option<u64> {
         (x & 0x80 == 0).then_some((n << 7) | u64::from(x))
     })
 }
-
-fn read_up_to(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match stream.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
+use super::media::read_up_to;
 use super::media::Format;
 
 /// Largest `moov` box read: sample tables of a three-hour video plus cover art fit well
@@ -520,18 +521,6 @@ fn read_chpl(b: &[u8]) -> Vec<(u64, String)> {
     out.sort_by_key(|c| c.0);
     out
 }
-
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
 /// The top-level box walk of the hash stage's single read: the boxes must chain to the
 /// end of the file exactly. It keeps at most one 16-byte header, whatever it is fed.
 #[derive(Debug, Clone, Default)]

@@ -12,6 +12,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 
+use super::media::read_up_to;
 use base64::Engine;
 
 /// Largest `OpusTags` packet read (cover art included).
@@ -269,20 +270,6 @@ fn flac_picture(b64: &[u8]) -> Option<(u32, Vec<u8>)> {
     let data = b.get(start..start.checked_add(len)?)?;
     Some((kind, data.to_vec()))
 }
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 /// The page walk of the hash stage's single read. It keeps at most one page header
 /// (282 bytes) and the first 19 bytes of the first packet, whatever it is fed.
 #[derive(Debug, Clone, Default)]

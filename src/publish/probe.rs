@@ -19,7 +19,7 @@ use id3::{Content, TagLike};
 use serde::{Deserialize, Serialize};
 
 use super::id3_guard::TagShape;
-use super::media::{self, Format};
+use super::media::{self, read_up_to, Format};
 use super::mp3::{id3v2_len, FrameScanner};
 use super::{mp4, opus, PublishError};
 
@@ -371,18 +371,6 @@ fn sniff(file: &mut File, audio_start: u64) -> std::io::Result<(bool, usize)> {
     }
     Ok((scanner.finish().first.is_some(), chapters.count))
 }
-
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
 /// Trimmed text, or None when empty. ID3v2.4 separates multiple values with NUL; they are
 /// joined with ", " (a NUL is not even allowed in XML).
 fn non_empty(s: Option<&str>) -> Option<String> {
