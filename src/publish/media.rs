@@ -123,6 +123,28 @@ pub fn unpublished_hint(rel: &str) -> Option<String> {
     }
 }
 
+/// Tags as an MP4 or Ogg Opus file gives them, before probing turns them into
+/// [`super::probe::Tags`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerTags {
+    /// MP4 `©nam`; Opus TITLE.
+    pub title: Option<String>,
+    /// MP4 `©ART`, else `aART`; Opus ARTIST.
+    pub artist: Option<String>,
+    /// MP4 `©cmt`; Opus COMMENT.
+    pub comment: Option<String>,
+    /// MP4 `ldes`, else `desc`; Opus DESCRIPTION.
+    pub description: Option<String>,
+    /// MP4 `©day`; Opus DATE; as written.
+    pub date: Option<String>,
+    /// MP4 `covr` (the first image); Opus METADATA_BLOCK_PICTURE (the front cover, else the
+    /// first picture).
+    pub picture: Option<Vec<u8>>,
+    /// (start in ms, title), in start order: MP4 `chpl` or the chapter track; Opus
+    /// CHAPTERnnn / CHAPTERnnnNAME.
+    pub chapters: Vec<(u64, String)>,
+}
+
 /// Fills `buf` from `r` as far as it goes; the count read (short only at the end).
 pub fn read_up_to(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;

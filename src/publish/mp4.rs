@@ -13,8 +13,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use super::media::read_up_to;
-use super::media::Format;
+use super::media::{read_up_to, ContainerTags, Format};
 
 /// Largest `moov` box read: sample tables of a three-hour video plus cover art fit well
 /// within it; a larger one is refused rather than buffered.
@@ -36,20 +35,9 @@ pub struct Mp4Info {
     pub format: Format,
     /// Duration in seconds (`mvhd`, else the longest track).
     pub duration_secs: f64,
-    /// `©nam`.
-    pub title: Option<String>,
-    /// `©ART`, else `aART`.
-    pub artist: Option<String>,
-    /// `©cmt`.
-    pub comment: Option<String>,
-    /// `ldes`, else `desc`.
-    pub description: Option<String>,
-    /// `©day`, as written.
-    pub date: Option<String>,
-    /// `covr`: the first image.
-    pub cover: Option<Vec<u8>>,
-    /// `chpl`, else the chapter track: (start in ms, title), in start order.
-    pub chapters: Vec<(u64, String)>,
+    /// Title, artist, descriptions, date, `covr` and chapters (`chpl`, else the chapter
+    /// track).
+    pub tags: ContainerTags,
     /// The chapter track's samples when there is no `chpl`: (start in ms, file offset,
     /// size); [`read`] turns them into `chapters`.
     pub chapter_samples: Vec<(u64, u64, u32)>,
@@ -102,13 +90,13 @@ pub fn read(file: &mut File, size: u64) -> Result<Mp4Info, String> {
         return Err("changed while it was being read; publish again when it is written".into());
     }
     let mut info = parse_moov(&body)?;
-    if info.chapters.is_empty() {
+    if info.tags.chapters.is_empty() {
         for &(start, offset, len) in &info.chapter_samples {
             if let Some(title) = chapter_title(file, offset, len, size).map_err(io)? {
-                info.chapters.push((start, title));
+                info.tags.chapters.push((start, title));
             }
         }
-        info.chapters.sort_by_key(|c| c.0);
+        info.tags.chapters.sort_by_key(|c| c.0);
     }
     Ok(info)
 }
@@ -300,10 +288,10 @@ pub fn parse_moov(moov: &[u8]) -> Result<Mp4Info, String> {
             read_ilst(meta, &mut info);
         }
         if let Some(chpl) = child(&udta, b"chpl") {
-            info.chapters = read_chpl(chpl);
+            info.tags.chapters = read_chpl(chpl);
         }
     }
-    if info.chapters.is_empty() {
+    if info.tags.chapters.is_empty() {
         // Chapters are optional too: a damaged chapter track loses them.
         info.chapter_samples = chapter_refs
             .iter()
@@ -457,14 +445,14 @@ fn read_ilst(meta: &[u8], info: &mut Mp4Info) {
         };
         let text = || text_value(data_type, value);
         match &kind {
-            b"\xa9nam" => info.title = info.title.take().or_else(text),
-            b"\xa9ART" => info.artist = text().or(info.artist.take()),
-            b"aART" => info.artist = info.artist.take().or_else(text),
-            b"\xa9cmt" => info.comment = info.comment.take().or_else(text),
-            b"ldes" => info.description = text().or(info.description.take()),
-            b"desc" => info.description = info.description.take().or_else(text),
-            b"\xa9day" => info.date = info.date.take().or_else(text),
-            b"covr" if info.cover.is_none() => info.cover = Some(value.to_vec()),
+            b"\xa9nam" => info.tags.title = info.tags.title.take().or_else(text),
+            b"\xa9ART" => info.tags.artist = text().or(info.tags.artist.take()),
+            b"aART" => info.tags.artist = info.tags.artist.take().or_else(text),
+            b"\xa9cmt" => info.tags.comment = info.tags.comment.take().or_else(text),
+            b"ldes" => info.tags.description = text().or(info.tags.description.take()),
+            b"desc" => info.tags.description = info.tags.description.take().or_else(text),
+            b"\xa9day" => info.tags.date = info.tags.date.take().or_else(text),
+            b"covr" if info.tags.picture.is_none() => info.tags.picture = Some(value.to_vec()),
             _ => {}
         }
     }
@@ -738,18 +726,24 @@ mod tests {
         let info = read_bytes(&tiny_m4a()).expect("m4a");
         assert_eq!(info.format, Format::M4a);
         assert!((info.duration_secs - 2.5).abs() < 1e-9);
-        assert_eq!(info.title.as_deref(), Some("Title"));
-        assert_eq!(info.artist.as_deref(), Some("Artist"));
-        assert_eq!(info.description.as_deref(), Some("Long"));
-        assert_eq!(info.date.as_deref(), Some("2026-03-04"));
-        assert_eq!(info.cover, Some(vec![0xff, 0xd8, 0xff, 0xe0]));
-        assert_eq!(info.chapters, [(0, "One".into()), (1000, "Two".into())]);
+        assert_eq!(info.tags.title.as_deref(), Some("Title"));
+        assert_eq!(info.tags.artist.as_deref(), Some("Artist"));
+        assert_eq!(info.tags.description.as_deref(), Some("Long"));
+        assert_eq!(info.tags.date.as_deref(), Some("2026-03-04"));
+        assert_eq!(info.tags.picture, Some(vec![0xff, 0xd8, 0xff, 0xe0]));
+        assert_eq!(
+            info.tags.chapters,
+            [(0, "One".into()), (1000, "Two".into())]
+        );
     }
 
     #[test]
     fn reads_a_quicktime_chapter_track_without_chpl() {
         let info = read_bytes(&tiny_m4a_with(false)).expect("m4a");
-        assert_eq!(info.chapters, [(0, "One".into()), (1000, "Two".into())]);
+        assert_eq!(
+            info.tags.chapters,
+            [(0, "One".into()), (1000, "Two".into())]
+        );
     }
 
     #[test]

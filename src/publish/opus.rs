@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 
-use super::media::read_up_to;
+use super::media::{read_up_to, ContainerTags};
 use base64::Engine;
 
 /// Largest `OpusTags` packet read (cover art included).
@@ -29,20 +29,8 @@ const MAX_CHAPTERS: usize = 1000;
 pub struct OpusInfo {
     /// Samples to drop at the start (`OpusHead` pre-skip).
     pub pre_skip: u16,
-    /// TITLE.
-    pub title: Option<String>,
-    /// ARTIST.
-    pub artist: Option<String>,
-    /// COMMENT.
-    pub comment: Option<String>,
-    /// DESCRIPTION.
-    pub description: Option<String>,
-    /// DATE, as written.
-    pub date: Option<String>,
-    /// The front cover (else the first picture) of METADATA_BLOCK_PICTURE.
-    pub picture: Option<Vec<u8>>,
-    /// CHAPTERnnn / CHAPTERnnnNAME: (start in ms, title), in start order.
-    pub chapters: Vec<(u64, String)>,
+    /// TITLE, ARTIST, COMMENT, DESCRIPTION, DATE, the picture and the chapters.
+    pub tags: ContainerTags,
 }
 
 /// One page header.
@@ -190,11 +178,11 @@ fn read_comments(b: &[u8], info: &mut OpusInfo) {
             (!t.is_empty()).then_some(t)
         };
         match key.as_str() {
-            "TITLE" => info.title = info.title.take().or_else(text),
-            "ARTIST" => info.artist = info.artist.take().or_else(text),
-            "COMMENT" => info.comment = info.comment.take().or_else(text),
-            "DESCRIPTION" => info.description = info.description.take().or_else(text),
-            "DATE" => info.date = info.date.take().or_else(text),
+            "TITLE" => info.tags.title = info.tags.title.take().or_else(text),
+            "ARTIST" => info.tags.artist = info.tags.artist.take().or_else(text),
+            "COMMENT" => info.tags.comment = info.tags.comment.take().or_else(text),
+            "DESCRIPTION" => info.tags.description = info.tags.description.take().or_else(text),
+            "DATE" => info.tags.date = info.tags.date.take().or_else(text),
             "METADATA_BLOCK_PICTURE" => {
                 if let Some(p) = flac_picture(value) {
                     pictures.push(p);
@@ -215,7 +203,7 @@ fn read_comments(b: &[u8], info: &mut OpusInfo) {
             _ => {}
         }
     }
-    info.picture = pictures
+    info.tags.picture = pictures
         .iter()
         .find(|(t, _)| *t == 3)
         .or(pictures.first())
@@ -233,7 +221,7 @@ fn read_comments(b: &[u8], info: &mut OpusInfo) {
         })
         .collect();
     chapters.sort_by_key(|c| c.0);
-    info.chapters = chapters;
+    info.tags.chapters = chapters;
 }
 
 /// `HH:MM:SS.mmm` (the Vorbis chapter extension) in milliseconds.
@@ -482,13 +470,13 @@ mod tests {
     fn reads_head_tags_picture_and_chapters() {
         let info = read_bytes(&tiny_opus()).expect("opus");
         assert_eq!(info.pre_skip, 312);
-        assert_eq!(info.title.as_deref(), Some("Hello"));
-        assert_eq!(info.artist.as_deref(), Some("Me"));
-        assert_eq!(info.description.as_deref(), Some("Notes"));
-        assert_eq!(info.date.as_deref(), Some("2026-01-02"));
-        assert_eq!(info.picture, Some(vec![0xff, 0xd8, 0xff, 0xe0]));
+        assert_eq!(info.tags.title.as_deref(), Some("Hello"));
+        assert_eq!(info.tags.artist.as_deref(), Some("Me"));
+        assert_eq!(info.tags.description.as_deref(), Some("Notes"));
+        assert_eq!(info.tags.date.as_deref(), Some("2026-01-02"));
+        assert_eq!(info.tags.picture, Some(vec![0xff, 0xd8, 0xff, 0xe0]));
         assert_eq!(
-            info.chapters,
+            info.tags.chapters,
             [(0, "Start".to_string()), (1500, "Later".to_string())]
         );
     }

@@ -19,7 +19,7 @@ use id3::{Content, TagLike};
 use serde::{Deserialize, Serialize};
 
 use super::id3_guard::TagShape;
-use super::media::{self, read_up_to, Format};
+use super::media::{self, read_up_to, ContainerTags, Format};
 use super::mp3::{id3v2_len, FrameScanner};
 use super::{mp4, opus, PublishError};
 
@@ -116,18 +116,7 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
         Format::Mp3 => {}
         Format::M4a | Format::Video => {
             let info = mp4::read(&mut file, size).map_err(|m| PublishError::media(path, m))?;
-            let (tags, picture) = container_tags(
-                RawTags {
-                    title: info.title,
-                    artist: info.artist,
-                    comment: info.comment,
-                    description: info.description,
-                    date: info.date,
-                    picture: info.cover,
-                    chapters: info.chapters,
-                },
-                info.duration_secs,
-            );
+            let (tags, picture) = container_tags(info.tags, info.duration_secs);
             return Ok(Probe {
                 tags,
                 picture,
@@ -140,15 +129,7 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
             file.rewind().map_err(io_err)?;
             let info = opus::read(&mut file).map_err(|m| PublishError::media(path, m))?;
             let (tags, picture) = container_tags(
-                RawTags {
-                    title: info.title,
-                    artist: info.artist,
-                    comment: info.comment,
-                    description: info.description,
-                    date: info.date,
-                    picture: info.picture,
-                    chapters: info.chapters,
-                },
+                info.tags,
                 // Known after the hash stage's read; the last chapter ends there.
                 f64::INFINITY,
             );
@@ -219,21 +200,9 @@ pub fn probe(path: &Path) -> Result<Probe, PublishError> {
     })
 }
 
-/// Tags as an MP4 or Opus file gives them, before they become [`Tags`].
-struct RawTags {
-    title: Option<String>,
-    artist: Option<String>,
-    comment: Option<String>,
-    description: Option<String>,
-    date: Option<String>,
-    picture: Option<Vec<u8>>,
-    /// (start in ms, title).
-    chapters: Vec<(u64, String)>,
-}
-
 /// [`Tags`] and artwork bytes from a container's tags; each chapter ends where the next
 /// starts, the last at `duration_secs`.
-fn container_tags(raw: RawTags, duration_secs: f64) -> (Tags, Option<Vec<u8>>) {
+fn container_tags(raw: ContainerTags, duration_secs: f64) -> (Tags, Option<Vec<u8>>) {
     let picture = raw.picture.filter(|p| image_extension(p).is_some());
     let end_ms = (duration_secs * 1000.0).min(f64::from(u32::MAX)) as u64;
     let ms = |v: u64| u32::try_from(v.min(end_ms)).unwrap_or(u32::MAX);
