@@ -294,14 +294,7 @@ fn run_check(args: &CheckArgs) -> Result<(), CliError> {
             if args.out.quiet && f.severity == Severity::Warning {
                 continue;
             }
-            let sev = match f.severity {
-                Severity::Warning => "warning",
-                Severity::Error => "error",
-            };
-            println!(
-                "{sev}[{}] {}: {}\n    fix: {}",
-                f.rule, f.place, f.message, f.fix
-            );
+            println!("{f}");
         }
         if report.findings.is_empty() && !args.out.quiet {
             println!(

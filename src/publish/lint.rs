@@ -62,16 +62,22 @@ impl Finding {
     }
 }
 
-impl std::fmt::Display for Finding {
+impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sev = match self.severity {
+        f.write_str(match self {
             Severity::Warning => "warning",
             Severity::Error => "error",
-        };
+        })
+    }
+}
+
+/// As `podseed check` prints it: `severity[rule] place: message`, then the fix.
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{sev}[{}] {}: {}; {}",
-            self.rule, self.place, self.message, self.fix
+            "{}[{}] {}: {}\n    fix: {}",
+            self.severity, self.rule, self.place, self.message, self.fix
         )
     }
 }
