@@ -323,7 +323,8 @@ fn is_current(out: &Path, f: &OutputFile) -> bool {
                 .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
                 && fs::read(&target).is_ok_and(|old| old == *bytes)
         }
-        Content::SameAs(src) => fs::canonicalize(src).is_ok_and(|src| same_file(&src, &target)),
+        // `same_file` follows a symlinked source itself: no path resolution per file.
+        Content::SameAs(src) => same_file(src, &target),
     }
 }
 
