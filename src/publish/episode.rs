@@ -280,7 +280,7 @@ fn torrent(
         });
         if let Some(r) = kept {
             return Ok(PlannedTorrent {
-                content: Content::SameAs(published),
+                content: Content::Kept,
                 magnet: metainfo::magnet_link(&spec, &info_hash),
                 info_hash,
                 stamp: r.clone(),

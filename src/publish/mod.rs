@@ -491,17 +491,14 @@ fn render(
         },
     ];
     let pages = site::Pages::new(config)?;
-    let mut page = |rel: String, job: site::PageJob| -> Result<OutputFile, PublishError> {
+    let mut page = |rel: String, job: site::PageJob<'_>| -> Result<OutputFile, PublishError> {
         let local = layout.local(&rel);
         let kept = previous.get(&rel).is_some_and(|r| {
             r.inputs == job.inputs
                 && std::fs::symlink_metadata(&local).is_ok_and(|m| m.is_file() && m.len() == r.size)
         });
         let (content, size) = if kept {
-            (
-                Content::SameAs(local),
-                previous.get(&rel).map_or(0, |r| r.size),
-            )
+            (Content::Kept, previous.get(&rel).map_or(0, |r| r.size))
         } else {
             let bytes = pages.render(&job)?;
             let size = bytes.len() as u64;

@@ -241,11 +241,35 @@ struct PagerLink {
 
 /// A page to write: its template and context, and a digest of both (the page's bytes are a
 /// function of them), so an unchanged page is not rendered again.
-pub struct PageJob {
+pub struct PageJob<'a> {
     name: &'static str,
-    ctx: minijinja::Value,
+    ctx: PageContext<'a>,
     /// SHA-1 (hex) of the template set, the template's name and the context.
     pub inputs: String,
+}
+
+/// What a template sees, as typed values: hashed as they are for the digest, turned into
+/// template values only when the page is rendered.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PageContext<'a> {
+    List {
+        show: PageShow<'a>,
+        episodes: Vec<PageEpisode<'a>>,
+        pager: Option<Pager>,
+        generator: &'static str,
+        player: Option<PagePlayer>,
+    },
+    Subscribe {
+        show: PageShow<'a>,
+        apps: Vec<AppLink>,
+        generator: &'static str,
+    },
+    Episode {
+        show: PageShow<'a>,
+        episode: PageEpisode<'a>,
+        generator: &'static str,
+    },
 }
 
 /// The page templates of one build, compiled once (the user's or the built-in ones).
@@ -293,13 +317,13 @@ impl Pages {
     }
 
     /// A page of the episode list, with the browser player when `with_player`.
-    pub fn list_page(
+    pub fn list_page<'a>(
         &self,
-        config: &Config,
+        config: &'a Config,
         layout: &Layout,
-        page: ListPage<'_>,
+        page: ListPage<'a>,
         with_player: bool,
-    ) -> PageJob {
+    ) -> PageJob<'a> {
         let from = layout.list_page(page.number).rel;
         let page_episodes: Vec<PageEpisode<'_>> = page
             .episodes
@@ -333,12 +357,12 @@ impl Pages {
         );
         self.job(
             "index.html",
-            minijinja::context! {
-                show => page_show(config, layout, &from),
-                episodes => page_episodes,
-                pager => pager,
-                generator => GENERATOR,
-                player => with_player.then(|| PagePlayer {
+            PageContext::List {
+                show: page_show(config, layout, &from),
+                episodes: page_episodes,
+                pager,
+                generator: GENERATOR,
+                player: with_player.then(|| PagePlayer {
                     script,
                     ice_servers: ice_servers(config).join(" "),
                 }),
@@ -347,32 +371,37 @@ impl Pages {
     }
 
     /// `subscribe.html`: the feed URL to copy and "open in" links for common apps.
-    pub fn subscribe(&self, config: &Config, layout: &Layout) -> PageJob {
+    pub fn subscribe<'a>(&self, config: &'a Config, layout: &Layout) -> PageJob<'a> {
         let from = layout.subscribe_page().rel;
         self.job(
             "subscribe.html",
-            minijinja::context! {
-                show => page_show(config, layout, &from),
-                apps => app_links(&layout.feed().url),
-                generator => GENERATOR,
+            PageContext::Subscribe {
+                show: page_show(config, layout, &from),
+                apps: app_links(&layout.feed().url),
+                generator: GENERATOR,
             },
         )
     }
 
     /// One episode's own page (`e/<stem>.html`).
-    pub fn episode(&self, config: &Config, layout: &Layout, episode: &Episode) -> PageJob {
+    pub fn episode<'a>(
+        &self,
+        config: &'a Config,
+        layout: &Layout,
+        episode: &'a Episode,
+    ) -> PageJob<'a> {
         let from = &episode.page_rel;
         self.job(
             "episode.html",
-            minijinja::context! {
-                show => page_show(config, layout, from),
-                episode => page_episode(layout, from, episode, true),
-                generator => GENERATOR,
+            PageContext::Episode {
+                show: page_show(config, layout, from),
+                episode: page_episode(layout, from, episode, true),
+                generator: GENERATOR,
             },
         )
     }
 
-    fn job(&self, name: &'static str, ctx: minijinja::Value) -> PageJob {
+    fn job<'a>(&self, name: &'static str, ctx: PageContext<'a>) -> PageJob<'a> {
         use sha1::Digest;
         let mut digest = sha1::Sha1::new();
         digest.update(self.templates);
@@ -387,7 +416,7 @@ impl Pages {
     }
 
     /// Renders a page.
-    pub fn render(&self, job: &PageJob) -> Result<Vec<u8>, PublishError> {
+    pub fn render(&self, job: &PageJob<'_>) -> Result<Vec<u8>, PublishError> {
         let label = self
             .labels
             .iter()
