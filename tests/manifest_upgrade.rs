@@ -4,6 +4,8 @@
 //! upgrading build, nor when a later change of the torrents' inputs rebuilds every torrent
 //! (its pieces then come from the published `.torrent`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! A long show: the page lists the newest `page.episodes_per_page` episodes and archive
 //! pages the rest, each linked; the feeds list every episode unless `feed.limit` says fewer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::{fixture, podseed_ok};

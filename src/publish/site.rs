@@ -267,7 +267,8 @@ enum PageContext<'a> {
     },
     Episode {
         show: PageShow<'a>,
-        episode: PageEpisode<'a>,
+        // Boxed: the largest context, one per episode page.
+        episode: Box<PageEpisode<'a>>,
         generator: &'static str,
     },
 }
@@ -395,7 +396,7 @@ impl Pages {
             "episode.html",
             PageContext::Episode {
                 show: page_show(config, layout, from),
-                episode: page_episode(layout, from, episode, true),
+                episode: Box::new(page_episode(layout, from, episode, true)),
                 generator: GENERATOR,
             },
         )
