@@ -1,14 +1,15 @@
 //! Stage 3: one streaming read of each episode gives its SHA-1 pieces (the torrent), its
 //! SHA-256 (`podcast:integrity`) and its MPEG frame walk (duration and bitrate).
 //!
-//! Every file is split across two cores, so that both stay busy to the last byte (one file
-//! per core would leave one idle while the other finishes the largest file): one thread
-//! reads the file and computes the SHA-1 pieces, the other computes the SHA-256 and feeds
-//! the media scanner, over the same read buffers, in file order. The two costs are close
-//! (both use the CPU's SHA instructions where it has them), which is what makes the split
-//! even. With more cores, pairs of threads take files in turn; with one, [`hash_file`] does
-//! it all. Buffers come from a small fixed pool, so memory stays bounded whatever the file
-//! sizes. This is the only stage that reads whole files; it does not decide which files
+//! Files are hashed largest first, one per core, each in one pass ([`hash_file`]), while
+//! every core gets one; the last few (fewer than the cores, or a single large episode) are
+//! each split across two cores, so that both stay busy to the last byte rather than one
+//! idling while the other finishes a file alone: one thread reads the file and computes
+//! the SHA-1 pieces, the other computes the SHA-256 and feeds the media scanner, over the
+//! same read buffers, in file order. The two costs are close (both use the CPU's SHA
+//! instructions where it has them), which is what makes the split even; whole files stay
+//! the rule because a split costs a little more (each buffer crosses cores). Buffers come
+//! from a small fixed pool, so memory stays bounded whatever the file sizes. This is the only stage that reads whole files; it does not decide which files
 //! need hashing (the cache does).
 
 use std::fs::File;
@@ -108,39 +109,30 @@ pub fn hash_all(
             *slot = Some(r);
         }
     };
+    let threads = threads.max(1);
+    // Largest first, so that the threads' whole files end close together; then the last
+    // files (fewer than the threads) are each split across a pair of threads, so that no
+    // core idles while another finishes a file alone. Whole files are cheaper where there
+    // are enough of them (no buffer crosses cores).
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    let sizes: Vec<u64> = jobs
+        .iter()
+        .map(|j| std::fs::metadata(&j.path).map_or(0, |m| m.len()))
+        .collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
     let pairs = threads / 2;
+    let tail = if pairs == 0 { 0 } else { order.len() % threads };
+    let (whole, split) = order.split_at(order.len() - tail);
     std::thread::scope(|s| {
-        if pairs == 0 || jobs.is_empty() {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                store(i, hash_file(job, progress));
-            }
-            return;
-        }
-        for _ in 0..pairs.min(jobs.len()) {
-            let (to_sha256, from_reader) = sync_channel::<ToSha256>(POOL * 2);
-            let (give_back, returned) = sync_channel::<Arc<Vec<u8>>>(POOL);
-            let store = &store;
-            s.spawn(move || sha256_side(&from_reader, &give_back, store));
-            let next = &next;
-            s.spawn(move || {
-                let mut pool = Pool {
-                    returned,
-                    spare: Vec::new(),
-                    made: 0,
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    // On success the SHA-256 side completes the digest and stores it.
-                    if let Err(e) = sha1_side(i, job, &to_sha256, &mut pool, progress) {
-                        store(i, Err(e));
-                    }
-                }
+        for _ in 0..threads.min(whole.len()) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = whole.get(k) else { break };
+                store(i, hash_file(&jobs[i], progress));
             });
         }
     });
+    split_across_pairs(jobs, split, pairs, &store, progress);
     results
         .into_iter()
         .zip(jobs)
@@ -153,6 +145,41 @@ pub fn hash_all(
             })
         })
         .collect()
+}
+
+/// Hashes the jobs at the indices `split`, each across a pair of threads, on `pairs` pairs.
+fn split_across_pairs(
+    jobs: &[HashJob],
+    split: &[usize],
+    pairs: usize,
+    store: &(impl Fn(usize, Result<FileDigest, PublishError>) + Sync),
+    progress: &AtomicU64,
+) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..pairs.min(split.len()) {
+            let (to_sha256, from_reader) = sync_channel::<ToSha256>(POOL * 2);
+            let (give_back, returned) = sync_channel::<Arc<Vec<u8>>>(POOL);
+            s.spawn(move || sha256_side(&from_reader, &give_back, store));
+            let next = &next;
+            s.spawn(move || {
+                let mut pool = Pool {
+                    returned,
+                    spare: Vec::new(),
+                    made: 0,
+                };
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = split.get(k) else { break };
+                    let job = &jobs[i];
+                    // On success the SHA-256 side completes the digest and stores it.
+                    if let Err(e) = sha1_side(i, job, &to_sha256, &mut pool, progress) {
+                        store(i, Err(e));
+                    }
+                }
+            });
+        }
+    });
 }
 
 /// What the reading (SHA-1) thread tells the SHA-256 thread, in file order.
@@ -401,10 +428,15 @@ mod tests {
             .collect();
         let jobs: Vec<HashJob> = files.iter().map(|(_, j)| j.clone()).collect();
         let progress = AtomicU64::new(0);
-        let split = hash_all(&jobs, 2, &progress);
-        for (job, got) in jobs.iter().zip(split) {
+        let slots: Vec<Mutex<Option<FileDigest>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+        let store = |i: usize, r: Result<FileDigest, PublishError>| {
+            *slots[i].lock().expect("lock") = Some(r.expect("split"));
+        };
+        let all: Vec<usize> = (0..jobs.len()).collect();
+        split_across_pairs(&jobs, &all, 1, &store, &progress);
+        for (job, got) in jobs.iter().zip(slots) {
             let want = hash_file(job, &AtomicU64::new(0)).expect("one pass");
-            assert_eq!(got.expect("split"), want);
+            assert_eq!(got.into_inner().expect("lock"), Some(want));
         }
         let total: u64 = jobs
             .iter()
