@@ -9,6 +9,7 @@
 mod categories;
 mod check;
 mod episodes;
+mod feed;
 mod page;
 mod paths;
 mod position;
@@ -28,6 +29,8 @@ pub use position::{Position, PositionIndex};
 use check::{kind, Checker, Fields};
 use episodes::read_episodes;
 pub use episodes::{parse_date, transcript_type, EpisodeConfig, EpisodeType, PLAUSIBLE_YEARS};
+use feed::read_feed;
+pub use feed::FeedSettings;
 use page::read_page;
 pub use page::PageSettings;
 pub use paths::image_extension;
@@ -222,6 +225,8 @@ pub struct Config {
     pub serve: ServeSettings,
     /// The show page's browser player.
     pub page: PageSettings,
+    /// How many episodes the feeds list.
+    pub feed: FeedSettings,
     /// Per-episode metadata from the `episodes:` list, in file order.
     pub episodes: Vec<EpisodeConfig>,
     /// The folder every source must resolve inside (the config's, links followed), or None
@@ -382,6 +387,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
     }
     serve.state_dir = serve.state_dir.map(|p| root.join(p));
     let page = read_page(c, &mut f, root);
+    let feed = read_feed(c, &mut f);
     let episodes_value = f.get("episodes");
     let allow_outside = f.boolean(c, "allow_sources_outside").unwrap_or(false);
     f.finish(c);
@@ -436,6 +442,7 @@ fn read_config(c: &mut Checker, value: &Value, path: &Path, root: &Path) -> Opti
         torrent,
         serve,
         page,
+        feed,
         episodes,
         sources_root,
     })

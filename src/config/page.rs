@@ -17,7 +17,16 @@ pub struct PageSettings {
     pub webtorrent_dir: Option<PathBuf>,
     /// STUN servers (`stun:host:port`) the page uses in place of podseed's own.
     pub stun_servers: Vec<String>,
+    /// Episodes on `index.html` and on each archive page after it (`archive/2.html`…).
+    pub episodes_per_page: usize,
 }
+
+/// Episodes per list page unless `page.episodes_per_page` says otherwise: about a
+/// megabyte of HTML at most, which a phone on a slow connection still loads quickly.
+pub const DEFAULT_EPISODES_PER_PAGE: usize = 50;
+
+/// The largest `page.episodes_per_page` allowed, so that no page grows without bound.
+pub const MAX_EPISODES_PER_PAGE: u64 = 1000;
 
 impl Default for PageSettings {
     fn default() -> Self {
@@ -25,6 +34,7 @@ impl Default for PageSettings {
             browser_player: true,
             webtorrent_dir: None,
             stun_servers: Vec::new(),
+            episodes_per_page: DEFAULT_EPISODES_PER_PAGE,
         }
     }
 }
@@ -67,6 +77,17 @@ pub(super) fn read_page(c: &mut Checker, f: &mut Fields<'_>, root: &Path) -> Pag
             None => c.problem(&p, format!("expected a STUN URL, found {}", kind(v))),
         }
     }
+    if let Some(n) = pf.number(c, "episodes_per_page") {
+        if (1..=MAX_EPISODES_PER_PAGE).contains(&n) {
+            settings.episodes_per_page = n as usize;
+        } else {
+            let path = pf.field_path("episodes_per_page");
+            c.problem(
+                &path,
+                format!("expected a number of episodes from 1 to {MAX_EPISODES_PER_PAGE}"),
+            );
+        }
+    }
     pf.finish(c);
     settings
 }
@@ -90,6 +111,7 @@ fn is_stun_url(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::fixture::{dir_with_episode, parse_in, MINIMAL};
+    use super::DEFAULT_EPISODES_PER_PAGE;
 
     #[test]
     fn defaults_turn_the_player_on() {
@@ -98,6 +120,20 @@ mod tests {
         assert!(c.page.browser_player);
         assert_eq!(c.page.webtorrent_dir, None);
         assert!(c.page.stun_servers.is_empty());
+        assert_eq!(c.page.episodes_per_page, DEFAULT_EPISODES_PER_PAGE);
+    }
+
+    #[test]
+    fn episodes_per_page_is_bounded() {
+        let d = dir_with_episode();
+        let text = format!("{MINIMAL}page:\n  episodes_per_page: 20\n");
+        let c = parse_in(d.path(), &text).expect("valid");
+        assert_eq!(c.page.episodes_per_page, 20);
+        for bad in ["0", "1001", "many"] {
+            let text = format!("{MINIMAL}page:\n  episodes_per_page: {bad}\n");
+            let err = parse_in(d.path(), &text).expect_err("bad").to_string();
+            assert!(err.contains("page.episodes_per_page: expected"), "{err}");
+        }
     }
 
     #[test]

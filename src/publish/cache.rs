@@ -4,6 +4,12 @@
 //! It also keeps the first-seen publication date of episodes that have no other date source,
 //! and the list of files the build wrote, so the next build can remove what disappeared.
 //! This module only (de)serialises; `output` writes it, atomically, last.
+//!
+//! Format 2 keeps it small: the SHA-1 piece lists live only in the published `.torrent`
+//! files (format 1 repeated them here in hex, about 22 KB per hour of audio), and
+//! [`Manifest::rendered`] records what each generated file was made from, so a file whose
+//! inputs did not change is neither rendered nor read again. A format 1 manifest is read
+//! (its pieces then rebuild each torrent once, without re-hashing) and written back as 2.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,8 +20,11 @@ use serde::{Deserialize, Serialize};
 use super::media::Format;
 use super::probe::Tags;
 
-/// Bumped when the manifest layout changes; an older manifest is ignored (full rebuild).
-pub const FORMAT: u32 = 1;
+/// Bumped when the manifest layout changes; an unknown one is ignored (full rebuild).
+pub const FORMAT: u32 = 2;
+
+/// The previous layout, still read: its entries carry their pieces in hex.
+pub const FORMAT_1: u32 = 1;
 
 /// The whole manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -29,6 +38,19 @@ pub struct Manifest {
     /// What the build publishes, in feed order: what `serve` tracks and seeds.
     #[serde(default)]
     pub published: Vec<Published>,
+    /// Per generated file (relative to the output folder): what it was made from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rendered: BTreeMap<String, Rendered>,
+}
+
+/// What one generated file (a `.torrent`, an episode page) was made from: a digest of its
+/// inputs and the size it had, so an unchanged file is kept without rendering it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendered {
+    /// SHA-1 (hex) of everything the file's bytes depend on.
+    pub inputs: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// One published episode, as `serve` needs it.
@@ -62,7 +84,9 @@ pub struct CachedEpisode {
     pub info_hash: String,
     /// SHA-256 of the file (hex).
     pub sha256: String,
-    /// Concatenated SHA-1 pieces (hex).
+    /// Concatenated SHA-1 pieces (hex): only in a format 1 manifest (format 2 reads them
+    /// from the published `.torrent` when it must build it again).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pieces: String,
     /// Duration in milliseconds (an integer, so the manifest round-trips exactly).
     pub duration_ms: u64,
@@ -112,7 +136,7 @@ impl CachedEpisode {
         let pieces = self.size.div_ceil(self.piece_length.max(1)) as usize;
         self.piece_length.is_power_of_two()
             && hex_len(&self.sha256, 64)
-            && hex_len(&self.pieces, pieces * 40)
+            && (self.pieces.is_empty() || hex_len(&self.pieces, pieces * 40))
             && self.duration_ms > 0
     }
 }
@@ -142,6 +166,13 @@ pub fn load(path: &Path) -> Manifest {
     };
     match serde_json::from_slice::<Manifest>(&text) {
         Ok(m) if m.format == FORMAT => m,
+        Ok(m) if m.format == FORMAT_1 => {
+            tracing::info!(
+                "{}: upgrading the build manifest to format {FORMAT}",
+                path.display()
+            );
+            m
+        }
         Ok(_) => Manifest::default(),
         Err(e) => {
             tracing::warn!(

@@ -7,7 +7,7 @@
 //! output files are only planned here (no writes); rendering them into feeds is
 //! [`super::feed`]'s and [`super::site`]'s job.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -17,9 +17,9 @@ use uuid::Uuid;
 use crate::bt::InfoHash;
 use crate::config::{transcript_type, Config, EpisodeType};
 
-use super::cache::{self, CachedEpisode, Manifest};
+use super::cache::{self, CachedEpisode, Manifest, Rendered};
 use super::layout::{extension, EpisodeFiles, Layout, OutputPath};
-use super::metainfo::{self, BuiltTorrent, TorrentSpec};
+use super::metainfo::{self, TorrentSpec};
 use super::output::{Content, OutputFile};
 use super::scan::SourceFile;
 use super::transcript::{self as cues_of, ChapterMark, Cue};
@@ -104,6 +104,7 @@ pub(super) struct Assembled {
 pub(super) fn assemble(
     config: &Config,
     layout: &Layout,
+    rendered: &BTreeMap<String, Rendered>,
     known: Vec<Known>,
 ) -> Result<Assembled, PublishError> {
     let trackers = trackers(config);
@@ -117,7 +118,14 @@ pub(super) fn assemble(
     let mut anchors = HashSet::new();
     for k in known {
         let rel = k.source.rel.clone();
-        let (episode, assets, cached) = assemble_one(config, layout, &trackers, &mut anchors, k)?;
+        let ctx = Context {
+            config,
+            layout,
+            trackers: &trackers,
+            rendered,
+        };
+        let (episode, assets, cached, stamp) = assemble_one(&ctx, &mut anchors, k)?;
+        manifest.rendered.insert(episode.torrent_rel.clone(), stamp);
         owned.extend(assets.into_iter().map(|f| (rel.clone(), f)));
         episodes.push(episode);
         manifest.episodes.insert(rel, cached);
@@ -145,31 +153,34 @@ pub(super) fn trackers(config: &Config) -> Vec<String> {
     trackers
 }
 
-/// One episode: its output files, the [`Episode`] naming them, and its manifest entry.
+/// What every episode of a build is assembled with.
+struct Context<'a> {
+    config: &'a Config,
+    layout: &'a Layout,
+    trackers: &'a [String],
+    /// What the previous build's generated files were made from.
+    rendered: &'a BTreeMap<String, Rendered>,
+}
+
+/// One episode: its output files, the [`Episode`] naming them, its manifest entry and what
+/// its torrent was made from.
 fn assemble_one(
-    config: &Config,
-    layout: &Layout,
-    trackers: &[String],
+    ctx: &Context<'_>,
     anchors: &mut HashSet<String>,
     known: Known,
-) -> Result<(Episode, Vec<OutputFile>, CachedEpisode), PublishError> {
+) -> Result<(Episode, Vec<OutputFile>, CachedEpisode, Rendered), PublishError> {
+    let Context { config, layout, .. } = *ctx;
     let Known {
         source: f,
         mut cached,
         picture,
+        pieces,
         ..
     } = known;
     let files = layout.episode(&f.rel);
     let media = files.media();
     let torrent_file = files.torrent();
-    let built = torrent(
-        config,
-        trackers,
-        &files,
-        &cached,
-        &media.url,
-        &torrent_file.url,
-    )?;
+    let built = torrent(ctx, &files, &f, &cached, pieces, &media.url, &torrent_file)?;
     let mut assets = Vec::new();
     let mut add = |(file, content): (OutputPath, Content)| {
         assets.push(OutputFile {
@@ -180,7 +191,7 @@ fn assemble_one(
     };
     let media_url = add((media, Content::SameAs(f.path.clone())));
     let torrent_rel = torrent_file.rel.clone();
-    let torrent_url = add((torrent_file, Content::Bytes(built.bytes.clone())));
+    let torrent_url = add((torrent_file, built.content));
     let image_url = artwork(layout, &files, &f, &cached, picture)?.map(&mut add);
     let chapter_marks = chapter_marks(&f, &cached);
     let chapters_url = chapters(&files, &f, &cached).map(&mut add);
@@ -211,7 +222,7 @@ fn assemble_one(
         bitrate_bps: cached.bitrate_bps,
         sha256: sha256(&cached),
         info_hash: built.info_hash,
-        torrent_size: built.bytes.len() as u64,
+        torrent_size: built.stamp.size,
         magnet: built.magnet,
         media_url,
         mime_type: cached.format.mime_type(&f.rel),
@@ -225,29 +236,105 @@ fn assemble_one(
         rel: f.rel.clone(),
     };
     cached.info_hash = built.info_hash.to_hex();
-    Ok((episode, assets, cached))
+    Ok((episode, assets, cached, built.stamp))
 }
 
-/// The episode's single-file v1 torrent; its web seed is the media URL when enabled.
+/// An episode's torrent as the build plans it.
+struct PlannedTorrent {
+    /// The .torrent's content: built now, or the published file when nothing it depends
+    /// on changed.
+    content: Content,
+    info_hash: InfoHash,
+    magnet: String,
+    stamp: Rendered,
+}
+
+/// The episode's single-file v1 torrent; its web seed is the media URL when enabled. It is
+/// only built when something it depends on changed since the previous build (which kept it
+/// in the output folder); the pieces come from this run's hashing, from a format 1
+/// manifest, or from the published .torrent, and only when all fail is the file hashed.
 fn torrent(
-    config: &Config,
-    trackers: &[String],
+    ctx: &Context<'_>,
     files: &EpisodeFiles<'_>,
+    f: &SourceFile,
     cached: &CachedEpisode,
+    pieces: Option<Vec<u8>>,
     media_url: &Url,
-    torrent_url: &Url,
-) -> Result<BuiltTorrent, PublishError> {
-    let pieces = crate::bt::unhex(&cached.pieces).unwrap_or_default();
-    Ok(metainfo::build(&TorrentSpec {
+    torrent_file: &OutputPath,
+) -> Result<PlannedTorrent, PublishError> {
+    let mut spec = TorrentSpec {
         name: files.name(),
         length: cached.size,
         piece_length: cached.piece_length,
-        pieces: &pieces,
-        trackers,
-        web_seed: config.torrent.web_seed.then_some(media_url.as_str()),
+        pieces: &[],
+        trackers: ctx.trackers,
+        web_seed: ctx.config.torrent.web_seed.then_some(media_url.as_str()),
         created: cached.pub_date,
-        torrent_url: torrent_url.as_str(),
-    })?)
+        torrent_url: torrent_file.url.as_str(),
+    };
+    let published = ctx.layout.local(&torrent_file.rel);
+    let known_hash = InfoHash::from_hex(&cached.info_hash);
+    if let (None, Some(info_hash)) = (&pieces, known_hash) {
+        let inputs = metainfo::inputs_digest(&spec, &info_hash);
+        let kept = ctx.rendered.get(&torrent_file.rel).filter(|r| {
+            r.inputs == inputs
+                && std::fs::symlink_metadata(&published)
+                    .is_ok_and(|m| m.is_file() && m.len() == r.size)
+        });
+        if let Some(r) = kept {
+            return Ok(PlannedTorrent {
+                content: Content::Kept,
+                magnet: metainfo::magnet_link(&spec, &info_hash),
+                info_hash,
+                stamp: r.clone(),
+            });
+        }
+    }
+    let pieces = match pieces {
+        Some(p) => p,
+        None => match known_hash.and_then(|h| pieces_of_published(&published, cached, &h)) {
+            Some(p) => p,
+            None => {
+                tracing::info!("{}: its torrent is missing; hashing it again", f.rel);
+                hash_pieces(f, cached)?
+            }
+        },
+    };
+    spec.pieces = &pieces;
+    let built = metainfo::build(&spec)?;
+    let stamp = Rendered {
+        inputs: metainfo::inputs_digest(&spec, &built.info_hash),
+        size: built.bytes.len() as u64,
+    };
+    Ok(PlannedTorrent {
+        content: Content::Bytes(built.bytes),
+        info_hash: built.info_hash,
+        magnet: built.magnet,
+        stamp,
+    })
+}
+
+/// The pieces of the published .torrent, when it is the one the manifest describes.
+fn pieces_of_published(
+    path: &Path,
+    cached: &CachedEpisode,
+    info_hash: &InfoHash,
+) -> Option<Vec<u8>> {
+    let t = metainfo::read(&std::fs::read(path).ok()?).ok()?;
+    (t.info_hash == *info_hash && t.length == cached.size && t.piece_length == cached.piece_length)
+        .then(|| t.pieces.concat())
+}
+
+/// The pieces of the file, read again (its published torrent is gone or damaged).
+fn hash_pieces(f: &SourceFile, cached: &CachedEpisode) -> Result<Vec<u8>, PublishError> {
+    let job = super::hash::HashJob {
+        path: f.path.clone(),
+        piece_length: cached.piece_length,
+        audio_start: cached.audio_start,
+        format: cached.format,
+    };
+    let d = super::hash::hash_file(&job, &std::sync::atomic::AtomicU64::new(0))?;
+    Ok(d.pieces)
 }
 
 /// Artwork: the config's file, else the embedded picture (ID3 APIC, MP4 `covr`, Opus

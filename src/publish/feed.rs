@@ -402,6 +402,19 @@ pub fn base64(bytes: &[u8]) -> String {
     s
 }
 
+/// The episodes the feeds list (`episodes` in feed order): all of them, or the newest
+/// `feed.limit` when the config sets one.
+pub fn in_feed<'a>(config: &Config, episodes: &'a [Episode]) -> &'a [Episode] {
+    match config.feed.limit {
+        Some(n) if n < episodes.len() => match config.show.kind {
+            // Newest first: the head; oldest first: the tail.
+            ShowType::Episodic => &episodes[..n],
+            ShowType::Serial => &episodes[episodes.len() - n..],
+        },
+        _ => episodes,
+    }
+}
+
 /// Serial shows list oldest first; episodic ones newest first.
 pub fn sort_for_feed(kind: ShowType, episodes: &mut [Episode]) {
     episodes.sort_by(|a, b| {

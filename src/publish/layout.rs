@@ -74,6 +74,16 @@ impl Layout {
         self.site_file("index.html".into())
     }
 
+    /// Page `number` (from 1) of the show's episode list: `index.html`, then
+    /// `archive/2.html`, `archive/3.html`…
+    pub fn list_page(&self, number: usize) -> OutputPath {
+        if number <= 1 {
+            self.page()
+        } else {
+            self.site_file(format!("archive/{number}.html"))
+        }
+    }
+
     /// The human page about subscribing, `subscribe.html` (the page's RSS button leads there).
     pub fn subscribe_page(&self) -> OutputPath {
         self.site_file("subscribe.html".into())

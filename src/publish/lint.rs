@@ -289,6 +289,11 @@ fn episode_artwork(
                 p.display().to_string(),
                 std::fs::read(p).unwrap_or_default(),
             ),
+            // Already in the output, unchanged: the published copy.
+            Content::Kept => (
+                embedded,
+                std::fs::read(layout.root().join(rel.as_ref())).unwrap_or_default(),
+            ),
         };
         // Apple drops a bad episode image and shows the show's: a warning, not an error.
         artwork_rules(&place, &bytes, Severity::Warning, out);

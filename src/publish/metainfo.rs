@@ -204,6 +204,34 @@ pub fn read(bytes: &[u8]) -> Result<ReadTorrent, MetainfoError> {
     })
 }
 
+/// SHA-1 (hex) of everything the .torrent's bytes depend on besides the pieces, whose
+/// info hash stands for them: equal digests mean [`build`] would write the same bytes.
+pub fn inputs_digest(spec: &TorrentSpec<'_>, info_hash: &InfoHash) -> String {
+    let mut h = Sha1::new();
+    // The layout of build's output, bumped if build ever writes other bytes.
+    h.update(b"podseed torrent 1\0");
+    for part in [spec.name.as_bytes(), info_hash.0.as_slice()] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.update(spec.length.to_le_bytes());
+    h.update(spec.piece_length.to_le_bytes());
+    h.update(spec.created.timestamp().to_le_bytes());
+    h.update((spec.trackers.len() as u64).to_le_bytes());
+    for t in spec.trackers {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    match spec.web_seed {
+        Some(ws) => {
+            h.update([1]);
+            h.update(ws.as_bytes());
+        }
+        None => h.update([0]),
+    }
+    crate::bt::hex(&h.finalize())
+}
+
 /// Characters a magnet parameter value may keep unescaped (RFC 3986 unreserved).
 const MAGNET_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

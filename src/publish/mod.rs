@@ -37,6 +37,7 @@ pub mod webtorrent;
 pub use episode::Episode;
 pub use summary::{EpisodeSummary, Status, Summary};
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,6 +172,9 @@ struct Known {
     picture: Option<Vec<u8>>,
     /// The publication date the previous build gave this file.
     earlier_date: Option<DateTime<Utc>>,
+    /// The SHA-1 pieces when this run has them (hashed now, or from a format 1 manifest);
+    /// else the torrent is kept as published, or its pieces are read back from it.
+    pieces: Option<Vec<u8>>,
 }
 
 /// A file that must be read: new, changed, or every file under `--force`.
@@ -219,6 +223,7 @@ impl Build {
         match &f.content {
             Content::Bytes(b) => Some(b.clone()),
             Content::SameAs(p) => std::fs::read(p).ok(),
+            Content::Kept => std::fs::read(self.layout.root().join(rel)).ok(),
         }
     }
 }
@@ -281,8 +286,8 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
     let episode::Assembled {
         mut episodes,
         assets,
-        manifest,
-    } = episode::assemble(config, &layout, known)?;
+        mut manifest,
+    } = episode::assemble(config, &layout, &previous.rendered, known)?;
     feed::sort_for_feed(config.show.kind, &mut episodes);
     let player = webtorrent::player(config)?;
     if let webtorrent::Player::NotInstalled(dir) = &player {
@@ -290,7 +295,15 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
     }
     let trackers = episode::trackers(config);
     let findings = lint::lint(config, &layout, &episodes, &assets, &trackers);
-    let mut plan = render(config, &layout, &episodes, assets, player)?;
+    let mut plan = render(
+        config,
+        &layout,
+        &episodes,
+        assets,
+        player,
+        &previous.rendered,
+        &mut manifest.rendered,
+    )?;
     plan.manifest = record(manifest, &plan, &layout, &episodes);
     Ok(Build {
         episodes,
@@ -327,24 +340,47 @@ fn plan_reads(
                 if !force
                     && (c.matches(f.size, f.mtime, piece_length)
                         || c.matches_blob(f.size, blobs.get(&f.rel), piece_length))
-                    && c.is_consistent()
-                    && c.tags_version == probe::TAGS_VERSION =>
+                    && c.is_consistent() =>
             {
                 // Same content under a new mtime (a fresh checkout): the manifest takes the
                 // new mtime, which `serve` checks the published file against. Known by its
                 // mtime, the file is what was hashed: git's blob id for it, if git vouches
                 // for it now, is recorded for the next fresh checkout.
                 let mut cached = c.clone();
+                // A format 1 entry brings its pieces; format 2 keeps them in the .torrent.
+                let pieces =
+                    crate::bt::unhex(&std::mem::take(&mut cached.pieces)).filter(|p| !p.is_empty());
                 if cached.mtime == f.mtime {
                     cached.git_blob = blobs.get(&f.rel).map(str::to_string);
                 }
                 cached.mtime = f.mtime;
+                // Tags read by an older probe are read again (the head of the file only);
+                // the digests stand, so an upgrade of podseed hashes nothing.
+                let mut picture = None;
+                if c.tags_version != probe::TAGS_VERSION {
+                    match probe::probe(&f.path) {
+                        Ok(p) => {
+                            cached.tags = p.tags;
+                            cached.tags_version = probe::TAGS_VERSION;
+                            picture = p.picture;
+                        }
+                        Err(_) => {
+                            // Whatever is wrong now, the full read reports it.
+                            to_read.push(ToRead {
+                                source: f,
+                                piece_length,
+                            });
+                            continue;
+                        }
+                    }
+                }
                 known.push(Known {
                     status: Status::Unchanged,
                     earlier_date: Some(c.pub_date),
                     cached,
                     source: f,
-                    picture: None,
+                    picture,
+                    pieces,
                 });
             }
             _ => to_read.push(ToRead {
@@ -480,7 +516,7 @@ fn known_from_digests(
                 // Filled in when the torrent is built.
                 info_hash: String::new(),
                 sha256: crate::bt::hex(&d.sha256),
-                pieces: crate::bt::hex(&d.pieces),
+                pieces: String::new(),
                 duration_ms: (duration_secs * 1000.0).round() as u64,
                 bitrate_bps: d.frames.bitrate_bps(duration_secs),
                 audio_start: p.audio_start,
@@ -495,6 +531,7 @@ fn known_from_digests(
             earlier_date: old.map(|o| o.pub_date),
             picture: p.picture,
             source: f,
+            pieces: Some(d.pieces),
         });
     }
     if !problems.is_empty() {
@@ -526,13 +563,17 @@ fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
 }
 
 /// The plan of the build: the episodes' assets, the cover and the player's scripts, then
-/// the feeds and the page.
+/// the feeds and the pages. A page whose inputs are those the previous build recorded in
+/// `previous` (and which is still there, at its size) is kept without rendering it; what
+/// each page was made from goes into `rendered`.
 fn render(
     config: &Config,
     layout: &Layout,
     episodes: &[Episode],
     assets: Vec<OutputFile>,
     player: webtorrent::Player,
+    previous: &BTreeMap<String, cache::Rendered>,
+    rendered: &mut BTreeMap<String, cache::Rendered>,
 ) -> Result<Plan, PublishError> {
     let mut plan = Plan {
         assets,
@@ -548,33 +589,65 @@ fn render(
             content: Content::SameAs(source.to_path_buf()),
         });
     }
+    let in_feed = feed::in_feed(config, episodes);
     plan.pages = vec![
         OutputFile {
             rel: layout.feed().rel,
-            content: Content::Bytes(feed::render_feed(config, layout, episodes)),
+            content: Content::Bytes(feed::render_feed(config, layout, in_feed)),
         },
         OutputFile {
             rel: layout.torrent_feed().rel,
-            content: Content::Bytes(feed::render_torrent_feed(config, layout, episodes)),
+            content: Content::Bytes(feed::render_torrent_feed(config, layout, in_feed)),
         },
         OutputFile {
             rel: layout.feed_stylesheet().rel,
             content: Content::Bytes(site::FEED_XSL.as_bytes().to_vec()),
         },
-        OutputFile {
-            rel: layout.page().rel,
-            content: Content::Bytes(site::render_page(config, layout, episodes, with_player)?),
-        },
-        OutputFile {
-            rel: layout.subscribe_page().rel,
-            content: Content::Bytes(site::render_subscribe(config, layout)?),
-        },
     ];
-    for e in episodes {
-        plan.pages.push(OutputFile {
-            rel: e.page_rel.clone(),
-            content: Content::Bytes(site::render_episode(config, layout, e)?),
+    let pages = site::Pages::new(config)?;
+    let mut page = |rel: String, job: site::PageJob<'_>| -> Result<OutputFile, PublishError> {
+        let local = layout.local(&rel);
+        let kept = previous.get(&rel).is_some_and(|r| {
+            r.inputs == job.inputs
+                && std::fs::symlink_metadata(&local).is_ok_and(|m| m.is_file() && m.len() == r.size)
         });
+        let (content, size) = if kept {
+            (Content::Kept, previous.get(&rel).map_or(0, |r| r.size))
+        } else {
+            let bytes = pages.render(&job)?;
+            let size = bytes.len() as u64;
+            (Content::Bytes(bytes), size)
+        };
+        rendered.insert(
+            rel.clone(),
+            cache::Rendered {
+                inputs: job.inputs,
+                size,
+            },
+        );
+        Ok(OutputFile { rel, content })
+    };
+    let per_page = config.page.episodes_per_page.max(1);
+    let count = episodes.len().div_ceil(per_page).max(1);
+    for number in 1..=count {
+        let from = (number - 1) * per_page;
+        let list = site::ListPage {
+            number,
+            count,
+            episodes: episodes
+                .get(from..(from + per_page).min(episodes.len()))
+                .unwrap_or(&[]),
+        };
+        let job = pages.list_page(config, layout, list, with_player);
+        plan.pages.push(page(layout.list_page(number).rel, job)?);
+    }
+    plan.pages.push(page(
+        layout.subscribe_page().rel,
+        pages.subscribe(config, layout),
+    )?);
+    for e in episodes {
+        plan.pages
+            .push(page(e.page_rel.clone(), pages.episode(config, layout, e))?);
     }
     Ok(plan)
 }

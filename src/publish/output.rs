@@ -33,6 +33,9 @@ pub enum Content {
     Bytes(Vec<u8>),
     /// The same bytes as this source file (hard link, else copy).
     SameAs(PathBuf),
+    /// The file already in the output at this path, as it is: the planner saw it there and
+    /// knows its inputs unchanged (a kept torrent or page), so it is not looked at again.
+    Kept,
 }
 
 /// One file of the output, by path relative to the output folder (`/`-separated).
@@ -299,6 +302,10 @@ fn produce(f: &OutputFile, target: &Path) -> Result<(), PublishError> {
             path: target.to_path_buf(),
             source,
         }),
+        Content::Kept => Err(PublishError::Output {
+            path: target.to_path_buf(),
+            message: "disappeared from the output during the build; publish again".into(),
+        }),
         Content::SameAs(src) => {
             // Link the file itself, not a symlink that would dangle once uploaded.
             let src = fs::canonicalize(src).map_err(|source| PublishError::Io {
@@ -323,7 +330,9 @@ fn is_current(out: &Path, f: &OutputFile) -> bool {
                 .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
                 && fs::read(&target).is_ok_and(|old| old == *bytes)
         }
-        Content::SameAs(src) => fs::canonicalize(src).is_ok_and(|src| same_file(&src, &target)),
+        // `same_file` follows a symlinked source itself: no path resolution per file.
+        Content::SameAs(src) => same_file(src, &target),
+        Content::Kept => true,
     }
 }
 

@@ -56,7 +56,7 @@ struct PageShow<'a> {
 #[derive(Serialize)]
 struct PagePlayer {
     /// Our script, relative to the page.
-    script: &'static str,
+    script: String,
     /// STUN servers for WebRTC, space-separated (empty: host candidates only).
     ice_servers: String,
 }
@@ -218,64 +218,247 @@ fn page_episode<'a>(layout: &Layout, from: &str, e: &'a Episode, full: bool) -> 
     }
 }
 
-/// Renders `index.html`, with the browser player when `with_player` (its scripts are in
-/// the build).
-pub fn render_page(
-    config: &Config,
-    layout: &Layout,
-    episodes: &[Episode],
-    with_player: bool,
-) -> Result<Vec<u8>, PublishError> {
-    let from = layout.page().rel;
-    let page_episodes: Vec<PageEpisode<'_>> = episodes
-        .iter()
-        .map(|e| page_episode(layout, &from, e, false))
-        .collect();
-    render(
-        config,
-        "index.html",
-        minijinja::context! {
-            show => page_show(config, layout, &from),
-            episodes => page_episodes,
-            generator => GENERATOR,
-            player => with_player.then(|| PagePlayer {
-                script: super::webtorrent::PLAYER_REL,
-                ice_servers: ice_servers(config).join(" "),
-            }),
-        },
-    )
+/// One page of the show's episode list: `index.html` (number 1) or `archive/<n>.html`.
+#[derive(Debug, Clone, Copy)]
+pub struct ListPage<'a> {
+    /// Its number, from 1.
+    pub number: usize,
+    /// How many list pages there are.
+    pub count: usize,
+    /// The episodes on it.
+    pub episodes: &'a [Episode],
 }
 
-/// Renders `subscribe.html`: the feed URL to copy and "open in" links for common apps.
-pub fn render_subscribe(config: &Config, layout: &Layout) -> Result<Vec<u8>, PublishError> {
-    let from = layout.subscribe_page().rel;
-    render(
-        config,
-        "subscribe.html",
-        minijinja::context! {
-            show => page_show(config, layout, &from),
-            apps => app_links(&layout.feed().url),
-            generator => GENERATOR,
-        },
-    )
+/// Links between the list pages, as the template sees them.
+#[derive(Serialize)]
+struct Pager {
+    number: usize,
+    count: usize,
+    /// The previous (newer) and next (older) list page, relative.
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    pages: Vec<PagerLink>,
 }
 
-/// Renders one episode's own page (`e/<stem>.html`).
-pub fn render_episode(
-    config: &Config,
-    layout: &Layout,
-    episode: &Episode,
-) -> Result<Vec<u8>, PublishError> {
-    let from = &episode.page_rel;
-    render(
-        config,
-        "episode.html",
-        minijinja::context! {
-            show => page_show(config, layout, from),
-            episode => page_episode(layout, from, episode, true),
-            generator => GENERATOR,
-        },
-    )
+#[derive(Serialize)]
+struct PagerLink {
+    number: usize,
+    url: String,
+    current: bool,
+}
+
+/// A page to write: its template and context, and a digest of both (the page's bytes are a
+/// function of them), so an unchanged page is not rendered again.
+pub struct PageJob<'a> {
+    name: &'static str,
+    ctx: PageContext<'a>,
+    /// SHA-1 (hex) of the template set, the template's name and the context.
+    pub inputs: String,
+}
+
+/// What a template sees, as typed values: hashed as they are for the digest, turned into
+/// template values only when the page is rendered.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PageContext<'a> {
+    List {
+        show: PageShow<'a>,
+        episodes: Vec<PageEpisode<'a>>,
+        pager: Option<Pager>,
+        generator: &'static str,
+        player: Option<PagePlayer>,
+    },
+    Subscribe {
+        show: PageShow<'a>,
+        apps: Vec<AppLink>,
+        generator: &'static str,
+    },
+    Episode {
+        show: PageShow<'a>,
+        // Boxed: the largest context, one per episode page.
+        episode: Box<PageEpisode<'a>>,
+        generator: &'static str,
+    },
+}
+
+/// The page templates of one build, compiled once (the user's or the built-in ones).
+pub struct Pages {
+    env: minijinja::Environment<'static>,
+    /// Per template, the name errors give it.
+    labels: Vec<(&'static str, String)>,
+    /// SHA-1 of every template's text (and podseed's version): part of every page's inputs.
+    templates: [u8; 20],
+}
+
+impl Pages {
+    /// Reads and compiles the templates.
+    pub fn new(config: &Config) -> Result<Pages, PublishError> {
+        use sha1::Digest;
+        let mut env = minijinja::Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".css") {
+                minijinja::AutoEscape::None
+            } else {
+                minijinja::AutoEscape::Html
+            }
+        });
+        env.set_formatter(html_formatter);
+        let mut digest = sha1::Sha1::new();
+        digest.update(GENERATOR);
+        let mut labels = Vec::new();
+        for name in ["page.css", "index.html", "subscribe.html", "episode.html"] {
+            let (source, label) = if name == "page.css" {
+                (PAGE_CSS.to_string(), "built-in page.css".to_string())
+            } else {
+                template(config, name)?
+            };
+            digest.update((source.len() as u64).to_le_bytes());
+            digest.update(source.as_bytes());
+            env.add_template_owned(name, source)
+                .map_err(|e| template_err(&label, e))?;
+            labels.push((name, label));
+        }
+        Ok(Pages {
+            env,
+            labels,
+            templates: digest.finalize().into(),
+        })
+    }
+
+    /// A page of the episode list, with the browser player when `with_player`.
+    pub fn list_page<'a>(
+        &self,
+        config: &'a Config,
+        layout: &Layout,
+        page: ListPage<'a>,
+        with_player: bool,
+    ) -> PageJob<'a> {
+        let from = layout.list_page(page.number).rel;
+        let page_episodes: Vec<PageEpisode<'_>> = page
+            .episodes
+            .iter()
+            .map(|e| page_episode(layout, &from, e, false))
+            .collect();
+        let link = |n: usize| layout.link_from(&from, layout.list_page(n).url.as_str());
+        let pager = (page.count > 1).then(|| Pager {
+            number: page.number,
+            count: page.count,
+            prev_url: (page.number > 1).then(|| link(page.number - 1)),
+            next_url: (page.number < page.count).then(|| link(page.number + 1)),
+            pages: (1..=page.count)
+                .map(|n| PagerLink {
+                    number: n,
+                    url: link(n),
+                    current: n == page.number,
+                })
+                .collect(),
+        });
+        let script = layout.link_from(
+            &from,
+            layout
+                .base_url()
+                .join(super::webtorrent::PLAYER_REL)
+                .map_or_else(
+                    |_| super::webtorrent::PLAYER_REL.to_string(),
+                    |u| u.to_string(),
+                )
+                .as_str(),
+        );
+        self.job(
+            "index.html",
+            PageContext::List {
+                show: page_show(config, layout, &from),
+                episodes: page_episodes,
+                pager,
+                generator: GENERATOR,
+                player: with_player.then(|| PagePlayer {
+                    script,
+                    ice_servers: ice_servers(config).join(" "),
+                }),
+            },
+        )
+    }
+
+    /// `subscribe.html`: the feed URL to copy and "open in" links for common apps.
+    pub fn subscribe<'a>(&self, config: &'a Config, layout: &Layout) -> PageJob<'a> {
+        let from = layout.subscribe_page().rel;
+        self.job(
+            "subscribe.html",
+            PageContext::Subscribe {
+                show: page_show(config, layout, &from),
+                apps: app_links(&layout.feed().url),
+                generator: GENERATOR,
+            },
+        )
+    }
+
+    /// One episode's own page (`e/<stem>.html`).
+    pub fn episode<'a>(
+        &self,
+        config: &'a Config,
+        layout: &Layout,
+        episode: &'a Episode,
+    ) -> PageJob<'a> {
+        let from = &episode.page_rel;
+        self.job(
+            "episode.html",
+            PageContext::Episode {
+                show: page_show(config, layout, from),
+                episode: Box::new(page_episode(layout, from, episode, true)),
+                generator: GENERATOR,
+            },
+        )
+    }
+
+    fn job<'a>(&self, name: &'static str, ctx: PageContext<'a>) -> PageJob<'a> {
+        use sha1::Digest;
+        let mut digest = sha1::Sha1::new();
+        digest.update(self.templates);
+        digest.update(name);
+        // The context as JSON: the same JSON renders the same page.
+        let _ = serde_json::to_writer(DigestWriter(&mut digest), &ctx);
+        PageJob {
+            name,
+            ctx,
+            inputs: crate::bt::hex(&digest.finalize()),
+        }
+    }
+
+    /// Renders a page.
+    pub fn render(&self, job: &PageJob<'_>) -> Result<Vec<u8>, PublishError> {
+        let label = self
+            .labels
+            .iter()
+            .find(|(n, _)| *n == job.name)
+            .map_or(job.name, |(_, l)| l.as_str());
+        let tmpl = self
+            .env
+            .get_template(job.name)
+            .map_err(|e| template_err(label, e))?;
+        let html = tmpl.render(&job.ctx).map_err(|e| template_err(label, e))?;
+        Ok(html.into_bytes())
+    }
+}
+
+/// Feeds what serde writes into a hash.
+struct DigestWriter<'a>(&'a mut sha1::Sha1);
+
+impl std::io::Write for DigestWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha1::Digest::update(self.0, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn template_err(label: &str, e: minijinja::Error) -> PublishError {
+    PublishError::Template {
+        name: label.to_string(),
+        message: format!("{e:#}"),
+    }
 }
 
 const GENERATOR: &str = concat!("podseed ", env!("CARGO_PKG_VERSION"));
@@ -314,32 +497,6 @@ fn app_links(feed: &url::Url) -> Vec<AppLink> {
             text: "AntennaPod and other Android apps",
         },
     ]
-}
-
-/// Renders the template `name` (the user's `templates_dir/<name>` when there is one, else
-/// the built-in) with `ctx`; every template can `{% include "page.css" %}`.
-fn render(config: &Config, name: &str, ctx: minijinja::Value) -> Result<Vec<u8>, PublishError> {
-    let (source, label) = template(config, name)?;
-    let mut env = minijinja::Environment::new();
-    env.set_auto_escape_callback(|name| {
-        if name.ends_with(".css") {
-            minijinja::AutoEscape::None
-        } else {
-            minijinja::AutoEscape::Html
-        }
-    });
-    env.set_formatter(html_formatter);
-    let template_err = |e: minijinja::Error| PublishError::Template {
-        name: label.clone(),
-        message: format!("{e:#}"),
-    };
-    env.add_template("page.css", PAGE_CSS)
-        .map_err(template_err)?;
-    env.add_template_owned(name.to_string(), source)
-        .map_err(template_err)?;
-    let tmpl = env.get_template(name).map_err(template_err)?;
-    let html = tmpl.render(ctx).map_err(template_err)?;
-    Ok(html.into_bytes())
 }
 
 /// The STUN servers the page's WebRTC uses: the configured ones, else podseed's own on the
@@ -492,7 +649,14 @@ mod tests {
             format!("title: Show\ndescription: About\nbase_url: https://pod.example.com/\n{extra}");
         let config = Config::parse(&text, &d.path().join("podcast.yaml")).expect("config");
         let layout = Layout::new(&config, &config.output_dir);
-        let html = render_page(&config, &layout, &[], with_player).expect("render");
+        let pages = Pages::new(&config).expect("templates");
+        let list = ListPage {
+            number: 1,
+            count: 1,
+            episodes: &[],
+        };
+        let job = pages.list_page(&config, &layout, list, with_player);
+        let html = pages.render(&job).expect("render");
         String::from_utf8(html).expect("utf-8")
     }
 
