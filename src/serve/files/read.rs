@@ -17,30 +17,44 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::Stream;
 
-/// Bytes per read and per body chunk: a 256 KiB web-seed range in one read, a whole file
-/// in few, and little over-counted when a transfer is aborted.
+/// Bytes of a response's first read and chunk: a 256 KiB web-seed range in one read, and
+/// little over-counted when a transfer is aborted early.
 pub const READ_BYTES: usize = 256 * 1024;
-/// Idle buffers kept for reuse (16 MiB); more are freed when returned.
-const POOL_MAX: usize = 64;
+/// Bytes of every later read and chunk of a long transfer: fewer trips to the blocking pool
+/// and through the connection per megabyte.
+pub const LATER_READ_BYTES: usize = 1024 * 1024;
+/// Idle buffers kept for reuse, of each size (16 + 16 MiB); more are freed when returned.
+const POOL_MAX: [usize; 2] = [64, 16];
 
-/// Read buffers for reuse, so a chunk costs no allocation and no page faults.
+/// Read buffers for reuse, so a chunk costs no allocation and no page faults: one list of
+/// each size.
 #[derive(Debug, Default)]
 pub struct BufferPool {
-    free: Mutex<Vec<Vec<u8>>>,
+    free: [Mutex<Vec<Vec<u8>>>; 2],
 }
 
 impl BufferPool {
-    fn take(&self) -> Vec<u8> {
-        let pooled = self.free.lock().ok().and_then(|mut free| free.pop());
-        pooled.unwrap_or_else(|| vec![0; READ_BYTES])
+    fn list(size: usize) -> Option<usize> {
+        match size {
+            READ_BYTES => Some(0),
+            LATER_READ_BYTES => Some(1),
+            _ => None,
+        }
+    }
+
+    fn take(&self, size: usize) -> Vec<u8> {
+        let pooled = Self::list(size)
+            .and_then(|i| self.free[i].lock().ok())
+            .and_then(|mut free| free.pop());
+        pooled.unwrap_or_else(|| vec![0; size])
     }
 
     fn give(&self, buffer: Vec<u8>) {
-        if buffer.len() != READ_BYTES {
+        let Some(i) = Self::list(buffer.len()) else {
             return;
-        }
-        if let Ok(mut free) = self.free.lock() {
-            if free.len() < POOL_MAX {
+        };
+        if let Ok(mut free) = self.free[i].lock() {
+            if free.len() < POOL_MAX[i] {
                 free.push(buffer);
             }
         }
@@ -66,7 +80,8 @@ impl Drop for Chunk {
     }
 }
 
-/// `len` bytes of `file` from `start`, in chunks of up to [`READ_BYTES`]. A file
+/// `len` bytes of `file` from `start`: a first chunk of up to [`READ_BYTES`], then chunks
+/// of up to [`LATER_READ_BYTES`]. A file
 /// that turns out shorter ends the stream with an error, so the connection is cut rather
 /// than padded.
 pub fn stream(
@@ -81,9 +96,10 @@ pub fn stream(
             if left == 0 {
                 return Ok(None);
             }
-            let want = usize::try_from(left).map_or(READ_BYTES, |l| l.min(READ_BYTES));
             let inline = at == start;
-            let buffer = read_exact_at(&file, pool.take(), want, at, inline).await?;
+            let size = if inline { READ_BYTES } else { LATER_READ_BYTES };
+            let want = usize::try_from(left).map_or(size, |l| l.min(size));
+            let buffer = read_exact_at(&file, pool.take(size), want, at, inline).await?;
             let chunk = Bytes::from_owner(Chunk {
                 buffer,
                 len: want,
