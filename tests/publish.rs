@@ -1400,3 +1400,23 @@ fn the_new_pages_are_outputs_of_the_build_so_stale_ones_are_removed() {
         );
     }
 }
+
+/// An episode's extracted artwork is kept by what it was made from (the picture's SHA-256,
+/// recorded with the file's size), not read again; a published copy that was damaged (its
+/// size changed) is extracted again.
+#[test]
+fn extracted_artwork_is_kept_and_a_damaged_copy_replaced() {
+    let show = Show::example();
+    show.publish();
+    let image = show.public().join("images/2026-01-15-welcome.jpg");
+    let good = std::fs::read(&image).expect("extracted artwork");
+    let manifest =
+        std::fs::read_to_string(show.public().join(".podseed/manifest.json")).expect("manifest");
+    assert!(
+        manifest.contains("\"images/2026-01-15-welcome.jpg\""),
+        "the extraction is recorded: {manifest}"
+    );
+    std::fs::write(&image, b"not a picture").expect("damage");
+    show.publish();
+    assert_eq!(std::fs::read(&image).expect("artwork"), good);
+}

@@ -124,8 +124,8 @@ pub(super) fn assemble(
             trackers: &trackers,
             rendered,
         };
-        let (episode, assets, cached, stamp) = assemble_one(&ctx, &mut anchors, k)?;
-        manifest.rendered.insert(episode.torrent_rel.clone(), stamp);
+        let (episode, assets, cached, stamps) = assemble_one(&ctx, &mut anchors, k)?;
+        manifest.rendered.extend(stamps);
         owned.extend(assets.into_iter().map(|f| (rel.clone(), f)));
         episodes.push(episode);
         manifest.episodes.insert(rel, cached);
@@ -162,13 +162,16 @@ struct Context<'a> {
     rendered: &'a BTreeMap<String, Rendered>,
 }
 
+/// What generated files were made from, by path ([`Manifest::rendered`]'s entries).
+type Stamps = Vec<(String, Rendered)>;
+
 /// One episode: its output files, the [`Episode`] naming them, its manifest entry and what
-/// its torrent was made from.
+/// its torrent and extracted artwork were made from.
 fn assemble_one(
     ctx: &Context<'_>,
     anchors: &mut HashSet<String>,
     known: Known,
-) -> Result<(Episode, Vec<OutputFile>, CachedEpisode, Rendered), PublishError> {
+) -> Result<(Episode, Vec<OutputFile>, CachedEpisode, Stamps), PublishError> {
     let Context { config, layout, .. } = *ctx;
     let Known {
         source: f,
@@ -192,7 +195,8 @@ fn assemble_one(
     let media_url = add((media, Content::SameAs(f.path.clone())));
     let torrent_rel = torrent_file.rel.clone();
     let torrent_url = add((torrent_file, built.content));
-    let image_url = artwork(layout, &files, &f, &cached, picture)?.map(&mut add);
+    let mut stamps: Stamps = Vec::new();
+    let image_url = artwork(ctx, &files, &f, &cached, picture, &mut stamps)?.map(&mut add);
     let chapter_marks = chapter_marks(&f, &cached);
     let chapters_url = chapters(&files, &f, &cached).map(&mut add);
     let cues = f.transcript.as_deref().map(read_cues).unwrap_or_default();
@@ -236,7 +240,8 @@ fn assemble_one(
         rel: f.rel.clone(),
     };
     cached.info_hash = built.info_hash.to_hex();
-    Ok((episode, assets, cached, built.stamp))
+    stamps.push((episode.torrent_rel.clone(), built.stamp));
+    Ok((episode, assets, cached, stamps))
 }
 
 /// An episode's torrent as the build plans it.
@@ -342,11 +347,12 @@ fn hash_pieces(f: &SourceFile, cached: &CachedEpisode) -> Result<Vec<u8>, Publis
 /// when the file was probed; for an unchanged episode, the previous build's extraction
 /// when it is this picture, else the file is probed again.
 fn artwork(
-    layout: &Layout,
+    ctx: &Context<'_>,
     files: &EpisodeFiles<'_>,
     f: &SourceFile,
     cached: &CachedEpisode,
     picture: Option<Vec<u8>>,
+    stamps: &mut Stamps,
 ) -> Result<Option<(OutputPath, Content)>, PublishError> {
     if let Some(img) = &f.config.image {
         let file = files.image(&extension(img));
@@ -356,15 +362,34 @@ fn artwork(
         return Ok(None);
     };
     let file = files.image(&pic.ext);
-    let existing = layout.local(&file.rel);
-    let content = match picture {
-        Some(bytes) => Some(Content::Bytes(bytes)),
-        None if file_sha256(&existing).as_deref() == Some(pic.sha256.as_str()) => {
-            Some(Content::SameAs(existing))
-        }
-        None => probe::probe(&f.path)?.picture.map(Content::Bytes),
+    let existing = ctx.layout.local(&file.rel);
+    // The previous build extracted this picture (by its SHA-256) to a file still of the
+    // size it wrote: kept without reading it (a show's embedded art, episode after
+    // episode, would otherwise be read and hashed on every build).
+    let kept = ctx.rendered.get(&file.rel).filter(|r| {
+        picture.is_none()
+            && r.inputs == pic.sha256
+            && std::fs::symlink_metadata(&existing).is_ok_and(|m| m.is_file() && m.len() == r.size)
+    });
+    if let Some(r) = kept {
+        stamps.push((file.rel.clone(), r.clone()));
+        return Ok(Some((file, Content::Kept)));
+    }
+    let bytes = match picture {
+        Some(bytes) => Some(bytes),
+        None => match std::fs::read(&existing) {
+            Ok(b) if sha256_hex(&b) == pic.sha256 => Some(b),
+            _ => probe::probe(&f.path)?.picture,
+        },
     };
-    Ok(content.map(|c| (file, c)))
+    Ok(bytes.map(|b| {
+        let stamp = Rendered {
+            inputs: pic.sha256.clone(),
+            size: b.len() as u64,
+        };
+        stamps.push((file.rel.clone(), stamp));
+        (file, Content::Bytes(b))
+    }))
 }
 
 /// Chapters: the config's JSON file (checked with the config), else the file's own (ID3
@@ -478,10 +503,9 @@ fn sha256(cached: &CachedEpisode) -> [u8; 32] {
 }
 
 /// SHA-256 (hex) of a small file, or None if it cannot be read.
-fn file_sha256(path: &Path) -> Option<String> {
+fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let bytes = std::fs::read(path).ok()?;
-    Some(crate::bt::hex(&sha2::Sha256::digest(bytes)))
+    crate::bt::hex(&sha2::Sha256::digest(bytes))
 }
 
 /// Namespace of default episode guids (a fixed UUIDv5 of "podseed episode").

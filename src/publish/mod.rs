@@ -37,7 +37,7 @@ pub mod webtorrent;
 pub use episode::Episode;
 pub use summary::{EpisodeSummary, Status, Summary};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -233,9 +233,11 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
     let b = build(config, opts)?;
     let written = output::write(b.layout.root(), &b.plan, &b.previous.outputs)?;
     let mut warnings = b.warnings;
+    // Once each: two episodes may share a finding's text (a common artwork file). A set,
+    // as a long show can have a finding per episode.
+    let mut seen: HashSet<String> = warnings.iter().cloned().collect();
     for f in b.findings.iter().map(lint::Finding::as_publish_warning) {
-        // Once each: two episodes may share a finding's text (a common artwork file).
-        if !warnings.contains(&f) {
+        if seen.insert(f.clone()) {
             warnings.push(f);
         }
     }
