@@ -476,7 +476,11 @@ fn description(
     cached: &CachedEpisode,
     title: &str,
 ) -> Result<String, PublishError> {
-    if let Some(md) = notes::source(&f.path, f.config.description_file.as_deref()) {
+    if let Some(md) = f
+        .notes
+        .clone()
+        .or_else(|| f.config.description_file.clone())
+    {
         let text = notes::read(&md).map_err(|e| PublishError::media(&md, e))?;
         return Ok(notes::to_html(&text));
     }

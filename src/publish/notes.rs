@@ -9,23 +9,13 @@
 //! (e.g. `javascript:`) keep their text but lose the link. Not cached: the file is read on
 //! every build (it is small), so an edited note changes the build without re-hashing media.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-/// The Markdown sidecar of a media file: `<stem>.md` (or `.markdown`) beside it.
-pub fn sidecar(media: &Path) -> Option<PathBuf> {
-    ["md", "MD", "markdown"]
-        .iter()
-        .map(|ext| media.with_extension(ext))
-        .find(|p| p.is_file())
-}
-
-/// The Markdown source of an episode's notes, in the order sidecar, then the config's
-/// `description_file`; None when neither exists.
-pub fn source(media: &Path, description_file: Option<&Path>) -> Option<PathBuf> {
-    sidecar(media).or_else(|| description_file.map(Path::to_path_buf))
-}
+/// The extensions of a notes file beside its episode (`<stem>.md`), in the order they are
+/// looked for (by `scan`, among the files it lists).
+pub const SIDECAR_EXTENSIONS: [&str; 3] = ["md", "MD", "markdown"];
 
 /// Notes longer than this are refused unread: Apple shows 4000 bytes, and a file this big
 /// is a mistake (a media file named `.md`), not show notes.
@@ -203,17 +193,6 @@ mod tests {
         let text = html_to_text("<h1>Notes</h1>\n<p>Tom &amp; Jerry &lt;3 &#233;t&#xE9;</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>");
         assert_eq!(text, "Notes\nTom & Jerry <3 été\none\ntwo");
         assert_eq!(html_to_text("a & b"), "a & b");
-    }
-
-    #[test]
-    fn sidecar_is_found_by_stem() {
-        let d = tempfile::tempdir().expect("tempdir");
-        let mp3 = d.path().join("ep1.mp3");
-        assert_eq!(sidecar(&mp3), None);
-        std::fs::write(d.path().join("ep1.md"), "x").expect("write");
-        assert_eq!(sidecar(&mp3), Some(d.path().join("ep1.md")));
-        let other = d.path().join("other.md");
-        assert_eq!(source(&d.path().join("ep2.mp3"), Some(&other)), Some(other));
     }
 
     proptest::proptest! {

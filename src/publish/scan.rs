@@ -7,13 +7,14 @@
 //! holds). Other files that look like media are reported by [`unpublished`], never
 //! skipped in silence.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
 use crate::config::{Config, EpisodeConfig};
 
-use super::{media, PublishError};
+use super::{media, notes, PublishError};
 
 /// One episode's source file, as found on disk.
 #[derive(Debug, Clone)]
@@ -30,12 +31,17 @@ pub struct SourceFile {
     pub config: EpisodeConfig,
     /// Transcript: from the config, else a `.vtt`/`.srt` beside the MP3 with the same stem.
     pub transcript: Option<PathBuf>,
+    /// Markdown show notes beside the file with the same stem (`.md`, `.MD`, `.markdown`).
+    pub notes: Option<PathBuf>,
 }
 
 /// Lists the episodes in `config.episodes_dir`, sorted by relative path.
 pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
     let dir = &config.episodes_dir;
     let mut rels: Vec<String> = Vec::new();
+    // Every file the walk saw: sidecars (transcripts, notes) are looked up here rather than
+    // asked of the filesystem, which costs a failed stat per extension and episode.
+    let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut bad_names = Vec::new();
     for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         let entry = entry.map_err(|e| PublishError::Io {
@@ -45,6 +51,7 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
         if !entry.file_type().is_file() || is_hidden(entry.path(), dir) {
             continue;
         }
+        seen.insert(entry.path().to_path_buf());
         if !is_episode(entry.path()) {
             continue;
         }
@@ -61,12 +68,19 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
     if !bad_names.is_empty() {
         return Err(PublishError::Media(bad_names));
     }
+    let walked: HashSet<String> = rels.iter().cloned().collect();
     for ep in &config.episodes {
-        if !rels.contains(&ep.file) {
+        if !walked.contains(&ep.file) {
             rels.push(ep.file.clone());
         }
     }
     rels.sort();
+    rels.dedup();
+    let entries: HashMap<&str, &EpisodeConfig> = config
+        .episodes
+        .iter()
+        .map(|e| (e.file.as_str(), e))
+        .collect();
 
     let mut files = Vec::with_capacity(rels.len());
     let mut outside = Vec::new();
@@ -77,19 +91,32 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
             source,
         })?;
         let mtime = super::cache::mtime_key(&meta);
-        let config_entry = config
-            .episodes
-            .iter()
-            .find(|e| e.file == rel)
-            .cloned()
+        let config_entry = entries
+            .get(rel.as_str())
+            .map(|e| (*e).clone())
             .unwrap_or_else(|| EpisodeConfig {
                 file: rel.clone(),
                 ..Default::default()
             });
+        // A file the walk found has its siblings in `seen`; one only the config names (not
+        // walked: hidden, say) is asked of the filesystem.
+        let exists = |p: &Path| {
+            if seen.contains(&path) {
+                seen.contains(p)
+            } else {
+                p.is_file()
+            }
+        };
+        let sibling = |exts: &[&str]| {
+            exts.iter()
+                .map(|ext| path.with_extension(ext))
+                .find(|p| exists(p))
+        };
         let transcript = config_entry
             .transcript
             .clone()
-            .or_else(|| sibling_transcript(&path));
+            .or_else(|| sibling(&["vtt", "VTT", "srt", "SRT"]));
+        let notes = sibling(&notes::SIDECAR_EXTENSIONS);
         for source in std::iter::once(&path).chain(&transcript) {
             if let Some(problem) = outside_problem(config, source) {
                 outside.push(problem);
@@ -102,6 +129,7 @@ pub fn scan(config: &Config) -> Result<Vec<SourceFile>, PublishError> {
             mtime,
             config: config_entry,
             transcript,
+            notes,
         });
     }
     if !outside.is_empty() {
@@ -184,13 +212,6 @@ fn is_hidden(path: &Path, dir: &Path) -> bool {
         .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
 }
 
-fn sibling_transcript(mp3: &Path) -> Option<PathBuf> {
-    ["vtt", "VTT", "srt", "SRT"]
-        .iter()
-        .map(|ext| mp3.with_extension(ext))
-        .find(|p| p.is_file())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +287,47 @@ mod tests {
         assert_eq!(files[1].transcript, None);
         assert_eq!(files[3].config.title.as_deref(), Some("Listed"));
         assert_eq!(files[1].size, 4);
+    }
+
+    #[test]
+    fn sidecars_come_from_the_listing_and_hidden_files_from_the_disk() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let eps = d.path().join("episodes");
+        std::fs::create_dir_all(eps.join(".hidden")).expect("mkdir");
+        for f in [
+            "a.mp3",
+            "a.md",
+            "a.srt",
+            "b.mp3",
+            "c.mp3",
+            "c.markdown",
+            "c.VTT",
+        ] {
+            std::fs::write(eps.join(f), b"x").expect("write");
+        }
+        // Named by the config only, in a folder the walk skips: its notes are asked of the disk.
+        for f in [".hidden/h.mp3", ".hidden/h.md"] {
+            std::fs::write(eps.join(f), b"x").expect("write");
+        }
+        let yaml = "title: T\ndescription: D\nbase_url: https://e.com/\nepisodes:\n  - file: .hidden/h.mp3\n";
+        let config = Config::parse(yaml, &d.path().join("podcast.yaml")).expect("config");
+        let files = scan(&config).expect("scan");
+        let found: Vec<(&str, Option<PathBuf>, Option<PathBuf>)> = files
+            .iter()
+            .map(|f| (f.rel.as_str(), f.notes.clone(), f.transcript.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (".hidden/h.mp3", Some(eps.join(".hidden/h.md")), None),
+                ("a.mp3", Some(eps.join("a.md")), Some(eps.join("a.srt"))),
+                ("b.mp3", None, None),
+                (
+                    "c.mp3",
+                    Some(eps.join("c.markdown")),
+                    Some(eps.join("c.VTT"))
+                ),
+            ]
+        );
     }
 }
