@@ -7,7 +7,10 @@
 //! a severity, the place and the fix. `publish` prints them as warnings and keeps
 //! building; `podseed check` reports them with its online probes and sets its exit code.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -280,25 +283,38 @@ fn episode_artwork(
         };
         let embedded = format!("{} (embedded picture, published as {rel})", e.rel);
         let (place, bytes) = match content {
-            Content::Bytes(b) => (embedded, b.clone()),
+            Content::Bytes(b) => (embedded, Cow::Borrowed(b.as_slice())),
             // An unchanged episode's picture is the previous build's copy: still embedded.
-            Content::SameAs(p) if p.starts_with(layout.root()) => {
-                (embedded, std::fs::read(p).unwrap_or_default())
-            }
-            Content::SameAs(p) => (
-                p.display().to_string(),
-                std::fs::read(p).unwrap_or_default(),
-            ),
+            Content::SameAs(p) if p.starts_with(layout.root()) => (embedded, head_of(p)),
+            Content::SameAs(p) => (p.display().to_string(), head_of(p)),
             // Already in the output, unchanged: the published copy.
-            Content::Kept => (
-                embedded,
-                std::fs::read(layout.root().join(rel.as_ref())).unwrap_or_default(),
-            ),
+            Content::Kept => (embedded, head_of(&layout.root().join(rel.as_ref()))),
         };
         // Apple drops a bad episode image and shows the show's: a warning, not an error.
         artwork_rules(&place, &bytes, Severity::Warning, out);
     }
 }
+
+/// Bytes of an image file enough to judge it: its first [`HEAD_BYTES`] (where PNG and
+/// nearly every JPEG state their size), the whole file when its header goes on past them
+/// (a JPEG with large metadata first); nothing when it cannot be read.
+fn head_of(path: &Path) -> Cow<'static, [u8]> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Cow::Borrowed(&[]);
+    };
+    let mut head = Vec::new();
+    if file.take(HEAD_BYTES).read_to_end(&mut head).is_err() {
+        return Cow::Borrowed(&[]);
+    }
+    let cut = head.len() as u64 == HEAD_BYTES;
+    if cut && matches!(artwork::inspect(&head), Err(ArtworkError::BadHeader(_))) {
+        return Cow::Owned(std::fs::read(path).unwrap_or_default());
+    }
+    Cow::Owned(head)
+}
+
+/// What [`head_of`] reads first of an image: every build judges every episode's artwork.
+const HEAD_BYTES: u64 = 64 * 1024;
 
 /// Apple's artwork rules for one image's bytes.
 pub fn artwork_rules(place: &str, bytes: &[u8], severity: Severity, out: &mut Vec<Finding>) {
@@ -470,5 +486,25 @@ mod tests {
     fn md_names() {
         assert_eq!(md_name("s1/ep.1.mp3"), "ep.1.md");
         assert_eq!(md_name("ep"), "ep.md");
+    }
+
+    #[test]
+    fn an_image_is_judged_by_its_head_or_whole_when_its_header_runs_past_it() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let small = artwork::tests::jpeg_header(1400, 1400, 3);
+        // Two APP1 segments of 65,533 bytes (metadata) before the frame header.
+        let mut big = vec![0xFF, 0xD8];
+        for _ in 0..2 {
+            big.extend_from_slice(&[0xFF, 0xE1, 0xFF, 0xFF]);
+            big.extend(std::iter::repeat_n(0u8, 65_533));
+        }
+        big.extend_from_slice(&small[2..]);
+        for (name, bytes) in [("small.jpg", &small), ("big.jpg", &big)] {
+            let path = d.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            let a = artwork::inspect(&head_of(&path)).expect(name);
+            assert_eq!((a.width, a.height), (1400, 1400), "{name}");
+        }
+        assert!(head_of(&d.path().join("missing.jpg")).is_empty());
     }
 }

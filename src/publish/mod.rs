@@ -306,7 +306,13 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
         &previous.rendered,
         &mut manifest.rendered,
     )?;
-    plan.manifest = record(manifest, &plan, &layout, &episodes);
+    let manifest = record(manifest, &plan, &layout, &episodes);
+    // Unchanged (the common warm build): the file as it is, instead of printing a long
+    // show's few megabytes of JSON again only to find them equal.
+    let unchanged = (manifest == previous)
+        .then(|| std::fs::read(layout.manifest_file()).ok())
+        .flatten();
+    plan.manifest = unchanged.unwrap_or_else(|| cache::to_bytes(&manifest));
     Ok(Build {
         episodes,
         layout,
@@ -654,9 +660,9 @@ fn render(
     Ok(plan)
 }
 
-/// The new manifest's bytes: the episodes' cache entries, every output path of the plan,
+/// The new manifest: the episodes' cache entries, every output path of the plan,
 /// and what the build publishes (for `serve`).
-fn record(mut manifest: Manifest, plan: &Plan, layout: &Layout, episodes: &[Episode]) -> Vec<u8> {
+fn record(mut manifest: Manifest, plan: &Plan, layout: &Layout, episodes: &[Episode]) -> Manifest {
     manifest.outputs = plan.paths();
     manifest.published = episodes
         .iter()
@@ -669,7 +675,7 @@ fn record(mut manifest: Manifest, plan: &Plan, layout: &Layout, episodes: &[Epis
             mtime: manifest.episodes.get(&e.rel).map_or((0, 0), |c| c.mtime),
         })
         .collect();
-    cache::to_bytes(&manifest)
+    manifest
 }
 
 /// Runs `work` while a progress bar (if wanted) follows `progress` up to `total` bytes.
