@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
@@ -299,14 +298,16 @@ fn episode_artwork(
 /// nearly every JPEG state their size), the whole file when its header goes on past them
 /// (a JPEG with large metadata first); nothing when it cannot be read.
 fn head_of(path: &Path) -> Cow<'static, [u8]> {
-    let Ok(file) = std::fs::File::open(path) else {
+    let Ok(mut file) = std::fs::File::open(path) else {
         return Cow::Borrowed(&[]);
     };
-    let mut head = Vec::new();
-    if file.take(HEAD_BYTES).read_to_end(&mut head).is_err() {
+    // One buffer of the full size: a growing one costs a read per doubling.
+    let mut head = vec![0u8; HEAD_BYTES];
+    let Ok(n) = super::media::read_up_to(&mut file, &mut head) else {
         return Cow::Borrowed(&[]);
-    }
-    let cut = head.len() as u64 == HEAD_BYTES;
+    };
+    head.truncate(n);
+    let cut = n == HEAD_BYTES;
     if cut && matches!(artwork::inspect(&head), Err(ArtworkError::BadHeader(_))) {
         return Cow::Owned(std::fs::read(path).unwrap_or_default());
     }
@@ -314,7 +315,7 @@ fn head_of(path: &Path) -> Cow<'static, [u8]> {
 }
 
 /// What [`head_of`] reads first of an image: every build judges every episode's artwork.
-const HEAD_BYTES: u64 = 64 * 1024;
+const HEAD_BYTES: usize = 64 * 1024;
 
 /// Apple's artwork rules for one image's bytes.
 pub fn artwork_rules(place: &str, bytes: &[u8], severity: Severity, out: &mut Vec<Finding>) {
