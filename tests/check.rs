@@ -707,27 +707,10 @@ fn every_format_with_notes_checks_clean_online_against_serve() {
         .with_serve(Serve::tracker().set("udp_tracker", &format!("127.0.0.1:{udp}")));
     let eps = show.episodes();
     std::fs::copy(fixture("short.opus"), eps.join("2026-03-05-opus.opus")).expect("opus");
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc=s=160x120:d=3:r=10"])
-        .args(["-f", "lavfi", "-i", "sine=d=3"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .args(["-metadata", "title=Video", "-metadata", "date=2026-03-06"])
-        .arg(eps.join("2026-03-06-video.mp4"))
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ffmpeg(
+        &eps,
+        "-f lavfi -i testsrc=s=160x120:d=3:r=10 -f lavfi -i sine=d=3 -c:v libx264 -preset ultrafast -c:a aac -shortest -metadata title=Video -metadata date=2026-03-06",
+        &["2026-03-06-video.mp4"],
     );
     for (stem, notes) in [
         ("2026-03-05-opus", "The **Opus** edition.\n"),

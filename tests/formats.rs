@@ -12,23 +12,6 @@ use std::process::Command;
 
 use common::*;
 
-/// Runs ffmpeg quietly in `dir` with `args` (split at spaces) then `more` (kept whole:
-/// paths and values with spaces), insisting on success.
-fn ffmpeg(dir: &Path, args: &str, more: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-        .args(args.split_whitespace())
-        .args(more)
-        .current_dir(dir)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args} {more:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// ffprobe's container duration in seconds.
 fn ffprobe_secs(path: &Path) -> f64 {
     let out = Command::new("ffprobe")

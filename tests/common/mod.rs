@@ -18,7 +18,9 @@ pub use nginx::Nginx;
 pub use peer::{seeds, TestPeer};
 pub use server::{http_request, HttpReply, Served, Server};
 pub use show::{Serve, Show, Summary};
-pub use tools::{aria2c, aria2c_command, ffprobe_decoded_secs, run_with_deadline, skip, Tool};
+pub use tools::{
+    aria2c, aria2c_command, ffmpeg, ffprobe_decoded_secs, run_with_deadline, skip, Tool,
+};
 pub(crate) use tools::{require, test_name};
 
 use std::collections::BTreeMap;

@@ -260,6 +260,23 @@ pub fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
+/// Runs ffmpeg quietly in `dir` with `args` (split at spaces) then `more` (kept whole:
+/// paths and values with spaces), insisting on success.
+pub fn ffmpeg(dir: &Path, args: &str, more: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+        .args(args.split_whitespace())
+        .args(more)
+        .current_dir(dir)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args} {more:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The decoded length of an MP3: the sum of ffprobe's packet durations.
 pub fn ffprobe_decoded_secs(path: &Path) -> f64 {
     let out = Command::new("ffprobe")
