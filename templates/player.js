@@ -213,6 +213,8 @@ async function serveWithHead (event, episode) {
     })
     total = Number(/\/(\d+)$/.exec(response.headers.get('content-range') || '')?.[1])
     if (response.status !== 206 || !response.body || !(total > first)) throw new Error('no range')
+    // A range that ends before it starts is not one this page answers.
+    if (last !== null && last < first) throw new Error('empty range')
   } catch {
     controller.abort()
     episode.start()
