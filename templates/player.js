@@ -685,6 +685,8 @@ function onPlay (event) {
   const audio = event.target
   mark('play')
   if (sessions.has(audio) || audio.getAttribute('src') !== audio.dataset.stream) return
+  // Played again before its torrent was ready (a double click): already on its way.
+  if (played.get(audio.dataset.infoHash)?.audio === audio) return
   // Registered before the element's first request reaches this page through the worker.
   let ready, failed
   const torrent = new Promise((resolve, reject) => {
