@@ -77,10 +77,9 @@ pub fn hash_file(job: &HashJob, progress: &AtomicU64) -> Result<FileDigest, Publ
     let mut scanner = Scanner::new(job.format, job.audio_start);
     let mut size = 0u64;
     loop {
-        let n = match file.read(&mut buf) {
+        let n = match read_some(&mut file, &mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_err(e)),
         };
         let chunk = &buf[..n];
