@@ -15,7 +15,8 @@
 #   3. `sha1sum` over the same files: one core's SHA-1 floor
 #   4. warm `podseed publish` with nothing changed (N episodes)
 #   5. with 200 small episodes: warm no-change publish, and publish after adding one episode
-#   6. a long show: SMALL (3,000) small episodes, warm no-change publish
+#   6. a long show: SMALL (3,000) small episodes, warm no-change publish; the same without
+#      the last build's record (the full comparison every changed build makes); one new episode
 #   7. a long show at real size: REAL (500) x 30 MB episodes, hard links of one generated MP3
 #      (so they cost no disk), published once (cold, timed once), then warm no-change
 # and prints the two-hash floor, the ratios and the per-episode cost of a warm build.
@@ -115,6 +116,16 @@ write_config long.yaml long out-long
 "$BIN" publish -c long.yaml --quiet
 hyperfine --style basic --warmup 1 --runs $((RUNS * 3)) --export-json long.json \
   -n "podseed publish (warm, $SMALL unchanged)" "$BIN publish -c long.yaml --quiet"
+# The same without the last build's record (a full comparison, as after any change), and
+# the build of a daily show's new day: one new episode among the SMALL.
+hyperfine --style basic --warmup 1 --runs $((RUNS * 3)) --export-json long-full.json \
+  --prepare "rm -f .out-long.podseed/last-build.json" \
+  -n "podseed publish (warm, $SMALL unchanged, no record)" "$BIN publish -c long.yaml --quiet"
+LNEW=long/2026-01-02-new.mp3
+hyperfine --style basic --warmup 1 --runs $((RUNS * 3)) --export-json long-new.json \
+  --prepare "rm -f $LNEW && $BIN publish -c long.yaml --quiet && cp extra/*.mp3 $LNEW" \
+  -n "podseed publish (1 new among $SMALL)" "$BIN publish -c long.yaml --quiet"
+rm -f "$LNEW"
 
 if [ "$REAL" -gt 0 ]; then
   echo "== a long show at real size: $REAL x 30 MB (hard links of one file)"
@@ -166,6 +177,9 @@ print(f"warm, 200 unchanged:   {w200*1000:7.1f} ms (target < 200 ms)")
 print(f"one new among 200:     {one*1000:7.1f} ms = {(one - w200)*1000:+.1f} ms over the no-change build (target: its hashing + < 100 ms)")
 wl = next(iter(load("long.json").values()))
 print(f"warm, {n_small} unchanged: {wl['median']*1000:7.1f} ms median ({wl['median']/n_small*1e6:.0f} us per episode; target < 100 ms)")
+wf = next(iter(load("long-full.json").values()))
+wn = next(iter(load("long-new.json").values()))
+print(f"   without the last build's record (full comparison): {wf['median']*1000:7.1f} ms; one new among {n_small}: {wn['median']*1000:7.1f} ms")
 print(f"   long show: index.html {os.path.getsize('out-long/index.html')/1e3:.0f} KB, feed.xml {os.path.getsize('out-long/feed.xml')/1e6:.1f} MB, manifest {os.path.getsize('out-long/.podseed/manifest.json')/1e6:.1f} MB")
 if n_real:
     wr = next(iter(load("real.json").values()))

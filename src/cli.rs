@@ -328,11 +328,18 @@ fn print_summary(s: &Summary, config: &Config) {
         s.written_files,
         s.removed_files,
     );
-    println!(
-        "hashed {:.1} MB in {:.2} s",
-        s.bytes_hashed as f64 / 1e6,
-        s.elapsed.as_secs_f64()
-    );
+    if s.up_to_date {
+        println!(
+            "nothing changed since the last build: compared in {:.3} s, nothing read or written",
+            s.elapsed.as_secs_f64()
+        );
+    } else {
+        println!(
+            "hashed {:.1} MB in {:.2} s",
+            s.bytes_hashed as f64 / 1e6,
+            s.elapsed.as_secs_f64()
+        );
+    }
     for e in &s.episodes {
         println!(
             "  {}  {}  {}",

@@ -18,6 +18,7 @@ pub mod feed;
 pub mod git;
 pub mod hash;
 pub mod id3_guard;
+pub mod last_build;
 pub mod layout;
 pub mod lint;
 pub mod media;
@@ -208,6 +209,8 @@ pub struct Build {
     statuses: Statuses,
     bytes_hashed: u64,
     started: Instant,
+    /// Some episode has no date but the one this build's clock gave it.
+    dated_now: bool,
 }
 
 impl Build {
@@ -228,9 +231,23 @@ impl Build {
     }
 }
 
-/// Runs the whole pipeline.
+/// Runs the whole pipeline, unless nothing changed since the last build (then it only
+/// compares, see [`last_build`]).
 pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError> {
-    let b = build(config, opts)?;
+    let started = Instant::now();
+    let root = opts.output_dir.as_deref().unwrap_or(&config.output_dir);
+    let inputs = last_build::Inputs::of(config, root);
+    if !opts.force {
+        if let Some(summary) = inputs
+            .as_ref()
+            .and_then(|i| last_build::up_to_date(root, i, started))
+        {
+            return Ok(summary);
+        }
+    }
+    last_build::forget(root);
+    let mut b = build(config, opts)?;
+    b.started = started;
     let written = output::write(b.layout.root(), &b.plan, &b.previous.outputs)?;
     let mut warnings = b.warnings;
     // Once each: two episodes may share a finding's text (a common artwork file). A set,
@@ -246,14 +263,16 @@ pub fn publish(config: &Config, opts: &Options) -> Result<Summary, PublishError>
         bytes_hashed: b.bytes_hashed,
         warnings,
     };
-    Ok(summary::summarise(
-        config,
-        &b.layout,
-        &b.episodes,
-        &b.statuses,
-        written,
-        run,
-    ))
+    let summary = summary::summarise(config, &b.layout, &b.episodes, &b.statuses, written, run);
+    // An episode dated by this build's clock is dated differently (with another warning)
+    // by the next one: that build is not the one to repeat.
+    if let Some(inputs) = inputs.filter(|_| !b.dated_now) {
+        if let Err(e) = last_build::remember(root, &inputs, b.plan.paths(), &summary) {
+            // Only the next build's shortcut is lost.
+            tracing::debug!("could not record the build in {}: {e}", root.display());
+        }
+    }
+    Ok(summary)
 }
 
 /// Every stage but the write: config → scan → probe → hash → episodes → render, checked.
@@ -279,7 +298,7 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
     let probed = probe_all(to_read)?;
     let (digests, bytes_hashed) = hash_all(&probed, opts);
     known.extend(known_from_digests(&previous, &blobs, probed, digests)?);
-    choose_dates(&mut known, &mut warnings);
+    let dated_now = choose_dates(&mut known, &mut warnings);
     let statuses: Statuses = known
         .iter()
         .map(|k| (k.source.rel.clone(), k.status))
@@ -324,6 +343,7 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
         statuses,
         bytes_hashed,
         started,
+        dated_now,
     })
 }
 
@@ -550,7 +570,9 @@ fn known_from_digests(
 
 /// Chooses every episode's date again (the config may have changed since the cached
 /// build); an earlier build's date only fills in when no source gives one, with a warning.
-fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
+/// Says whether some episode got the time of this build.
+fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) -> bool {
+    let mut dated_now = false;
     for k in known {
         let (d, source) = choose_date(&k.source, &k.cached.tags, k.earlier_date);
         let kept = match source {
@@ -567,7 +589,9 @@ fn choose_dates(known: &mut [Known], warnings: &mut Vec<String>) {
         }
         k.cached.pub_date = d;
         k.cached.date_first_seen = source != DateSource::Given;
+        dated_now |= source == DateSource::ThisBuild;
     }
+    dated_now
 }
 
 /// The plan of the build: the episodes' assets, the cover and the player's scripts, then

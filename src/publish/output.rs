@@ -183,8 +183,33 @@ fn resolve_output(out: &Path) -> Result<PathBuf, PublishError> {
     Ok(resolved)
 }
 
-/// `.<output name>.podseed/` beside the output: the next build, the lock, and the previous
-/// build while it is being removed. Locked for as long as this value lives.
+/// The staging folder of the output folder `out` (see [`Staging`]), found without creating
+/// anything; None when `out` cannot be resolved (the build then says why).
+pub fn staging_dir(out: &Path) -> Option<PathBuf> {
+    let resolved = if fs::symlink_metadata(out).is_ok() {
+        fs::canonicalize(out).ok()?
+    } else {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fs::canonicalize(parent).ok()?.join(out.file_name()?)
+    };
+    Some(staging_of(&resolved))
+}
+
+/// `.<name>.podseed` beside the resolved output folder `out`.
+fn staging_of(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(format!(".{name}.podseed"))
+}
+
+/// `.<output name>.podseed/` beside the output: the next build, the lock, the previous
+/// build while it is being removed, and the record of the last build
+/// ([`super::last_build`]). Locked for as long as this value lives.
 struct Staging {
     dir: PathBuf,
     _lock: fs::File,
@@ -192,11 +217,7 @@ struct Staging {
 
 impl Staging {
     fn lock(out: &Path) -> Result<Staging, PublishError> {
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dir = out.with_file_name(format!(".{name}.podseed"));
+        let dir = staging_of(out);
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         // Git ignores the folder on its own, whatever the project's .gitignore says.
         let ignore = dir.join(".gitignore");

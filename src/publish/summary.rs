@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 
@@ -17,7 +17,7 @@ use super::output::WriteStats;
 use super::Episode;
 
 /// Whether an episode is new to this output, changed or unchanged since the last build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Not in the previous build.
@@ -29,7 +29,7 @@ pub enum Status {
 }
 
 /// One episode in the summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpisodeSummary {
     /// Path relative to episodes_dir.
     pub file: String,
@@ -85,6 +85,9 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Things the user should know.
     pub warnings: Vec<String>,
+    /// Nothing changed since the last build: its inputs and outputs were compared with
+    /// what that build recorded, and nothing was read or written.
+    pub up_to_date: bool,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -126,6 +129,7 @@ pub(super) fn summarise(
         bytes_hashed: run.bytes_hashed,
         elapsed: run.started.elapsed(),
         warnings: run.warnings,
+        up_to_date: false,
         episodes: episodes
             .iter()
             .map(|e| EpisodeSummary {

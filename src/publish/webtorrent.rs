@@ -52,19 +52,25 @@ pub enum Player {
     NotInstalled(PathBuf),
 }
 
-/// Decides whether the page gets the player, reading and checking WebTorrent's files.
-pub fn player(config: &Config) -> Result<Player, PublishError> {
-    if !config.page.browser_player {
-        return Ok(Player::Off);
-    }
-    let dir = match &config.page.webtorrent_dir {
+/// The folder WebTorrent's scripts are read from: `page.webtorrent_dir`, else
+/// [`DEFAULT_DIR`] beside the config.
+pub fn dir(config: &Config) -> PathBuf {
+    match &config.page.webtorrent_dir {
         Some(d) => d.clone(),
         None => config
             .path
             .parent()
             .unwrap_or(Path::new(""))
             .join(DEFAULT_DIR),
-    };
+    }
+}
+
+/// Decides whether the page gets the player, reading and checking WebTorrent's files.
+pub fn player(config: &Config) -> Result<Player, PublishError> {
+    if !config.page.browser_player {
+        return Ok(Player::Off);
+    }
+    let dir = dir(config);
     if !dir.join(WEBTORRENT_FILES[0].0).is_file() && config.page.webtorrent_dir.is_none() {
         return Ok(Player::NotInstalled(dir));
     }
