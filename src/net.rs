@@ -136,6 +136,72 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
     }
 }
 
+/// A stream whose first reads return bytes already read from it (by a parser that then
+/// handed the connection on), then read on from the stream itself.
+pub struct Rewind<T> {
+    read: Vec<u8>,
+    at: usize,
+    inner: T,
+}
+
+impl<T> Rewind<T> {
+    /// `inner`, with `read` to be read again first.
+    pub fn new(read: Vec<u8>, inner: T) -> Self {
+        Rewind { read, at: 0, inner }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(left) = this.read.get(this.at..).filter(|l| !l.is_empty()) {
+            let n = left.len().min(buf.remaining());
+            buf.put_slice(&left[..n]);
+            this.at += n;
+            if this.at == this.read.len() {
+                this.read = Vec::new();
+                this.at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// Connections per client address, capped.
 #[derive(Debug, Default, Clone)]
 pub struct PerIp {
@@ -201,6 +267,23 @@ mod tests {
         assert!(p.acquire("10.0.0.2".parse().expect("ip")).is_some());
         drop(a);
         assert!(p.acquire(ip).is_some());
+    }
+
+    #[tokio::test]
+    async fn rewind_reads_what_was_read_first_then_the_stream() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut s = Rewind::new(b"GET / HT".to_vec(), server);
+        client.write_all(b"TP/1.1\r\n").await.expect("write");
+        let mut small = [0u8; 3];
+        s.read_exact(&mut small).await.expect("read");
+        assert_eq!(&small, b"GET");
+        let mut rest = [0u8; 13];
+        s.read_exact(&mut rest).await.expect("read");
+        assert_eq!(&rest, b" / HTTP/1.1\r\n");
+        s.write_all(b"ok").await.expect("write");
+        let mut back = [0u8; 2];
+        client.read_exact(&mut back).await.expect("read");
+        assert_eq!(&back, b"ok");
     }
 
     #[tokio::test]

@@ -169,6 +169,34 @@ impl StaticFiles {
         headers: &HeaderMap,
         on_body_bytes: OnBodyBytes,
     ) -> Response {
+        self.respond_with(method, path, headers, on_body_bytes, false)
+            .await
+    }
+
+    /// [`StaticFiles::respond`] for a writer that sends file bytes itself with
+    /// `sendfile(2)`: a body of more than one chunk read from disk is then a stream of zeros
+    /// of the chunks' lengths (counted as the real ones are, and costing no read), and the
+    /// response carries the [`ZeroCopy`] slice the writer must send in their place. Only
+    /// for such a writer: any other would send the zeros.
+    pub async fn respond_zero_copy(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        on_body_bytes: OnBodyBytes,
+    ) -> Response {
+        self.respond_with(method, path, headers, on_body_bytes, true)
+            .await
+    }
+
+    async fn respond_with(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        on_body_bytes: OnBodyBytes,
+        zero_copy: bool,
+    ) -> Response {
         let reply = if method == Method::GET || method == Method::HEAD {
             self.reply(path, headers).await
         } else {
@@ -178,7 +206,12 @@ impl StaticFiles {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             reply
         };
-        reply.into_response(method == Method::HEAD, on_body_bytes, &self.buffers)
+        reply.into_response(
+            method == Method::HEAD,
+            on_body_bytes,
+            &self.buffers,
+            zero_copy,
+        )
     }
 
     /// Decides status, headers and body source for a GET or HEAD.
@@ -359,6 +392,19 @@ fn contained(root: &Path, path: &Path) -> io::Result<Option<PathBuf>> {
     Ok((!hidden).then_some(canonical))
 }
 
+/// The bytes of a file a zero-copy response stands for: `len` bytes of `file` from
+/// `start`, which its writer sends with `sendfile(2)` as its body yields chunks (of zeros)
+/// of the same lengths.
+#[derive(Debug, Clone)]
+pub struct ZeroCopy {
+    /// The open file (shared by every response of the build).
+    pub file: Arc<std::fs::File>,
+    /// First byte.
+    pub start: u64,
+    /// Byte count.
+    pub len: u64,
+}
+
 /// A response before the HEAD/GET body decision.
 struct Reply {
     status: StatusCode,
@@ -406,12 +452,14 @@ impl Reply {
         head: bool,
         on_body_bytes: OnBodyBytes,
         buffers: &Arc<BufferPool>,
+        zero_copy: bool,
     ) -> Response {
         let Reply {
             status,
             mut headers,
             body,
         } = self;
+        let mut slice = None;
         let body = match body {
             ReplyBody::Empty => {
                 // A 304 may only carry the length a 200 would have had, so it carries none.
@@ -429,13 +477,31 @@ impl Reply {
                 }
             }
             ReplyBody::File { .. } if head => Body::empty(),
-            ReplyBody::File { entry, start, len } => {
-                file_body(entry, start, len, on_body_bytes, buffers)
-            }
+            ReplyBody::File { entry, start, len } => match &entry.source {
+                // One chunk is read inline from the page cache: no gain in a system call
+                // of its own.
+                Source::Disk(file) if zero_copy && len > read::READ_BYTES as u64 => {
+                    slice = Some(ZeroCopy {
+                        file: file.clone(),
+                        start,
+                        len,
+                    });
+                    let rel = entry.rel.clone();
+                    Body::from_stream(read::zeros(len).inspect(move |chunk| {
+                        if let Ok(bytes) = chunk {
+                            on_body_bytes(&rel, bytes.len() as u64);
+                        }
+                    }))
+                }
+                _ => file_body(entry, start, len, on_body_bytes, buffers),
+            },
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
         *response.headers_mut() = headers;
+        if let Some(slice) = slice {
+            response.extensions_mut().insert(slice);
+        }
         response
     }
 }
@@ -743,7 +809,7 @@ fn unix_seconds(time: SystemTime) -> Option<i64> {
 }
 
 /// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
-fn http_date(time: SystemTime) -> String {
+pub(super) fn http_date(time: SystemTime) -> String {
     DateTime::<Utc>::from(time)
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string()

@@ -26,7 +26,7 @@ use crate::tracker::proto::http::ReplyPeer;
 use crate::tracker::{Announce, PeerUpdate};
 
 use super::{access_log, cors, State};
-use crate::net::{IdleTimeout, PerIp};
+use crate::net::{IdleTimeout, PerIp, Rewind};
 
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +35,12 @@ pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Request buffer per connection: tracker queries are capped at 8 KiB, so 16 KiB is
 /// plenty, and 1000 connections cannot pin hyper's 400 KB default each.
 const MAX_REQUEST_BUFFER: usize = 16 * 1024;
+/// The zero-copy lane's bounds: hyper's own.
+const LANE: super::lane::Limits = super::lane::Limits {
+    max_head: MAX_REQUEST_BUFFER,
+    header_timeout: HEADER_TIMEOUT,
+    idle_timeout: IDLE_TIMEOUT,
+};
 /// How long shutdown waits for in-flight responses.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 
@@ -73,6 +79,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let lane_state = state.clone();
         let (state, stop) = (state.clone(), shutdown.clone());
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let (state, stop) = (state.clone(), stop.clone());
@@ -81,47 +88,34 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
                 if req.method() == Method::OPTIONS {
                     return Ok::<_, Infallible>(cors::preflight());
                 }
-                let client = client_ip(&state, req.headers(), peer);
-                // Episodes live under episodes/ (publish's layout): other requests, the feeds
-                // and pages most of all, skip the catalog lookup.
-                let maybe_episode =
-                    req.method() == Method::GET && req.uri().path().starts_with("/episodes/");
-                let tracked = maybe_episode
-                    .then(|| {
-                        state.downloads.track(
-                            client,
-                            req.method(),
-                            req.uri(),
-                            req.headers(),
-                            &state.catalog(),
-                        )
-                    })
-                    .flatten();
-                let logged = state.access_log.is_on().then(|| {
-                    access_log::Request::new(
-                        client,
-                        req.method(),
-                        req.uri(),
-                        req.version(),
-                        req.headers(),
-                    )
-                });
-                let mut response = respond(&state, req, peer, stop).await;
-                cors::add_headers(response.headers_mut());
-                if let Some(t) = tracked {
-                    response = state.downloads.record(t, response);
-                }
-                Ok(match logged {
-                    Some(request) => state.access_log.record(request, response),
-                    None => response,
-                })
+                let seen = Observed::new(
+                    &state,
+                    peer,
+                    req.method(),
+                    req.uri(),
+                    req.version(),
+                    req.headers(),
+                );
+                let response = respond(&state, req, peer, stop).await;
+                Ok(seen.finish(&state, response))
             }
         });
-        let io = TokioIo::new(IdleTimeout::new(stream, IDLE_TIMEOUT));
-        // With upgrades: a WebSocket request on /announce takes the socket over.
-        let conn = builder.serve_connection(io, service).with_upgrades();
         let mut stop = shutdown.clone();
+        let builder = builder.clone();
         tokio::spawn(async move {
+            let mut stream = stream;
+            // Media GETs first (see `lane`); the rest of the connection is hyper's.
+            let read =
+                match super::lane::serve(&mut stream, &lane_state, peer, &mut stop, LANE).await {
+                    super::lane::Outcome::Closed => {
+                        drop((permit, ip_slot));
+                        return;
+                    }
+                    super::lane::Outcome::HandOver(read) => read,
+                };
+            let io = TokioIo::new(IdleTimeout::new(Rewind::new(read, stream), IDLE_TIMEOUT));
+            // With upgrades: a WebSocket request on /announce takes the socket over.
+            let conn = builder.serve_connection(io, service).with_upgrades();
             tokio::pin!(conn);
             let done = tokio::select! {
                 r = conn.as_mut() => r,
@@ -147,10 +141,67 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
     }
 }
 
+/// What every request is seen for before it is answered: the client, the download it may
+/// be, its access log line.
+pub(super) struct Observed {
+    tracked: Option<super::downloads::Tracked>,
+    logged: Option<access_log::Request>,
+}
+
+impl Observed {
+    /// Looks at a request from `peer` before it is answered.
+    pub(super) fn new(
+        state: &State,
+        peer: SocketAddr,
+        method: &Method,
+        uri: &axum::http::Uri,
+        version: axum::http::Version,
+        headers: &HeaderMap,
+    ) -> Observed {
+        let client = client_ip(state, headers, peer);
+        // Episodes live under episodes/ (publish's layout): other requests, the feeds and
+        // pages most of all, skip the catalog lookup.
+        let maybe_episode = method == Method::GET && uri.path().starts_with("/episodes/");
+        let tracked = maybe_episode
+            .then(|| {
+                state
+                    .downloads
+                    .track(client, method, uri, headers, &state.catalog())
+            })
+            .flatten();
+        let logged = state
+            .access_log
+            .is_on()
+            .then(|| access_log::Request::new(client, method, uri, version, headers));
+        Observed { tracked, logged }
+    }
+
+    /// What every response gets: CORS headers (see `cors`), the download counter and the
+    /// access log (both told the bytes as they are sent).
+    pub(super) fn finish(self, state: &State, mut response: Response<Body>) -> Response<Body> {
+        cors::add_headers(response.headers_mut());
+        if let Some(t) = self.tracked {
+            response = state.downloads.record(t, response);
+        }
+        match self.logged {
+            Some(request) => state.access_log.record(request, response),
+            None => response,
+        }
+    }
+}
+
 /// Resolves once shutdown begins (at once if it has).
 pub(super) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is dropped here, never held across an await.
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The paths [`respond`] answers itself; every other is a static file.
+const ROUTES: [&str; 5] = ["/announce", "/scrape", "/stats", "/stats.html", "/metrics"];
+
+/// Whether `path` names a static file (is none of the routes).
+pub(super) fn is_static(path: &str) -> bool {
+    !ROUTES.contains(&path)
 }
 
 /// Routes one request.

@@ -12,6 +12,7 @@ pub mod cors;
 pub mod downloads;
 pub mod files;
 pub mod http;
+mod lane;
 pub mod sent;
 pub mod udp;
 pub mod ws;

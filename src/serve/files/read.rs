@@ -113,6 +113,22 @@ pub fn stream(
     )
 }
 
+/// Zeros as the chunks [`stream`] would yield for `len` bytes (a first of up to
+/// [`READ_BYTES`], then of up to [`LATER_READ_BYTES`]), for a writer that sends the file's
+/// bytes itself: the chunks are counted like real ones and cost nothing to make.
+pub fn zeros(len: u64) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    static ZEROS: [u8; LATER_READ_BYTES] = [0; LATER_READ_BYTES];
+    futures_util::stream::unfold((len, true), |(left, first)| async move {
+        if left == 0 {
+            return None;
+        }
+        let size = if first { READ_BYTES } else { LATER_READ_BYTES };
+        let n = usize::try_from(left).map_or(size, |l| l.min(size));
+        let chunk = Bytes::from_static(ZEROS.get(..n).unwrap_or_default());
+        Some((Ok(chunk), (left - n as u64, false)))
+    })
+}
+
 /// Fills `buffer[..want]` from offset `at`: with `inline`, from the page cache on this
 /// thread where it can; the rest on the blocking pool.
 async fn read_exact_at(
