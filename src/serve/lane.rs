@@ -8,7 +8,7 @@
 //! and parsed with `httparse`; a plain HTTP/1.1 GET of a static file (none of the routes;
 //! no body, no upgrade, no `Expect`) is answered by the same code as hyper's (the static
 //! files, then CORS, the download counter and the access log, see `http::Observed`). A body
-//! of more than one chunk from a file on disk is sent by `sendfile` on the blocking pool (it
+//! of 64 KiB or more from a file on disk is sent by `sendfile` on the blocking pool (it
 //! may wait for the disk) while the response's body yields chunks of zeros of the same
 //! lengths, which the counters count as they would count the real ones; other bodies are
 //! written with the head in one write. Keep-alive and pipelined requests go round again.
