@@ -136,18 +136,49 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
     }
 }
 
+/// Bytes read ahead of a stream's consumer (by a parser that then handed the stream on), to
+/// be read again first.
+#[derive(Debug, Default)]
+pub struct Replay {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl Replay {
+    /// `bytes`, to be read again.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Replay { bytes, at: 0 }
+    }
+
+    /// Moves what is left of the bytes into `buf`, as much as fits; false when none was left.
+    pub fn read_into(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        let Some(left) = self.bytes.get(self.at..).filter(|l| !l.is_empty()) else {
+            return false;
+        };
+        let n = left.len().min(buf.remaining());
+        buf.put_slice(&left[..n]);
+        self.at += n;
+        if self.at == self.bytes.len() {
+            *self = Replay::default();
+        }
+        true
+    }
+}
+
 /// A stream whose first reads return bytes already read from it (by a parser that then
 /// handed the connection on), then read on from the stream itself.
 pub struct Rewind<T> {
-    read: Vec<u8>,
-    at: usize,
+    read: Replay,
     inner: T,
 }
 
 impl<T> Rewind<T> {
     /// `inner`, with `read` to be read again first.
     pub fn new(read: Vec<u8>, inner: T) -> Self {
-        Rewind { read, at: 0, inner }
+        Rewind {
+            read: Replay::new(read),
+            inner,
+        }
     }
 }
 
@@ -158,14 +189,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(left) = this.read.get(this.at..).filter(|l| !l.is_empty()) {
-            let n = left.len().min(buf.remaining());
-            buf.put_slice(&left[..n]);
-            this.at += n;
-            if this.at == this.read.len() {
-                this.read = Vec::new();
-                this.at = 0;
-            }
+        if this.read.read_into(buf) {
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.inner).poll_read(cx, buf)

@@ -19,6 +19,7 @@ use sha1::{Digest, Sha1};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::bt::InfoHash;
+use crate::net::Replay;
 
 /// The MSE prime (768 bits).
 const PRIME_HEX: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563";
@@ -161,8 +162,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 /// selected, decryption of reads and encryption of writes.
 pub struct CryptoStream<S> {
     inner: S,
-    prefix: Vec<u8>,
-    at: usize,
+    prefix: Replay,
     ciphers: Option<(Cipher, Cipher)>,
     /// Encrypted bytes accepted from the caller but not yet written.
     pending: Vec<u8>,
@@ -174,8 +174,7 @@ impl<S> CryptoStream<S> {
     pub fn new(inner: S, prefix: Vec<u8>, ciphers: Option<(Cipher, Cipher)>) -> Self {
         CryptoStream {
             inner,
-            prefix,
-            at: 0,
+            prefix: Replay::new(prefix),
             ciphers,
             pending: Vec::new(),
             sent: 0,
@@ -211,10 +210,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for CryptoStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.at < this.prefix.len() {
-            let n = buf.remaining().min(this.prefix.len() - this.at);
-            buf.put_slice(&this.prefix[this.at..this.at + n]);
-            this.at += n;
+        // The bytes read ahead (see `new`), as they are.
+        if this.prefix.read_into(buf) {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
