@@ -183,8 +183,8 @@ fn resolve_output(out: &Path) -> Result<PathBuf, PublishError> {
     Ok(resolved)
 }
 
-/// The staging folder of the output folder `out` (see [`Staging`]), found without creating
-/// anything; None when `out` cannot be resolved (the build then says why).
+/// The staging folder of the output folder `out` (`.<name>.podseed` beside it), found
+/// without creating anything; None when `out` cannot be resolved (the build then says why).
 pub fn staging_dir(out: &Path) -> Option<PathBuf> {
     let resolved = if fs::symlink_metadata(out).is_ok() {
         fs::canonicalize(out).ok()?

@@ -104,7 +104,7 @@ pub async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::
         let builder = builder.clone();
         tokio::spawn(async move {
             let mut stream = stream;
-            // Media GETs first (see `lane`); the rest of the connection is hyper's.
+            // Static GETs first (see `lane`); the rest of the connection is hyper's.
             let read =
                 match super::lane::serve(&mut stream, &lane_state, peer, &mut stop, LANE).await {
                     super::lane::Outcome::Closed => {
@@ -196,7 +196,8 @@ pub(super) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// The paths [`respond`] answers itself; every other is a static file.
+/// The paths [`respond`] answers itself; every other is a static file. A new route goes
+/// here too: the lane answers every other GET from the static files without asking hyper.
 const ROUTES: [&str; 5] = ["/announce", "/scrape", "/stats", "/stats.html", "/metrics"];
 
 /// Whether `path` names a static file (is none of the routes).
@@ -204,7 +205,7 @@ pub(super) fn is_static(path: &str) -> bool {
     !ROUTES.contains(&path)
 }
 
-/// Routes one request.
+/// Routes one request (a route added here goes into [`ROUTES`] as well).
 async fn respond(
     state: &Arc<State>,
     req: Request<Incoming>,
