@@ -20,7 +20,7 @@
 //! served), which is replaced by a rename of its own. A lock file in the staging folder
 //! keeps two publishes from writing one output at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -290,10 +290,16 @@ fn build(
     manifest: &[u8],
 ) -> Result<(), PublishError> {
     fs::create_dir_all(next).map_err(io_err(next))?;
+    // Folders made so far: a long show has thousands of files in a few folders, and asking
+    // the filesystem again for each costs a failed mkdir and a stat.
+    let mut made: HashSet<PathBuf> = HashSet::new();
     for (f, &is_current) in files.iter().zip(current) {
         let target = next.join(&f.rel);
         let parent = target.parent().unwrap_or(next);
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        if !made.contains(parent) {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+            made.insert(parent.to_path_buf());
+        }
         // Same filesystem, so a link keeps the file as it is; produce it anew if refused.
         if is_current && fs::hard_link(out.join(&f.rel), &target).is_ok() {
             continue;
