@@ -53,6 +53,15 @@ pub struct Rendered {
     pub size: u64,
 }
 
+impl Rendered {
+    /// Whether the file at `local` is still the one this record describes: made from
+    /// `inputs`, and in place at the size it was written with (so it can be kept unread).
+    pub fn still_made_from(&self, inputs: &str, local: &Path) -> bool {
+        self.inputs == inputs
+            && std::fs::symlink_metadata(local).is_ok_and(|m| m.is_file() && m.len() == self.size)
+    }
+}
+
 /// One published episode, as `serve` needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
@@ -150,22 +159,37 @@ pub fn mtime_key(meta: &std::fs::Metadata) -> (i64, u32) {
         .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()))
 }
 
+/// A manifest as loaded, with the bytes it was read from when they are a current-format
+/// manifest (a build that changes nothing writes them back as they are).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Its file's bytes, when it is of the current format.
+    pub bytes: Option<Vec<u8>>,
+}
+
 /// Loads the manifest; a missing, unreadable or foreign-format one reads as empty (with a
 /// warning), because the cost is only a full rebuild.
-pub fn load(path: &Path) -> Manifest {
+pub fn load(path: &Path) -> Loaded {
     let text = match std::fs::read(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Manifest::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::default(),
         Err(e) => {
             tracing::warn!(
                 "cannot read {} ({e}); rebuilding everything",
                 path.display()
             );
-            return Manifest::default();
+            return Loaded::default();
         }
     };
-    match serde_json::from_slice::<Manifest>(&text) {
-        Ok(m) if m.format == FORMAT => m,
+    let manifest = match serde_json::from_slice::<Manifest>(&text) {
+        Ok(m) if m.format == FORMAT => {
+            return Loaded {
+                manifest: m,
+                bytes: Some(text),
+            }
+        }
         Ok(m) if m.format == FORMAT_1 => {
             tracing::info!(
                 "{}: upgrading the build manifest to format {FORMAT}",
@@ -181,6 +205,10 @@ pub fn load(path: &Path) -> Manifest {
             );
             Manifest::default()
         }
+    };
+    Loaded {
+        manifest,
+        bytes: None,
     }
 }
 
@@ -224,7 +252,9 @@ mod tests {
             },
         );
         std::fs::write(&p, to_bytes(&m)).expect("write");
-        assert_eq!(load(&p), m);
+        let loaded = load(&p);
+        assert_eq!(loaded.manifest, m);
+        assert_eq!(loaded.bytes, Some(to_bytes(&m)));
         assert!(m.episodes["a.mp3"].matches(10, (1, 2), 16384));
         assert!(!m.episodes["a.mp3"].matches(10, (1, 3), 16384));
         assert!(m.episodes["a.mp3"].is_consistent());
@@ -240,11 +270,15 @@ mod tests {
         entry.remove("format");
         entry.remove("tags_version");
         std::fs::write(&p, old.to_string()).expect("write");
-        let loaded = load(&p);
+        let loaded = load(&p).manifest;
         assert_eq!(loaded.episodes["a.mp3"].format, Format::Mp3);
         assert_eq!(loaded.episodes["a.mp3"].tags_version, 0);
         std::fs::write(&p, b"{not json").expect("write");
-        assert_eq!(load(&p), Manifest::default());
-        assert_eq!(load(&d.path().join("missing.json")), Manifest::default());
+        assert_eq!(load(&p).manifest, Manifest::default());
+        assert_eq!(load(&p).bytes, None);
+        assert_eq!(
+            load(&d.path().join("missing.json")).manifest,
+            Manifest::default()
+        );
     }
 }

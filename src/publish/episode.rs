@@ -281,11 +281,10 @@ fn torrent(
     let known_hash = InfoHash::from_hex(&cached.info_hash);
     if let (None, Some(info_hash)) = (&pieces, known_hash) {
         let inputs = metainfo::inputs_digest(&spec, &info_hash);
-        let kept = ctx.rendered.get(&torrent_file.rel).filter(|r| {
-            r.inputs == inputs
-                && std::fs::symlink_metadata(&published)
-                    .is_ok_and(|m| m.is_file() && m.len() == r.size)
-        });
+        let kept = ctx
+            .rendered
+            .get(&torrent_file.rel)
+            .filter(|r| r.still_made_from(&inputs, &published));
         if let Some(r) = kept {
             return Ok(PlannedTorrent {
                 content: Content::Kept,
@@ -366,11 +365,10 @@ fn artwork(
     // The previous build extracted this picture (by its SHA-256) to a file still of the
     // size it wrote: kept without reading it (a show's embedded art, episode after
     // episode, would otherwise be read and hashed on every build).
-    let kept = ctx.rendered.get(&file.rel).filter(|r| {
-        picture.is_none()
-            && r.inputs == pic.sha256
-            && std::fs::symlink_metadata(&existing).is_ok_and(|m| m.is_file() && m.len() == r.size)
-    });
+    let kept = ctx
+        .rendered
+        .get(&file.rel)
+        .filter(|r| picture.is_none() && r.still_made_from(&pic.sha256, &existing));
     if let Some(r) = kept {
         stamps.push((file.rel.clone(), r.clone()));
         return Ok(Some((file, Content::Kept)));
@@ -506,7 +504,7 @@ fn sha256(cached: &CachedEpisode) -> [u8; 32] {
         .unwrap_or([0; 32])
 }
 
-/// SHA-256 (hex) of a small file, or None if it cannot be read.
+/// SHA-256 (hex) of a small file's bytes.
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     crate::bt::hex(&sha2::Sha256::digest(bytes))

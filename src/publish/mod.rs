@@ -282,7 +282,10 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
         config,
         opts.output_dir.as_deref().unwrap_or(&config.output_dir),
     );
-    let previous = cache::load(&layout.manifest_file());
+    let cache::Loaded {
+        manifest: previous,
+        bytes: previous_bytes,
+    } = cache::load(&layout.manifest_file());
     let mut warnings = Vec::new();
 
     let files = scan::scan(config)?;
@@ -326,12 +329,12 @@ pub fn build(config: &Config, opts: &Options) -> Result<Build, PublishError> {
         &mut manifest.rendered,
     )?;
     let manifest = record(manifest, &plan, &layout, &episodes);
-    // Unchanged (the common warm build): the file as it is, instead of printing a long
-    // show's few megabytes of JSON again only to find them equal.
-    let unchanged = (manifest == previous)
-        .then(|| std::fs::read(layout.manifest_file()).ok())
-        .flatten();
-    plan.manifest = unchanged.unwrap_or_else(|| cache::to_bytes(&manifest));
+    // Unchanged (a build with nothing to write): the bytes as read, instead of printing a
+    // long show's few megabytes of JSON again only to find them equal.
+    plan.manifest = match previous_bytes {
+        Some(bytes) if manifest == previous => bytes,
+        _ => cache::to_bytes(&manifest),
+    };
     Ok(Build {
         episodes,
         layout,
@@ -639,10 +642,9 @@ fn render(
     let pages = site::Pages::new(config)?;
     let mut page = |rel: String, job: site::PageJob<'_>| -> Result<OutputFile, PublishError> {
         let local = layout.local(&rel);
-        let kept = previous.get(&rel).is_some_and(|r| {
-            r.inputs == job.inputs
-                && std::fs::symlink_metadata(&local).is_ok_and(|m| m.is_file() && m.len() == r.size)
-        });
+        let kept = previous
+            .get(&rel)
+            .is_some_and(|r| r.still_made_from(&job.inputs, &local));
         let (content, size) = if kept {
             (Content::Kept, previous.get(&rel).map_or(0, |r| r.size))
         } else {
