@@ -336,6 +336,7 @@ fn hash_pieces(f: &SourceFile, cached: &CachedEpisode) -> Result<Vec<u8>, Publis
         piece_length: cached.piece_length,
         audio_start: cached.audio_start,
         format: cached.format,
+        size: f.size,
     };
     let d = super::hash::hash_file(&job, &std::sync::atomic::AtomicU64::new(0))?;
     Ok(d.pieces)

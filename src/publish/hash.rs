@@ -47,6 +47,8 @@ pub struct HashJob {
     pub audio_start: u64,
     /// The container, which decides the walk.
     pub format: Format,
+    /// Its size as the scan found it: orders the work (the read goes to the file's end).
+    pub size: u64,
 }
 
 /// Everything one pass over a file yields.
@@ -118,11 +120,7 @@ pub fn hash_all(
     // core idles while another finishes a file alone. Whole files are cheaper where there
     // are enough of them (no buffer crosses cores).
     let mut order: Vec<usize> = (0..jobs.len()).collect();
-    let sizes: Vec<u64> = jobs
-        .iter()
-        .map(|j| std::fs::metadata(&j.path).map_or(0, |m| m.len()))
-        .collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].size));
     let pairs = threads / 2;
     let tail = if pairs == 0 { 0 } else { order.len() % threads };
     let (whole, split) = order.split_at(order.len() - tail);
@@ -395,6 +393,7 @@ mod tests {
             piece_length,
             audio_start: 0,
             format: Format::Mp3,
+            size: data.len() as u64,
         };
         (f, job)
     }
@@ -462,6 +461,7 @@ mod tests {
             piece_length: 16384,
             audio_start: 0,
             format: Format::Mp3,
+            size: 0,
         };
         for threads in [1, 2, 4] {
             let progress = AtomicU64::new(0);

@@ -457,9 +457,10 @@ fn hash_all(
             piece_length: p.piece_length,
             audio_start: p.probe.audio_start,
             format: p.probe.format,
+            size: p.source.size,
         })
         .collect();
-    let total: u64 = probed.iter().map(|p| p.source.size).sum();
+    let total: u64 = jobs.iter().map(|j| j.size).sum();
     let progress = AtomicU64::new(0);
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
