@@ -416,7 +416,7 @@ impl Pages {
         digest.update(self.templates);
         digest.update(name);
         // The context as JSON: the same JSON renders the same page.
-        let _ = serde_json::to_writer(DigestWriter(&mut digest), &ctx);
+        let _ = serde_json::to_writer(&mut digest, &ctx);
         PageJob {
             name,
             ctx,
@@ -437,20 +437,6 @@ impl Pages {
             .map_err(|e| template_err(label, e))?;
         let html = tmpl.render(&job.ctx).map_err(|e| template_err(label, e))?;
         Ok(html.into_bytes())
-    }
-}
-
-/// Feeds what serde writes into a hash.
-struct DigestWriter<'a>(&'a mut sha1::Sha1);
-
-impl std::io::Write for DigestWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        sha1::Digest::update(self.0, buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
