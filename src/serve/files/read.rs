@@ -97,8 +97,7 @@ pub fn stream(
                 return Ok(None);
             }
             let inline = at == start;
-            let size = if inline { READ_BYTES } else { LATER_READ_BYTES };
-            let want = usize::try_from(left).map_or(size, |l| l.min(size));
+            let (size, want) = next_chunk(left, inline);
             let buffer = read_exact_at(&file, pool.take(size), want, at, inline).await?;
             let chunk = Bytes::from_owner(Chunk {
                 buffer,
@@ -113,20 +112,26 @@ pub fn stream(
     )
 }
 
-/// Zeros as the chunks [`stream`] would yield for `len` bytes (a first of up to
-/// [`READ_BYTES`], then of up to [`LATER_READ_BYTES`]), for a writer that sends the file's
-/// bytes itself: the chunks are counted like real ones and cost nothing to make.
+/// Zeros as the chunks [`stream`] would yield for `len` bytes (see [`next_chunk`]), for a
+/// writer that sends the file's bytes itself: the chunks are counted like real ones and
+/// cost nothing to make.
 pub fn zeros(len: u64) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
     static ZEROS: [u8; LATER_READ_BYTES] = [0; LATER_READ_BYTES];
     futures_util::stream::unfold((len, true), |(left, first)| async move {
         if left == 0 {
             return None;
         }
-        let size = if first { READ_BYTES } else { LATER_READ_BYTES };
-        let n = usize::try_from(left).map_or(size, |l| l.min(size));
-        let chunk = Bytes::from_static(ZEROS.get(..n).unwrap_or_default());
-        Some((Ok(chunk), (left - n as u64, false)))
+        let (_, n) = next_chunk(left, first);
+        let zeros = Bytes::from_static(ZEROS.get(..n).unwrap_or_default());
+        Some((Ok(zeros), (left - n as u64, false)))
     })
+}
+
+/// The next chunk of a body with `left` bytes to go, `first` or not: its buffer's size
+/// ([`READ_BYTES`] first, then [`LATER_READ_BYTES`]) and how many bytes it carries.
+fn next_chunk(left: u64, first: bool) -> (usize, usize) {
+    let size = if first { READ_BYTES } else { LATER_READ_BYTES };
+    (size, usize::try_from(left).map_or(size, |l| l.min(size)))
 }
 
 /// Fills `buffer[..want]` from offset `at`: with `inline`, from the page cache on this
