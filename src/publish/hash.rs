@@ -2,24 +2,24 @@
 //! SHA-256 (`podcast:integrity`) and its container walk ([`super::media::Scanner`]: MPEG frames
 //! for duration and bitrate, Ogg pages for duration, MP4 boxes for completeness).
 //!
-//! Files are hashed largest first, one per core, each in one pass ([`hash_file`]), while
-//! every core gets one; the last few (fewer than the cores, or a single large episode) are
-//! each split across two cores, so that both stay busy to the last byte rather than one
-//! idling while the other finishes a file alone: one thread reads the file and computes
-//! the SHA-1 pieces, the other computes the SHA-256 and feeds the media scanner, over the
-//! same read buffers, in file order. The two costs are close (both use the CPU's SHA
-//! instructions where it has them), which is what makes the split even; whole files stay
-//! the rule because a split costs a little more (each buffer crosses cores). Buffers come
-//! from a small fixed pool, so memory stays bounded whatever the file sizes. This is the
-//! only stage that reads whole files; it does not decide which files need hashing (the
-//! cache does).
+//! Files are hashed largest first, one per thread, each in one pass. A thread that finds
+//! no file left to start offers its help, and the next thread to read a chunk of a file it
+//! reads alone hands it the file's SHA-256 and walk as they stand: from there the reader
+//! computes the SHA-1 pieces and the helper the SHA-256 and the walk, over the same read
+//! buffers, in file order. So both cores stay busy to the last byte, whatever the number
+//! and sizes of the files, rather than one idling while the other finishes a file alone.
+//! The two costs are close (both use the CPU's SHA instructions where it has them), which
+//! is what makes the share even; a whole file per thread stays the rule because a shared
+//! one costs a little more (each buffer crosses cores). Buffers come from a small fixed
+//! pool, so memory stays bounded whatever the file sizes. This is the only stage that
+//! reads whole files; it does not decide which files need hashing (the cache does).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -66,38 +66,13 @@ pub struct FileDigest {
     pub frames: Stats,
 }
 
-/// Hashes one file in a single pass; `progress` grows by the bytes read.
+/// Hashes one file in a single pass, on this thread; `progress` grows by the bytes read.
 pub fn hash_file(job: &HashJob, progress: &AtomicU64) -> Result<FileDigest, PublishError> {
-    let io_err = |source| PublishError::Io {
-        path: job.path.clone(),
-        source,
-    };
-    let mut file = File::open(&job.path).map_err(io_err)?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut sha256 = Sha256::new();
-    let mut pieces = Pieces::new(job.piece_length);
-    let mut scanner = Scanner::new(job.format, job.audio_start);
-    let mut size = 0u64;
-    loop {
-        let n = match read_some(&mut file, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => return Err(io_err(e)),
-        };
-        let chunk = &buf[..n];
-        sha256.update(chunk);
-        scanner.feed(chunk);
-        pieces.feed(chunk);
-        size += n as u64;
-        progress.fetch_add(n as u64, Ordering::Relaxed);
-    }
-    Ok(FileDigest {
-        size,
-        piece_length: job.piece_length,
-        pieces: pieces.finish(),
-        sha256: sha256.finalize().into(),
-        frames: scanner.finish(),
-    })
+    let work = Work::new(std::slice::from_ref(job), progress);
+    work.worker();
+    work.into_results()
+        .pop()
+        .unwrap_or_else(|| Err(worker_failed(job)))
 }
 
 /// Hashes every job on up to `threads` threads; results come back in job order.
@@ -106,88 +81,62 @@ pub fn hash_all(
     threads: usize,
     progress: &AtomicU64,
 ) -> Vec<Result<FileDigest, PublishError>> {
-    let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<FileDigest, PublishError>>>> =
-        jobs.iter().map(|_| Mutex::new(None)).collect();
-    let store = |i: usize, r| {
-        if let Some(Ok(mut slot)) = results.get(i).map(|m| m.lock()) {
-            *slot = Some(r);
-        }
-    };
-    let threads = threads.max(1);
-    // Largest first, so that the threads' whole files end close together; then the last
-    // files (fewer than the threads) are each split across a pair of threads, so that no
-    // core idles while another finishes a file alone. Whole files are cheaper where there
-    // are enough of them (no buffer crosses cores).
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].size));
-    let pairs = threads / 2;
-    let tail = if pairs == 0 { 0 } else { order.len() % threads };
-    let (whole, split) = order.split_at(order.len() - tail);
+    let work = Work::new(jobs, progress);
+    // Two threads per file at most: one reads it, one other can help.
+    let threads = threads.clamp(1, (jobs.len() * 2).max(1));
     std::thread::scope(|s| {
-        for _ in 0..threads.min(whole.len()) {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = whole.get(k) else { break };
-                store(i, hash_file(&jobs[i], progress));
-            });
+        for _ in 1..threads {
+            s.spawn(|| work.worker());
         }
+        work.worker();
     });
-    split_across_pairs(jobs, split, pairs, &store, progress);
-    results
-        .into_iter()
-        .zip(jobs)
-        .map(|(m, job)| {
-            m.into_inner().ok().flatten().unwrap_or_else(|| {
-                Err(PublishError::Io {
-                    path: job.path.clone(),
-                    source: std::io::Error::other("hash worker failed"),
-                })
-            })
-        })
-        .collect()
+    work.into_results()
 }
 
-/// Hashes the jobs at the indices `split`, each across a pair of threads, on `pairs` pairs.
-fn split_across_pairs(
-    jobs: &[HashJob],
-    split: &[usize],
-    pairs: usize,
-    store: &(impl Fn(usize, Result<FileDigest, PublishError>) + Sync),
-    progress: &AtomicU64,
-) {
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..pairs.min(split.len()) {
-            let (to_sha256, from_reader) = sync_channel::<ToSha256>(POOL * 2);
-            let (give_back, returned) = sync_channel::<Arc<Vec<u8>>>(POOL);
-            s.spawn(move || sha256_side(&from_reader, &give_back, store));
-            let next = &next;
-            s.spawn(move || {
-                let mut pool = Pool {
-                    returned,
-                    spare: Vec::new(),
-                    made: 0,
-                };
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = split.get(k) else { break };
-                    let job = &jobs[i];
-                    // On success the SHA-256 side completes the digest and stores it.
-                    if let Err(e) = sha1_side(i, job, &to_sha256, &mut pool, progress) {
-                        store(i, Err(e));
-                    }
-                }
-            });
-        }
-    });
+/// The error of a file whose hashing thread died (a bug, not the file's fault).
+fn worker_failed(job: &HashJob) -> PublishError {
+    PublishError::Io {
+        path: job.path.clone(),
+        source: std::io::Error::other("hash worker failed"),
+    }
 }
 
-/// What the reading (SHA-1) thread tells the SHA-256 thread, in file order.
-enum ToSha256 {
-    /// A new file begins.
-    Start { format: Format, audio_start: u64 },
-    /// Its next bytes (`len` of the buffer).
+/// One hashing run: the files still to start, the threads offering help, the results.
+struct Work<'a> {
+    jobs: &'a [HashJob],
+    /// Job indices, largest first, so that the files that end the run are the small ones.
+    order: Vec<usize>,
+    state: Mutex<State>,
+    /// How many offers `state` holds: read without the lock before every chunk.
+    offered: AtomicUsize,
+    /// Files handed to a helper part-way (for the tests).
+    handoffs: AtomicUsize,
+    results: Vec<Mutex<Option<Result<FileDigest, PublishError>>>>,
+    progress: &'a AtomicU64,
+}
+
+/// What the threads share under the lock.
+struct State {
+    /// Position in `order` of the next file to start.
+    next: usize,
+    /// Threads reading a file that no helper shares yet.
+    alone: usize,
+    /// Idle threads waiting for a file to help with.
+    offers: Vec<Offer>,
+}
+
+/// An idle thread's offer to compute the SHA-256 and the container walk of the rest of
+/// another thread's file.
+struct Offer {
+    to_helper: SyncSender<ToHelper>,
+    returned: Receiver<Arc<Vec<u8>>>,
+}
+
+/// What a reading thread tells its helper, in file order.
+enum ToHelper {
+    /// The SHA-256 and the walk so far: the helper carries them on.
+    Take(Box<(Sha256, Scanner)>),
+    /// The file's next bytes (`len` of the buffer).
     Chunk(Arc<Vec<u8>>, usize),
     /// The file ended: complete the digest of job `index` with these pieces and size.
     End {
@@ -200,10 +149,248 @@ enum ToSha256 {
     Abort,
 }
 
-/// The read buffers of one pair: made on demand up to [`POOL`], then only reused.
+/// A reading thread's side of a shared file: the channel to the helper and the buffers.
+struct Helped {
+    to_helper: SyncSender<ToHelper>,
+    pool: Pool,
+}
+
+impl<'a> Work<'a> {
+    fn new(jobs: &'a [HashJob], progress: &'a AtomicU64) -> Self {
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].size));
+        Work {
+            jobs,
+            order,
+            state: Mutex::new(State {
+                next: 0,
+                alone: 0,
+                offers: Vec::new(),
+            }),
+            offered: AtomicUsize::new(0),
+            handoffs: AtomicUsize::new(0),
+            results: jobs.iter().map(|_| Mutex::new(None)).collect(),
+            progress,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent under every lock holder, so a panic elsewhere leaves
+        // it usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn store(&self, index: usize, r: Result<FileDigest, PublishError>) {
+        if let Some(slot) = self.results.get(index) {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+        }
+    }
+
+    fn into_results(self) -> Vec<Result<FileDigest, PublishError>> {
+        self.results
+            .into_iter()
+            .zip(self.jobs)
+            .map(|(m, job)| {
+                m.into_inner()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .unwrap_or_else(|| Err(worker_failed(job)))
+            })
+            .collect()
+    }
+
+    /// One thread's part: whole files while any is left to start, then help to the
+    /// threads still reading one alone, until every file is done. So both cores stay busy
+    /// to the last byte, whatever the number and sizes of the files, and the cheaper
+    /// one-thread read stays the rule (a shared file's buffers cross cores).
+    fn worker(&self) {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let mut state = self.lock();
+            if let Some(&index) = self.order.get(state.next) {
+                state.next += 1;
+                state.alone += 1;
+                drop(state);
+                buf = self.hash_one(index, buf);
+                continue;
+            }
+            if state.alone == 0 {
+                // Nothing to start, no one to help: the waiting helpers are let go.
+                state.offers.clear();
+                self.offered.store(0, Ordering::Relaxed);
+                return;
+            }
+            let (to_helper, from_reader) = sync_channel(POOL * 2);
+            let (give_back, returned) = sync_channel(POOL);
+            state.offers.push(Offer {
+                to_helper,
+                returned,
+            });
+            self.offered.store(state.offers.len(), Ordering::Relaxed);
+            drop(state);
+            self.help(&from_reader, &give_back);
+        }
+    }
+
+    /// An offer, if one is still there; the file taking it no longer counts as alone.
+    fn take_offer(&self) -> Option<Offer> {
+        let mut state = self.lock();
+        let offer = state.offers.pop()?;
+        state.alone -= 1;
+        self.offered.store(state.offers.len(), Ordering::Relaxed);
+        Some(offer)
+    }
+
+    /// Reads job `index` to its end, alone until a helper offers, then with it; gives
+    /// back a read buffer for the next file.
+    fn hash_one(&self, index: usize, mut buf: Vec<u8>) -> Vec<u8> {
+        let job = &self.jobs[index];
+        let mut own = Some(Box::new((
+            Sha256::new(),
+            Scanner::new(job.format, job.audio_start),
+        )));
+        let mut pieces = Pieces::new(job.piece_length);
+        let mut helped: Option<Helped> = None;
+        let mut size = 0u64;
+        let read = File::open(&job.path).and_then(|mut file| loop {
+            if own.is_some() && self.offered.load(Ordering::Relaxed) > 0 {
+                if let Some(offer) = self.take_offer() {
+                    if let Some(state) = own.take() {
+                        // A helper gone is caught at the next send.
+                        let _ = offer.to_helper.send(ToHelper::Take(state));
+                    }
+                    self.handoffs.fetch_add(1, Ordering::Relaxed);
+                    helped = Some(Helped {
+                        to_helper: offer.to_helper,
+                        pool: Pool {
+                            returned: offer.returned,
+                            spare: vec![std::mem::take(&mut buf)],
+                            made: 1,
+                        },
+                    });
+                }
+            }
+            let n = match helped.as_mut() {
+                None => {
+                    let n = read_some(&mut file, &mut buf)?;
+                    if let Some((sha256, scanner)) = own.as_deref_mut() {
+                        sha256.update(&buf[..n]);
+                        scanner.feed(&buf[..n]);
+                    }
+                    pieces.feed(&buf[..n]);
+                    n
+                }
+                Some(h) => {
+                    let mut b = h.pool.take();
+                    let n = match read_some(&mut file, &mut b) {
+                        Ok(n) if n > 0 => n,
+                        end => {
+                            h.pool.spare.push(b);
+                            end?;
+                            return Ok(());
+                        }
+                    };
+                    let b = Arc::new(b);
+                    h.to_helper
+                        .send(ToHelper::Chunk(Arc::clone(&b), n))
+                        .map_err(|_| std::io::Error::other("hash worker failed"))?;
+                    pieces.feed(&b[..n]);
+                    n
+                }
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            size += n as u64;
+            self.progress.fetch_add(n as u64, Ordering::Relaxed);
+        });
+        let read = read.map_err(|source| PublishError::Io {
+            path: job.path.clone(),
+            source,
+        });
+        match helped {
+            None => {
+                self.lock().alone -= 1;
+                let digest = read.and_then(|()| {
+                    // Only a share takes the state, and this file had none.
+                    let (sha256, scanner) = *own.ok_or_else(|| worker_failed(job))?;
+                    Ok(FileDigest {
+                        size,
+                        piece_length: job.piece_length,
+                        pieces: pieces.finish(),
+                        sha256: sha256.finalize().into(),
+                        frames: scanner.finish(),
+                    })
+                });
+                self.store(index, digest);
+                buf
+            }
+            Some(mut h) => {
+                let sent = match read {
+                    Ok(()) => h.to_helper.send(ToHelper::End {
+                        index,
+                        pieces: pieces.finish(),
+                        size,
+                        piece_length: job.piece_length,
+                    }),
+                    Err(e) => {
+                        self.store(index, Err(e));
+                        h.to_helper.send(ToHelper::Abort)
+                    }
+                };
+                if sent.is_err() {
+                    self.store(index, Err(worker_failed(job)));
+                }
+                h.pool.spare.pop().unwrap_or_else(|| vec![0u8; CHUNK])
+            }
+        }
+    }
+
+    /// The helper's side of one shared file: its SHA-256 and walk from where the reader
+    /// stopped, each buffer given back once used.
+    fn help(&self, from_reader: &Receiver<ToHelper>, give_back: &SyncSender<Arc<Vec<u8>>>) {
+        let mut current = None;
+        while let Ok(msg) = from_reader.recv() {
+            match msg {
+                ToHelper::Take(state) => current = Some(state),
+                ToHelper::Chunk(buf, n) => {
+                    if let Some((sha256, scanner)) = current.as_deref_mut() {
+                        sha256.update(&buf[..n]);
+                        scanner.feed(&buf[..n]);
+                    }
+                    // Full means the reader is gone; the buffer is then simply freed.
+                    let _ = give_back.try_send(buf);
+                }
+                ToHelper::End {
+                    index,
+                    pieces,
+                    size,
+                    piece_length,
+                } => {
+                    if let Some(state) = current.take() {
+                        let (sha256, scanner) = *state;
+                        self.store(
+                            index,
+                            Ok(FileDigest {
+                                size,
+                                piece_length,
+                                pieces,
+                                sha256: sha256.finalize().into(),
+                                frames: scanner.finish(),
+                            }),
+                        );
+                    }
+                }
+                ToHelper::Abort => current = None,
+            }
+        }
+    }
+}
+
+/// The read buffers of a shared file: made on demand up to [`POOL`], then only reused.
 struct Pool {
     returned: Receiver<Arc<Vec<u8>>>,
-    /// Buffers the reader holds unused (the one an end of file left empty).
+    /// Buffers the reader holds unused (its own from before the share, or the one an end
+    /// of file left empty).
     spare: Vec<Vec<u8>>,
     made: usize,
 }
@@ -226,108 +413,6 @@ impl Pool {
                 self.made += 1;
                 vec![0u8; CHUNK]
             }
-        }
-    }
-}
-
-/// Reads job `index` and computes its pieces; every chunk also goes to the SHA-256 side.
-fn sha1_side(
-    index: usize,
-    job: &HashJob,
-    to_sha256: &SyncSender<ToSha256>,
-    pool: &mut Pool,
-    progress: &AtomicU64,
-) -> Result<(), PublishError> {
-    let io_err = |source| PublishError::Io {
-        path: job.path.clone(),
-        source,
-    };
-    let hung_up = || io_err(std::io::Error::other("hash worker failed"));
-    let mut file = File::open(&job.path).map_err(io_err)?;
-    to_sha256
-        .send(ToSha256::Start {
-            format: job.format,
-            audio_start: job.audio_start,
-        })
-        .map_err(|_| hung_up())?;
-    let mut pieces = Pieces::new(job.piece_length);
-    let mut size = 0u64;
-    loop {
-        let mut buf = pool.take();
-        let n = match read_some(&mut file, &mut buf) {
-            Ok(0) => {
-                pool.spare.push(buf);
-                break;
-            }
-            Ok(n) => n,
-            Err(e) => {
-                pool.spare.push(buf);
-                let _ = to_sha256.send(ToSha256::Abort);
-                return Err(io_err(e));
-            }
-        };
-        let buf = Arc::new(buf);
-        to_sha256
-            .send(ToSha256::Chunk(Arc::clone(&buf), n))
-            .map_err(|_| hung_up())?;
-        pieces.feed(&buf[..n]);
-        size += n as u64;
-        progress.fetch_add(n as u64, Ordering::Relaxed);
-    }
-    to_sha256
-        .send(ToSha256::End {
-            index,
-            pieces: pieces.finish(),
-            size,
-            piece_length: job.piece_length,
-        })
-        .map_err(|_| hung_up())
-}
-
-/// The SHA-256 and the media scan of every file the reader sends, in order.
-fn sha256_side(
-    from_reader: &Receiver<ToSha256>,
-    give_back: &SyncSender<Arc<Vec<u8>>>,
-    store: &impl Fn(usize, Result<FileDigest, PublishError>),
-) {
-    let mut current = None;
-    while let Ok(msg) = from_reader.recv() {
-        match msg {
-            ToSha256::Start {
-                format,
-                audio_start,
-            } => {
-                current = Some((Sha256::new(), Scanner::new(format, audio_start)));
-            }
-            ToSha256::Chunk(buf, n) => {
-                if let Some((sha256, scanner)) = current.as_mut() {
-                    let chunk = &buf[..n];
-                    sha256.update(chunk);
-                    scanner.feed(chunk);
-                }
-                // Full means the reader is gone; the buffer is then simply freed.
-                let _ = give_back.try_send(buf);
-            }
-            ToSha256::End {
-                index,
-                pieces,
-                size,
-                piece_length,
-            } => {
-                if let Some((sha256, scanner)) = current.take() {
-                    store(
-                        index,
-                        Ok(FileDigest {
-                            size,
-                            piece_length,
-                            pieces,
-                            sha256: sha256.finalize().into(),
-                            frames: scanner.finish(),
-                        }),
-                    );
-                }
-            }
-            ToSha256::Abort => current = None,
         }
     }
 }
@@ -418,38 +503,107 @@ mod tests {
         assert_eq!(progress.load(Ordering::Relaxed), data.len() as u64);
     }
 
+    /// MPEG-1 layer III frames (128 kbps, 44.1 kHz, 417 bytes), so that the walk counts
+    /// something a lost or doubled chunk would change.
+    fn mp3_like(len: usize, seed: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| match i % 417 {
+                0 => 0xFF,
+                1 => 0xFB,
+                2 => 0x90,
+                3 => 0x64,
+                _ => ((i * 31 + seed) % 253) as u8,
+            })
+            .collect()
+    }
+
+    /// The digest computed directly from the bytes, the walk as one thread alone walks them.
+    fn expected(data: &[u8], job: &HashJob) -> FileDigest {
+        let mut scanner = Scanner::new(job.format, job.audio_start);
+        scanner.feed(data);
+        FileDigest {
+            size: data.len() as u64,
+            piece_length: job.piece_length,
+            pieces: data
+                .chunks(job.piece_length as usize)
+                .flat_map(|c| Sha1::digest(c).to_vec())
+                .collect(),
+            sha256: Sha256::digest(data).into(),
+            frames: scanner.finish(),
+        }
+    }
+
     #[test]
-    fn split_hashing_matches_one_pass_hashing() {
-        // Several files of several sizes, more than the buffer pool, so buffers are reused
-        // and files follow each other through the pair of threads.
-        let mut sizes = vec![0usize, 1, CHUNK - 1, CHUNK * (POOL + 3) + 777, 70_000];
-        // More files than buffers: each file's end must give its buffer back.
-        sizes.extend((0..POOL * 3).map(|i| 1000 + i));
-        let files: Vec<_> = sizes
+    fn every_thread_count_gives_the_one_pass_digests() {
+        // One file (shared from the start), an odd and an even count, sizes around the read
+        // size and the pool, and more small files than buffers.
+        let mut sizes = vec![CHUNK * (POOL + 3) + 777, 0, 1, CHUNK - 1, 70_000];
+        sizes.extend((0..POOL * 3).map(|i| 1000 + i * 417));
+        let data: Vec<Vec<u8>> = sizes
             .iter()
             .enumerate()
-            .map(|(k, &len)| {
-                let data: Vec<u8> = (0..len).map(|i| ((i * 31 + k) % 253) as u8).collect();
-                job_for(&data, 32 * 1024)
-            })
+            .map(|(k, &len)| mp3_like(len, k))
             .collect();
+        let files: Vec<_> = data.iter().map(|d| job_for(d, 32 * 1024)).collect();
         let jobs: Vec<HashJob> = files.iter().map(|(_, j)| j.clone()).collect();
-        let progress = AtomicU64::new(0);
-        let slots: Vec<Mutex<Option<FileDigest>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-        let store = |i: usize, r: Result<FileDigest, PublishError>| {
-            *slots[i].lock().expect("lock") = Some(r.expect("split"));
-        };
-        let all: Vec<usize> = (0..jobs.len()).collect();
-        split_across_pairs(&jobs, &all, 1, &store, &progress);
-        for (job, got) in jobs.iter().zip(slots) {
-            let want = hash_file(job, &AtomicU64::new(0)).expect("one pass");
-            assert_eq!(got.into_inner().expect("lock"), Some(want));
+        for count in [1, 2, 3, jobs.len()] {
+            for threads in [1, 2, 3, 4] {
+                let progress = AtomicU64::new(0);
+                let got = hash_all(&jobs[..count], threads, &progress);
+                for ((got, job), data) in got.into_iter().zip(&jobs).zip(&data) {
+                    let got = got.expect("hash");
+                    assert_eq!(got, expected(data, job), "{count} files, {threads} threads");
+                }
+                let total: usize = data[..count].iter().map(Vec::len).sum();
+                assert_eq!(progress.load(Ordering::Relaxed), total as u64);
+            }
         }
-        let total: u64 = jobs
-            .iter()
-            .map(|j| std::fs::metadata(&j.path).expect("meta").len())
-            .sum();
-        assert_eq!(progress.load(Ordering::Relaxed), total);
+    }
+
+    #[test]
+    fn a_file_shared_part_way_gives_the_one_pass_digest() {
+        // A named pipe lets the test hold the reader part-way through the file until a
+        // second thread has offered its help, so the share happens mid-file every time.
+        let dir = tempfile::tempdir().expect("tmp");
+        let fifo = dir.path().join("ep.mp3");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let data = mp3_like(CHUNK * (POOL * 2) + 4321, 7);
+        let head = CHUNK + 1000;
+        let job = HashJob {
+            path: fifo,
+            piece_length: 16 * 1024,
+            audio_start: 0,
+            format: Format::Mp3,
+            size: data.len() as u64,
+        };
+        let progress = AtomicU64::new(0);
+        let work = Work::new(std::slice::from_ref(&job), &progress);
+        let wait_for = |what: &dyn Fn() -> bool| {
+            while !what() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| work.worker());
+            let mut pipe = File::options().write(true).open(&job.path).expect("writer");
+            std::io::Write::write_all(&mut pipe, &data[..head]).expect("head");
+            wait_for(&|| progress.load(Ordering::Relaxed) == head as u64);
+            s.spawn(|| work.worker());
+            wait_for(&|| work.offered.load(Ordering::Relaxed) == 1);
+            std::io::Write::write_all(&mut pipe, &data[head..]).expect("rest");
+        });
+        assert_eq!(work.handoffs.load(Ordering::Relaxed), 1);
+        let got = work.into_results().pop().expect("one").expect("hash");
+        assert_eq!(got, expected(&data, &job));
+        assert!(
+            matches!(&got.frames, Stats::Mpeg(f) if f.frames > 10),
+            "{:?}",
+            got.frames
+        );
     }
 
     #[test]
