@@ -625,6 +625,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the read sizes (short reads cut blocks anywhere), the pieces and the
+        /// SHA-256 fed a block of each in turn are the direct ones.
+        #[test]
+        fn pieces_fed_beside_the_sha256_in_any_cuts_are_the_direct_ones(
+            len in 0usize..20_000,
+            log2 in 6u32..13,
+            cuts in proptest::collection::vec(1usize..3000, 1..40),
+        ) {
+            let data = mp3_like(len, log2 as usize);
+            let piece_length = 1u64 << log2;
+            let mut pieces = Pieces::new(piece_length);
+            let mut sha256 = Sha256::new();
+            let mut rest = &data[..];
+            for cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at((*cut).min(rest.len()));
+                pieces.feed(now, Some(&mut sha256));
+                rest = later;
+            }
+            let want: Vec<u8> = data
+                .chunks(piece_length as usize)
+                .flat_map(|c| Sha1::digest(c).to_vec())
+                .collect();
+            proptest::prop_assert_eq!(pieces.finish(), want);
+            proptest::prop_assert_eq!(<[u8; 32]>::from(sha256.finalize()), <[u8; 32]>::from(Sha256::digest(&data)));
+        }
+    }
+
     #[test]
     fn hash_all_keeps_job_order_and_reports_errors() {
         let (_a, ja) = job_for(b"aaaa", 16384);
