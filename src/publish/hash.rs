@@ -2,15 +2,18 @@
 //! SHA-256 (`podcast:integrity`) and its container walk ([`super::media::Scanner`]: MPEG frames
 //! for duration and bitrate, Ogg pages for duration, MP4 boxes for completeness).
 //!
-//! Files are hashed largest first, one per thread, each in one pass. A thread that finds
+//! Files are hashed largest first, one per thread, each in one pass, the SHA-256 and the
+//! current piece's SHA-1 fed one 64-byte block each in turn: the two round chains are
+//! independent, so the CPU overlaps them (see `Pieces::feed`). A thread that finds
 //! no file left to start offers its help, and the next thread to read a chunk of a file it
 //! reads alone hands it the file's SHA-256 and walk as they stand: from there the reader
 //! computes the SHA-1 pieces and the helper the SHA-256 and the walk, over the same read
 //! buffers, in file order. So both cores stay busy to the last byte, whatever the number
 //! and sizes of the files, rather than one idling while the other finishes a file alone.
 //! The two costs are close (both use the CPU's SHA instructions where it has them), which
-//! is what makes the share even; a whole file per thread stays the rule because a shared
-//! one costs a little more (each buffer crosses cores). Buffers come from a small fixed
+//! is what makes the share even; a whole file per thread stays the rule because it costs
+//! less (a thread alone overlaps the two hashes, each side of a share runs one, and each
+//! shared buffer crosses cores). Buffers come from a small fixed
 //! pool, so memory stays bounded whatever the file sizes. This is the only stage that
 //! reads whole files; it does not decide which files need hashing (the cache does).
 
