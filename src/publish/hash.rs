@@ -177,6 +177,13 @@ enum ToHelper {
     Abort,
 }
 
+/// How a reading thread hashes its file: alone, with the SHA-256 and the walk as they
+/// stand, or shared, the helper holding them.
+enum Side {
+    Alone(Box<(Sha256, Scanner)>),
+    Shared(Helped),
+}
+
 /// A reading thread's side of a shared file: the channel to the helper and the buffers.
 struct Helped {
     to_helper: SyncSender<ToHelper>,
@@ -273,22 +280,16 @@ impl<'a> Work<'a> {
     /// back a read buffer for the next file.
     fn hash_one(&self, index: usize, mut buf: Vec<u8>) -> Vec<u8> {
         let job = &self.jobs[index];
-        let mut own = Some(Box::new((
+        let mut side = Side::Alone(Box::new((
             Sha256::new(),
             Scanner::new(job.format, job.audio_start),
         )));
         let mut pieces = Pieces::new(job.piece_length);
-        let mut helped: Option<Helped> = None;
         let mut size = 0u64;
         let read = File::open(&job.path).and_then(|mut file| loop {
-            if own.is_some() && self.offered.load(Ordering::Relaxed) > 0 {
+            if matches!(side, Side::Alone(_)) && self.offered.load(Ordering::Relaxed) > 0 {
                 if let Some(offer) = self.take_offer() {
-                    if let Some(state) = own.take() {
-                        // A helper gone is caught at the next send.
-                        let _ = offer.to_helper.send(ToHelper::Take(state));
-                    }
-                    self.handoffs.fetch_add(1, Ordering::Relaxed);
-                    helped = Some(Helped {
+                    let shared = Side::Shared(Helped {
                         to_helper: offer.to_helper,
                         pool: Pool {
                             returned: offer.returned,
@@ -296,27 +297,31 @@ impl<'a> Work<'a> {
                             made: 1,
                         },
                     });
+                    // The state as it stands goes to the helper; a helper gone is caught at
+                    // the next send.
+                    if let (Side::Alone(state), Side::Shared(h)) =
+                        (std::mem::replace(&mut side, shared), &side)
+                    {
+                        let _ = h.to_helper.send(ToHelper::Take(state));
+                    }
+                    self.handoffs.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            let n = match helped.as_mut() {
-                None => {
+            let n = match &mut side {
+                Side::Alone(state) => {
                     let n = read_some(&mut file, &mut buf)?;
                     let chunk = &buf[..n];
-                    match own.as_deref_mut() {
-                        Some((sha256, scanner)) => {
-                            scanner.feed(chunk);
-                            if self.overlap {
-                                pieces.feed(chunk, Some(sha256));
-                            } else {
-                                sha256.update(chunk);
-                                pieces.feed(chunk, None);
-                            }
-                        }
-                        None => pieces.feed(chunk, None),
+                    let (sha256, scanner) = &mut **state;
+                    scanner.feed(chunk);
+                    if self.overlap {
+                        pieces.feed(chunk, Some(sha256));
+                    } else {
+                        sha256.update(chunk);
+                        pieces.feed(chunk, None);
                     }
                     n
                 }
-                Some(h) => {
+                Side::Shared(h) => {
                     let mut b = h.pool.take();
                     let n = match read_some(&mut file, &mut b) {
                         Ok(n) if n > 0 => n,
@@ -344,24 +349,23 @@ impl<'a> Work<'a> {
             path: job.path.clone(),
             source,
         });
-        match helped {
-            None => {
+        match side {
+            Side::Alone(state) => {
                 self.lock().alone -= 1;
-                let digest = read.and_then(|()| {
-                    // Only a share takes the state, and this file had none.
-                    let (sha256, scanner) = *own.ok_or_else(|| worker_failed(job))?;
-                    Ok(FileDigest {
+                let digest = read.map(|()| {
+                    let (sha256, scanner) = *state;
+                    FileDigest {
                         size,
                         piece_length: job.piece_length,
                         pieces: pieces.finish(),
                         sha256: sha256.finalize().into(),
                         frames: scanner.finish(),
-                    })
+                    }
                 });
                 self.store(index, digest);
                 buf
             }
-            Some(mut h) => {
+            Side::Shared(mut h) => {
                 let sent = match read {
                     Ok(()) => h.to_helper.send(ToHelper::End {
                         index,
