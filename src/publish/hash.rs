@@ -547,14 +547,17 @@ mod tests {
         let (_f, job) = job_for(&data, pl);
         let progress = AtomicU64::new(0);
         let d = hash_file(&job, &progress).expect("hash");
-        let want: Vec<u8> = data
-            .chunks(pl as usize)
-            .flat_map(|c| Sha1::digest(c).to_vec())
-            .collect();
-        assert_eq!(d.pieces, want);
+        assert_eq!(d.pieces, direct_pieces(&data, pl));
         assert_eq!(d.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
         assert_eq!(d.size, data.len() as u64);
         assert_eq!(progress.load(Ordering::Relaxed), data.len() as u64);
+    }
+
+    /// The SHA-1 of each piece, each hashed on its own.
+    fn direct_pieces(data: &[u8], piece_length: u64) -> Vec<u8> {
+        data.chunks(piece_length as usize)
+            .flat_map(|c| Sha1::digest(c).to_vec())
+            .collect()
     }
 
     /// MPEG-1 layer III frames (128 kbps, 44.1 kHz, 417 bytes), so that the walk counts
@@ -578,10 +581,7 @@ mod tests {
         FileDigest {
             size: data.len() as u64,
             piece_length: job.piece_length,
-            pieces: data
-                .chunks(job.piece_length as usize)
-                .flat_map(|c| Sha1::digest(c).to_vec())
-                .collect(),
+            pieces: direct_pieces(data, job.piece_length),
             sha256: Sha256::digest(data).into(),
             frames: scanner.finish(),
         }
@@ -696,11 +696,7 @@ mod tests {
                 pieces.feed(now, Some(&mut sha256));
                 rest = later;
             }
-            let want: Vec<u8> = data
-                .chunks(piece_length as usize)
-                .flat_map(|c| Sha1::digest(c).to_vec())
-                .collect();
-            proptest::prop_assert_eq!(pieces.finish(), want);
+            proptest::prop_assert_eq!(pieces.finish(), direct_pieces(&data, piece_length));
             proptest::prop_assert_eq!(<[u8; 32]>::from(sha256.finalize()), <[u8; 32]>::from(Sha256::digest(&data)));
         }
     }
